@@ -1,0 +1,114 @@
+"""The docs blueprint: ``/docs/<path>`` served from S3 with S3 website semantics."""
+
+from urllib.parse import quote
+
+from botocore.exceptions import ClientError
+from flask import Blueprint, Response, current_app, g, request
+from werkzeug.routing import PathConverter
+
+from . import keys
+from .errors import error_status
+from .headers import conditional_params, is_if_range_satisfied
+from .s3 import get_s3
+from .streaming import close_body, object_response, s3_headers
+
+bp = Blueprint("docs", __name__)
+
+METHODS = ["GET", "HEAD"]
+
+
+class AnyPathConverter(PathConverter):
+    """A path converter that also matches empty segments, so the view can refuse or fold them."""
+
+    regex = ".*"
+    part_isolating = False
+
+
+def redirect(location):
+    """Return a 301 to ``location``, which the caller guarantees stays on this site."""
+    return Response(status=301, headers={"Location": location, "Content-Type": "text/plain"})
+
+
+@bp.route("/docs", methods=METHODS, provide_automatic_options=False, merge_slashes=False)
+def docs_root():
+    """Redirect ``/docs`` to ``/docs/`` with a relative Location."""
+    query = request.query_string.decode("latin-1")
+    return redirect(keys.directory_location("docs", query))
+
+
+@bp.route("/docs/", defaults={"path": ""}, methods=METHODS, provide_automatic_options=False, merge_slashes=False)
+@bp.route("/docs/<anypath:path>", methods=METHODS, provide_automatic_options=False, merge_slashes=False)
+def serve_doc(path):
+    """Serve the object behind ``path``, redirecting directories that lack their trailing slash."""
+    config = current_app.config
+    if keys.has_empty_segment(path) or path.startswith("/"):
+        # Path-absolute and rooted at our own prefix, so '//evil.example' can only become '/docs/evil.example'.
+        collapsed = keys.collapse_slashes(path)
+        return redirect(f"{request.script_root}/docs/{quote(collapsed)}")
+    key = keys.key_for_path(path, config["S3_PREFIX"], config["DOCS_INDEX_DOCUMENT"])
+    g.s3_key = key
+    try:
+        return fetch_object(key)
+    except ClientError as error:
+        if is_directory_candidate(path, error) and has_index(key):
+            query = request.query_string.decode("latin-1")
+            return redirect(keys.directory_location(path, query))
+        raise
+
+
+def fetch_object(key):
+    """Return the response for ``key``: HEAD via head_object, GET streamed, If-Range honoured."""
+    s3 = get_s3()
+    bucket = current_app.config["S3_BUCKET"]
+    params = conditional_params(request.headers)
+    if request.method == "HEAD":
+        s3_response = s3.head_object(Bucket=bucket, Key=key, **params)
+    else:
+        s3_response = s3.get_object(Bucket=bucket, Key=key, **params)
+    if s3_response["ResponseMetadata"]["HTTPStatusCode"] == 206 and not is_if_range_satisfied(
+        request.headers, s3_headers(s3_response)
+    ):
+        # The object changed since the client's partial copy: the whole object replaces it.
+        if "Body" in s3_response:
+            close_body(s3_response["Body"])
+        params.pop("Range")
+        return fetch_object_without_range(s3, bucket, key, params)
+    return object_response(s3_response, current_app.config["DOCS_CHUNK_SIZE"])
+
+
+def fetch_object_without_range(s3, bucket, key, params):
+    """Return the whole object for an If-Range that did not match."""
+    operation = s3.head_object if request.method == "HEAD" else s3.get_object
+    return object_response(operation(Bucket=bucket, Key=key, **params), current_app.config["DOCS_CHUNK_SIZE"])
+
+
+def is_directory_candidate(path, error):
+    """Tell whether a missing ``path`` could be a directory asked for without its slash.
+
+    403 counts as missing: without s3:ListBucket, S3 answers 403 for keys that do not exist.
+    """
+    return path != "" and not path.endswith("/") and error_status(error) in (403, 404)
+
+
+def has_index(key):
+    """Tell whether the directory named by ``key`` has an index document."""
+    index_key = keys.index_key_for(key, current_app.config["DOCS_INDEX_DOCUMENT"])
+    if len(index_key.encode("utf-8")) > keys.MAX_KEY_BYTES:
+        return False
+    try:
+        get_s3().head_object(Bucket=current_app.config["S3_BUCKET"], Key=index_key)
+    except ClientError:
+        return False
+    return True
+
+
+@bp.route("/", methods=METHODS, provide_automatic_options=False, merge_slashes=False)
+def site_root():
+    """Send visitors of the bare host to the docs."""
+    return redirect("docs/")
+
+
+def init_app(app):
+    """Register the path converter and the blueprint on ``app``."""
+    app.url_map.converters["anypath"] = AnyPathConverter
+    app.register_blueprint(bp)

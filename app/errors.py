@@ -1,0 +1,74 @@
+"""The one place where exceptions become responses: S3 errors, S3 unreachable, bad paths, HTTP errors."""
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
+from flask import Response, current_app, g
+from werkzeug.exceptions import HTTPException
+
+from .headers import ERROR_HEADERS, NOT_MODIFIED_HEADERS, select_headers
+from .keys import BadPath
+from .s3 import RAW_ERROR_BODY, RAW_ERROR_HEADERS
+
+
+def plain(status, text, headers=None):
+    """Return a short plain-text response."""
+    return Response(text.rstrip("\n") + "\n", status=status, headers=headers, mimetype="text/plain")
+
+
+def error_status(error):
+    """Return the HTTP status S3 answered with for a ``ClientError``."""
+    return error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 502
+
+
+def handle_client_error(error):
+    """Pass S3's error through: its status, its XML body and its content type (a 304 stays a 304)."""
+    status = error_status(error)
+    response = error.response
+    headers = response.get(RAW_ERROR_HEADERS) or response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    if status == 304:
+        return Response(status=304, headers=select_headers(headers, NOT_MODIFIED_HEADERS))
+    code = response.get("Error", {}).get("Code", "")
+    request_id = response.get("ResponseMetadata", {}).get("RequestId", "")
+    current_app.logger.warning(
+        "S3 answered %s %s for key %r (request id %s)", status, code, g.get("s3_key"), request_id
+    )
+    body = response.get(RAW_ERROR_BODY, b"")
+    return Response(body, status=status, headers=select_headers(headers, ERROR_HEADERS))
+
+
+def handle_botocore_error(error):
+    """Answer 504 when S3 timed out and 502 when it could not be reached or used."""
+    key = g.get("s3_key")
+    if isinstance(error, (ConnectTimeoutError, ReadTimeoutError)):
+        current_app.logger.error("S3 timed out for key %r: %s", key, error)
+        return plain(504, "Gateway Timeout: S3 did not answer in time.")
+    if isinstance(error, NoCredentialsError):
+        current_app.logger.error("no AWS credentials for key %r: %s", key, error)
+        return plain(502, "Bad Gateway: the proxy has no credentials for S3.")
+    current_app.logger.error("S3 unreachable for key %r: %s", key, error)
+    return plain(502, "Bad Gateway: S3 could not be reached.")
+
+
+def handle_bad_path(error):
+    """Refuse a path that cannot name a document, saying why."""
+    return plain(error.status, f"{error.status} {'Bad Request' if error.status == 400 else 'URI Too Long'}: "
+                 f"{error.reason}.")
+
+
+def handle_http_exception(error):
+    """Answer routing errors (404, 405, ...) in plain text, keeping headers such as ``Allow``."""
+    headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
+    return plain(error.code, f"{error.code} {error.name}: {error.description}", headers=headers)
+
+
+def init_app(app):
+    """Register the error handlers on ``app``."""
+    app.register_error_handler(ClientError, handle_client_error)
+    app.register_error_handler(BotoCoreError, handle_botocore_error)
+    app.register_error_handler(BadPath, handle_bad_path)
+    app.register_error_handler(HTTPException, handle_http_exception)

@@ -1,0 +1,99 @@
+"""Pure policy: which headers go from S3 to the client and from the client to S3."""
+
+from werkzeug.http import parse_date, quote_etag, unquote_etag
+
+# Headers that describe the representation; anything else S3 sends (hop-by-hop headers,
+# x-amz-request-id, checksums, server) stays between the app and S3.
+REPRESENTATION_HEADERS = {
+    "content-type": "Content-Type",
+    "content-length": "Content-Length",
+    "content-range": "Content-Range",
+    "content-encoding": "Content-Encoding",
+    "content-disposition": "Content-Disposition",
+    "content-language": "Content-Language",
+    "cache-control": "Cache-Control",
+    "expires": "Expires",
+    "etag": "ETag",
+    "last-modified": "Last-Modified",
+    "accept-ranges": "Accept-Ranges",
+    "x-amz-version-id": "x-amz-version-id",
+}
+
+# A 304 carries the validators and caching headers, never a body's length or type (RFC 9110 15.4.5).
+NOT_MODIFIED_HEADERS = ("cache-control", "expires", "etag", "last-modified", "x-amz-version-id")
+
+# What an S3 error response keeps: its body's type, and Content-Range on a 416.
+ERROR_HEADERS = ("content-type", "content-range")
+
+META_PREFIX = "x-amz-meta-"
+
+
+def _is_safe_value(value):
+    return "\r" not in value and "\n" not in value and "\0" not in value
+
+
+def select_headers(s3_headers, allowed=None):
+    """Return the (name, value) pairs of S3's response headers that the client should see."""
+    selected = []
+    for name, value in s3_headers.items():
+        lower = name.lower()
+        if not _is_safe_value(value):
+            continue
+        if allowed is not None:
+            if lower in allowed:
+                selected.append((REPRESENTATION_HEADERS.get(lower, name), value))
+        elif lower in REPRESENTATION_HEADERS:
+            selected.append((REPRESENTATION_HEADERS[lower], value))
+        elif lower.startswith(META_PREFIX):
+            selected.append((lower, value))
+    return selected
+
+
+def conditional_params(request_headers):
+    """Return the get_object/head_object parameters for the request's Range and conditionals.
+
+    Dates that do not parse are dropped, as RFC 9110 13.1.3 tells a server to ignore them.
+    """
+    params = {}
+    for header, param in (("If-Match", "IfMatch"), ("If-None-Match", "IfNoneMatch")):
+        value = request_headers.get(header)
+        if value and _is_safe_value(value):
+            params[param] = value
+    for header, param in (("If-Modified-Since", "IfModifiedSince"), ("If-Unmodified-Since", "IfUnmodifiedSince")):
+        value = request_headers.get(header)
+        if value:
+            date = parse_date(value)
+            if date is not None:
+                params[param] = date
+    byte_range = request_headers.get("Range")
+    if byte_range and _is_safe_value(byte_range) and is_range_wanted(request_headers):
+        params["Range"] = byte_range
+    return params
+
+
+def is_range_wanted(request_headers):
+    """Tell whether the Range may be sent given If-Range; a weak or unparsable validator never matches."""
+    validator = request_headers.get("If-Range")
+    if not validator:
+        return True
+    validator = validator.strip()
+    if validator.startswith("W/"):
+        return False
+    if validator.startswith('"'):
+        return True
+    return parse_date(validator) is not None
+
+
+def is_if_range_satisfied(request_headers, s3_headers):
+    """Tell whether a partial response S3 gave still matches the request's If-Range (RFC 9110 13.1.5)."""
+    validator = request_headers.get("If-Range")
+    if not validator:
+        return True
+    validator = validator.strip()
+    if validator.startswith('"'):
+        etag, weak = unquote_etag(s3_headers.get("etag", ""))
+        wanted, _ = unquote_etag(validator)
+        return not weak and etag is not None and quote_etag(etag) == quote_etag(wanted)
+    wanted = parse_date(validator)
+    modified = parse_date(s3_headers.get("last-modified", ""))
+    return wanted is not None and modified is not None and wanted == modified

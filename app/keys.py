@@ -1,0 +1,74 @@
+"""Pure policy: which S3 key a request path names, and whether the path is acceptable at all."""
+
+import posixpath
+import unicodedata
+from urllib.parse import quote
+
+MAX_KEY_BYTES = 1024  # S3's limit on an object key, in UTF-8 bytes.
+
+
+class BadPath(ValueError):
+    """A request path that must be refused before any S3 call; ``status`` is the 4xx to answer."""
+
+    def __init__(self, reason, status=400):
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+def check_path(path):
+    """Raise ``BadPath`` unless ``path`` (decoded, below ``/docs/``) is safe to map to a key."""
+    for char in path:
+        if unicodedata.category(char) == "Cc":
+            raise BadPath("control characters are not allowed in document paths")
+        if char == "\\":
+            raise BadPath("backslashes are not allowed in document paths")
+    if path.startswith("/"):
+        raise BadPath("document paths must not start with '/'")
+    segments = path.split("/")
+    if any(segment in (".", "..") for segment in segments):
+        raise BadPath("'.' and '..' segments are not allowed in document paths")
+
+
+def key_for_path(path, prefix="", index_document="index.html"):
+    """Return the S3 key for a path below ``/docs/``; directory paths get the index document."""
+    check_path(path)
+    key = prefix + path
+    if path == "" or path.endswith("/"):
+        key += index_document
+    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+        raise BadPath(f"the document path is longer than S3's {MAX_KEY_BYTES}-byte key limit", status=414)
+    return key
+
+
+def has_empty_segment(path):
+    """Tell whether ``path`` contains ``//``, which we answer with a redirect to the collapsed path."""
+    return "//" in path
+
+
+def collapse_slashes(path):
+    """Return ``path`` with runs of ``/`` folded into one and no leading ``/``."""
+    collapsed = "/".join(segment for segment in path.split("/") if segment)
+    if path.endswith("/") and collapsed:
+        collapsed += "/"
+    return collapsed
+
+
+def index_key_for(key, index_document="index.html"):
+    """Return the key of the index document of the directory that ``key`` would be without a slash."""
+    return f"{key}/{index_document}"
+
+
+def directory_location(path, query_string=""):
+    """Return the relative ``Location`` that adds a trailing slash to the last segment of ``path``.
+
+    Relative, so it stays right behind a TLS-terminating proxy and can never name another host:
+    ``a/b`` gives ``b/``, resolved by the browser against ``/docs/a/b`` to ``/docs/a/b/``.
+    """
+    last = posixpath.basename(path.rstrip("/"))
+    # "./" keeps a first segment that contains ':' from being read as a URL scheme.
+    location = "./" + quote(last, safe="") + "/"
+    if query_string:
+        # Re-quote so that nothing a client sent can break out of the header value.
+        location += "?" + quote(query_string, safe="=&%+;/?:@,$!*'()~[]")
+    return location

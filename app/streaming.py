@@ -1,0 +1,53 @@
+"""S3 responses to Flask responses: status, allowed headers, a streamed body that is always closed."""
+
+from functools import partial
+
+from flask import Response, current_app, g
+
+from .headers import select_headers
+
+S3_DEFAULT_TYPE = "binary/octet-stream"
+
+
+def close_body(body):
+    """Close an S3 body and give its connection slot back to the pool, read to the end or not."""
+    raw = getattr(body, "_raw_stream", None)
+    body.close()
+    # urllib3's close() drops the socket but keeps the pool slot; release_conn hands the slot back
+    # (the pool replaces a closed connection on its next use), so hang-ups never shrink the pool.
+    if raw is not None and hasattr(raw, "release_conn"):
+        raw.release_conn()
+
+
+def stream_body(body, chunk_size):
+    """Yield the S3 body in ``chunk_size`` pieces, closing it however the iteration ends."""
+    try:
+        yield from body.iter_chunks(chunk_size)
+    except Exception:
+        # Headers (and Content-Length) are already sent: raising makes the server drop the connection,
+        # so the client sees a short body rather than a complete-looking one.
+        current_app.logger.error("S3 body for key %r failed mid-stream", g.get("s3_key"), exc_info=True)
+        raise
+    finally:
+        close_body(body)
+
+
+def s3_headers(s3_response):
+    """Return the raw HTTP headers of a boto3 response."""
+    return s3_response["ResponseMetadata"]["HTTPHeaders"]
+
+
+def object_response(s3_response, chunk_size):
+    """Return a Flask response relaying a get_object or head_object result."""
+    raw_headers = s3_headers(s3_response)
+    headers = select_headers(raw_headers)
+    if "content-type" not in raw_headers:
+        headers.append(("Content-Type", S3_DEFAULT_TYPE))
+    status = s3_response["ResponseMetadata"]["HTTPStatusCode"]
+    body = s3_response.get("Body")
+    if body is None:
+        return Response(status=status, headers=headers)
+    response = Response(stream_body(body, chunk_size), status=status, headers=headers)
+    # A generator that never started runs no finally clause; closing the response covers that case.
+    response.call_on_close(partial(close_body, body))
+    return response

@@ -1,0 +1,51 @@
+"""gunicorn settings for docs-proxy: ``gunicorn wsgi:app`` from the repository root picks these up.
+
+Every setting can be overridden on the command line or with GUNICORN_CMD_ARGS; the few below that
+operators tune most also read an environment variable.
+"""
+
+import os
+import sys
+
+bind = os.environ.get("DOCS_BIND", "127.0.0.1:8000")
+
+# Threaded workers: a slow download holds one thread, not a whole worker process.
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 2))
+threads = int(os.environ.get("GUNICORN_THREADS", 32))
+# Connections accepted per worker beyond its busy threads wait in that worker's queue.
+worker_connections = 1000
+
+# The gthread main loop heartbeats independently of request threads, so long downloads do not
+# trip this; it only catches a worker that is stuck as a whole.
+timeout = 60
+# SIGTERM: stop accepting, let in-flight downloads finish for this long, then stop.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", 60))
+keepalive = 5
+
+# Each worker gets its own listening socket (SO_REUSEPORT), so the kernel spreads new connections
+# across workers instead of the first worker to wake taking them all.
+reuse_port = True
+
+# The app builds its S3 client in create_app(); without preloading, that happens after the fork.
+preload_app = False
+
+accesslog = "-"
+errorlog = "-"
+loglevel = "info"
+access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(D)sus pid=%(p)s'
+
+# Limits on what a client may send: a docs path never needs more.
+limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 8190
+
+
+def on_starting(server):
+    """Check the configuration once, before any worker starts, and stop with a clear message if bad."""
+    from app import config_problem
+
+    problem = config_problem(os.environ, threads)
+    if problem:
+        print(f"docs-proxy: configuration error: {problem}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,86 @@
+"""Shared fixtures: fake AWS credentials, a mocked bucket, the app, and real HTTP servers."""
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.server import ThreadedMotoServer
+
+from app import create_app
+
+from .servers import FAKE_CREDENTIALS, Gunicorn, s3_client
+
+BUCKET = "docs-bucket"
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch):
+    """Fake credentials, so no test can reach a real AWS account."""
+    for name, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture
+def s3(aws_credentials):
+    """A client inside moto's mock, with an empty bucket ``BUCKET``."""
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+@pytest.fixture
+def app_config():
+    """The test configuration; tests override keys through this fixture."""
+    return {"S3_BUCKET": BUCKET, "S3_REGION": "us-east-1"}
+
+
+@pytest.fixture
+def app(s3, app_config):
+    """The app, built after the mock started so its client is mocked too."""
+    return create_app(app_config)
+
+
+@pytest.fixture
+def client(app):
+    """Flask's test client for ``app``."""
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """moto's S3 server on 127.0.0.1 (a free port), for tests over real HTTP."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def server_s3(moto_server):
+    """A client for the moto server."""
+    return s3_client(moto_server)
+
+
+@pytest.fixture
+def gunicorn_factory(moto_server, tmp_path):
+    """Start gunicorn serving the app against the moto server; stopped after the test."""
+    started = []
+
+    def start(bucket, env=None, args=()):
+        full_env = {
+            "S3_BUCKET": bucket,
+            "S3_ENDPOINT_URL": moto_server,
+            "S3_ADDRESSING_STYLE": "path",
+            "WEB_CONCURRENCY": "2",
+            "GUNICORN_THREADS": "8",
+            **(env or {}),
+        }
+        server = Gunicorn(full_env, args=args, log_path=tmp_path / f"gunicorn-{len(started)}.log")
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
