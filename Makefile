@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-fast bench publish clean
+.PHONY: run test test-fast bench publish system-deps clean
 
 $(VENV)/.core: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,13 +19,32 @@ $(VENV)/.test: $(VENV)/.core requirements-test.txt
 run: $(VENV)/.core
 	$(PY) -m app.devserver
 
+## system-deps: Debian packages the tests need (Chromium, nginx); installed when missing and root
+system-deps:
+	bash tests/system-deps.sh
+
 ## test: install what the tests need, then run all of them
-test: $(VENV)/.test
+test: $(VENV)/.test system-deps
 	$(PY) -m pytest
 
 ## test-fast: the suite without the browser and load tests
 test-fast: $(VENV)/.test
 	$(PY) -m pytest -m "not browser and not slow"
+
+$(VENV)-bench/.installed: requirements-bench.txt
+	$(PYTHON) -m venv $(VENV)-bench
+	$(VENV)-bench/bin/pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+	touch $@
+
+## bench: serving benchmark (app vs nginx proxy vs direct) and publish benchmark (vs aws s3 sync)
+bench: $(VENV)/.test $(VENV)-bench/.installed
+	bash bench/system-deps.sh
+	$(PY) bench/serve_bench.py
+	$(PY) bench/publish_bench.py
+
+## publish: make publish SRC=path/to/built/site PREFIX=project/1.0/ (uses S3_BUCKET etc.)
+publish: $(VENV)/.core
+	$(PY) -m flask --app wsgi docs publish "$(SRC)" --prefix "$(PREFIX)" $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
