@@ -14,7 +14,8 @@ def client_config(config):
         max_pool_connections=config["S3_MAX_POOL_CONNECTIONS"],
         connect_timeout=config["S3_CONNECT_TIMEOUT"],
         read_timeout=config["S3_READ_TIMEOUT"],
-        retries={"max_attempts": config["S3_MAX_ATTEMPTS"], "mode": "standard"},
+        # total_max_attempts counts the first try too, as AWS_MAX_ATTEMPTS does ("max_attempts" here would not).
+        retries={"total_max_attempts": config["S3_MAX_ATTEMPTS"], "mode": "standard"},
         s3={"addressing_style": config["S3_ADDRESSING_STYLE"]},
         tcp_keepalive=True,
         user_agent_appid="docs-proxy",

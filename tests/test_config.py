@@ -1,0 +1,128 @@
+"""Configuration: read from the environment by create_app, validated with messages naming the variable."""
+
+import pytest
+
+import config
+from app import config_problem, create_app
+
+
+def test_nothing_but_s3_bucket_is_required():
+    settings = {**config.DEFAULTS, **config.from_environ({"S3_BUCKET": "docs"})}
+    config.validate(settings)
+    assert settings["DOCS_INDEX_DOCUMENT"] == "index.html"
+    assert settings["S3_ADDRESSING_STYLE"] == "auto"
+
+
+def test_environment_values_are_parsed_into_their_types():
+    settings = config.from_environ(
+        {
+            "S3_BUCKET": "docs",
+            "S3_PREFIX": "site/",
+            "S3_MAX_POOL_CONNECTIONS": "80",
+            "S3_READ_TIMEOUT": "2.5",
+            "DOCS_CHUNK_SIZE": "65536",
+            "S3_ADDRESSING_STYLE": "path",
+        }
+    )
+    assert settings["S3_MAX_POOL_CONNECTIONS"] == 80
+    assert settings["S3_READ_TIMEOUT"] == 2.5
+    assert settings["DOCS_CHUNK_SIZE"] == 65536
+    assert settings["S3_ADDRESSING_STYLE"] == "path"
+
+
+@pytest.mark.parametrize(
+    "environ, expected",
+    [
+        ({"AWS_REGION": "eu-west-1"}, "eu-west-1"),
+        ({"AWS_DEFAULT_REGION": "eu-west-2"}, "eu-west-2"),
+        ({"S3_REGION": "eu-central-1", "AWS_REGION": "eu-west-1"}, "eu-central-1"),
+        ({}, None),
+    ],
+)
+def test_region_falls_back_to_the_aws_variables(environ, expected):
+    assert config.from_environ(environ).get("S3_REGION") == expected
+
+
+@pytest.mark.parametrize(
+    "environ, message",
+    [
+        ({}, "S3_BUCKET is not set"),
+        ({"S3_BUCKET": "b", "S3_ADDRESSING_STYLE": "sideways"}, "S3_ADDRESSING_STYLE='sideways' is not allowed; use one of: auto, path, virtual"),
+        ({"S3_BUCKET": "b", "S3_PREFIX": "site"}, "S3_PREFIX='site' must end with '/'"),
+        ({"S3_BUCKET": "b", "S3_PREFIX": "/site/"}, "S3_PREFIX='/site/' must not start with '/'"),
+        ({"S3_BUCKET": "b", "DOCS_CHUNK_SIZE": "big"}, "DOCS_CHUNK_SIZE='big' is not a int"),
+        ({"S3_BUCKET": "b", "DOCS_CHUNK_SIZE": "10"}, "DOCS_CHUNK_SIZE='10' is out of range; use a number >= 1024"),
+        ({"S3_BUCKET": "b", "S3_MAX_ATTEMPTS": "0"}, "S3_MAX_ATTEMPTS='0' is out of range"),
+        ({"S3_BUCKET": "b", "S3_READ_TIMEOUT": "-1"}, "S3_READ_TIMEOUT='-1' is out of range"),
+        ({"S3_BUCKET": "b", "DOCS_INDEX_DOCUMENT": "a/index.html"}, "DOCS_INDEX_DOCUMENT='a/index.html' must be a file name"),
+    ],
+)
+def test_bad_configuration_names_the_variable_and_the_allowed_values(environ, message):
+    assert message in config_problem(environ)
+
+
+def test_pool_smaller_than_gunicorn_threads_is_refused():
+    problem = config_problem({"S3_BUCKET": "b", "S3_MAX_POOL_CONNECTIONS": "4"}, threads=32)
+    assert "S3_MAX_POOL_CONNECTIONS=4 is below gunicorn's 32 threads" in problem
+
+
+def test_create_app_reads_the_environment(monkeypatch, aws_credentials):
+    monkeypatch.setenv("S3_BUCKET", "from-env")
+    monkeypatch.setenv("S3_PREFIX", "p/")
+    app = create_app()
+    assert app.config["S3_BUCKET"] == "from-env"
+    assert app.config["S3_PREFIX"] == "p/"
+
+
+def test_create_app_refuses_bad_configuration(monkeypatch, aws_credentials):
+    monkeypatch.setenv("S3_BUCKET", "b")
+    monkeypatch.setenv("S3_ADDRESSING_STYLE", "nope")
+    with pytest.raises(config.ConfigError, match="S3_ADDRESSING_STYLE"):
+        create_app()
+
+
+def test_test_config_overrides_without_reading_the_environment(monkeypatch, aws_credentials):
+    monkeypatch.setenv("S3_BUCKET", "from-env")
+    app = create_app({"S3_BUCKET": "from-test"})
+    assert app.config["S3_BUCKET"] == "from-test"
+
+
+def test_the_s3_client_gets_the_tuning_settings(aws_credentials):
+    app = create_app(
+        {
+            "S3_BUCKET": "b",
+            "S3_MAX_POOL_CONNECTIONS": 77,
+            "S3_CONNECT_TIMEOUT": 1.5,
+            "S3_READ_TIMEOUT": 9.0,
+            "S3_MAX_ATTEMPTS": 5,
+            "S3_ADDRESSING_STYLE": "path",
+            "S3_ENDPOINT_URL": "http://127.0.0.1:9",
+            "S3_REGION": "eu-west-3",
+        }
+    )
+    client = app.extensions["s3"]
+    assert client.meta.config.max_pool_connections == 77
+    assert client.meta.config.connect_timeout == 1.5
+    assert client.meta.config.read_timeout == 9.0
+    assert client.meta.config.retries["total_max_attempts"] == 5
+    assert client.meta.config.s3["addressing_style"] == "path"
+    assert client.meta.endpoint_url == "http://127.0.0.1:9"
+    assert client.meta.region_name == "eu-west-3"
+
+
+def test_importing_wsgi_without_configuration_exits_with_a_clear_message(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("S3_", "DOCS_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", "import wsgi"],
+        cwd=os.path.dirname(os.path.dirname(__file__)),
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert "docs-proxy: configuration error: S3_BUCKET is not set" in result.stderr
+    assert "Traceback" not in result.stderr

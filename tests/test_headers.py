@@ -1,0 +1,115 @@
+"""Header policy, tested from tables without Flask."""
+
+from datetime import datetime, timezone
+
+import pytest
+
+from app.headers import (
+    NOT_MODIFIED_HEADERS,
+    conditional_params,
+    is_if_range_satisfied,
+    select_headers,
+)
+
+S3_HEADERS = {
+    "x-amz-id-2": "abc",
+    "x-amz-request-id": "REQ",
+    "date": "Sat, 21 Nov 2026 10:00:00 GMT",
+    "last-modified": "Fri, 20 Nov 2026 10:00:00 GMT",
+    "etag": '"d41d8cd98f00b204e9800998ecf8427e"',
+    "x-amz-version-id": "v1",
+    "x-amz-meta-sha256": "deadbeef",
+    "x-amz-checksum-crc32": "AAAAAA==",
+    "x-amz-server-side-encryption": "AES256",
+    "accept-ranges": "bytes",
+    "content-type": "text/html; charset=utf-8",
+    "content-length": "42",
+    "content-encoding": "gzip",
+    "content-disposition": "inline",
+    "content-language": "en",
+    "cache-control": "no-cache",
+    "expires": "Sun, 22 Nov 2026 10:00:00 GMT",
+    "connection": "keep-alive",
+    "transfer-encoding": "chunked",
+    "keep-alive": "timeout=5",
+    "server": "AmazonS3",
+}
+
+
+def test_representation_headers_are_copied_with_canonical_names():
+    selected = dict(select_headers(S3_HEADERS))
+    assert selected == {
+        "Last-Modified": "Fri, 20 Nov 2026 10:00:00 GMT",
+        "ETag": '"d41d8cd98f00b204e9800998ecf8427e"',
+        "x-amz-version-id": "v1",
+        "x-amz-meta-sha256": "deadbeef",
+        "Accept-Ranges": "bytes",
+        "Content-Type": "text/html; charset=utf-8",
+        "Content-Length": "42",
+        "Content-Encoding": "gzip",
+        "Content-Disposition": "inline",
+        "Content-Language": "en",
+        "Cache-Control": "no-cache",
+        "Expires": "Sun, 22 Nov 2026 10:00:00 GMT",
+    }
+
+
+@pytest.mark.parametrize(
+    "name", ["connection", "transfer-encoding", "keep-alive", "server", "date", "x-amz-request-id", "x-amz-id-2"]
+)
+def test_hop_by_hop_and_s3_internal_headers_are_dropped(name):
+    assert name not in {key.lower() for key, _ in select_headers(S3_HEADERS)}
+
+
+def test_not_modified_keeps_validators_but_no_body_headers():
+    selected = dict(select_headers(S3_HEADERS, NOT_MODIFIED_HEADERS))
+    assert set(selected) == {"ETag", "Last-Modified", "Cache-Control", "Expires", "x-amz-version-id"}
+
+
+def test_header_values_with_line_breaks_are_dropped():
+    assert select_headers({"x-amz-meta-evil": "a\r\nSet-Cookie: x", "etag": '"1"'}) == [("ETag", '"1"')]
+
+
+DATE = "Fri, 20 Nov 2026 10:00:00 GMT"
+PARSED = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    "headers, expected",
+    [
+        ({}, {}),
+        ({"Range": "bytes=0-99"}, {"Range": "bytes=0-99"}),
+        ({"If-Match": '"a"'}, {"IfMatch": '"a"'}),
+        ({"If-None-Match": '"a", "b"'}, {"IfNoneMatch": '"a", "b"'}),
+        ({"If-None-Match": "*"}, {"IfNoneMatch": "*"}),
+        ({"If-Modified-Since": DATE}, {"IfModifiedSince": PARSED}),
+        ({"If-Unmodified-Since": DATE}, {"IfUnmodifiedSince": PARSED}),
+        ({"If-Modified-Since": "yesterday"}, {}),
+        ({"If-Unmodified-Since": "Fri, 99 Nov 2026"}, {}),
+        ({"Range": "bytes=0-1", "If-Range": '"abc"'}, {"Range": "bytes=0-1"}),
+        ({"Range": "bytes=0-1", "If-Range": DATE}, {"Range": "bytes=0-1"}),
+        ({"Range": "bytes=0-1", "If-Range": 'W/"abc"'}, {}),
+        ({"Range": "bytes=0-1", "If-Range": "garbage"}, {}),
+        ({"Accept-Encoding": "gzip", "Cookie": "a=b"}, {}),
+    ],
+)
+def test_conditional_and_range_headers_become_s3_parameters(headers, expected):
+    assert conditional_params(headers) == expected
+
+
+@pytest.mark.parametrize(
+    "if_range, s3_headers, expected",
+    [
+        (None, {}, True),
+        ('"abc"', {"etag": '"abc"'}, True),
+        ('"abc"', {"etag": '"def"'}, False),
+        ('"abc"', {"etag": 'W/"abc"'}, False),
+        ('"abc"', {}, False),
+        (DATE, {"last-modified": DATE}, True),
+        (DATE, {"last-modified": "Fri, 20 Nov 2026 10:00:01 GMT"}, False),
+        (DATE, {}, False),
+    ],
+)
+def test_if_range_matches_only_a_strong_equal_validator(if_range, s3_headers, expected):
+    headers = {"If-Range": if_range} if if_range else {}
+    assert is_if_range_satisfied(headers, s3_headers) is expected
