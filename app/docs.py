@@ -20,7 +20,7 @@ METHODS = ["GET", "HEAD"]
 class AnyPathConverter(PathConverter):
     """A path converter that also matches empty segments, so the view can refuse or fold them."""
 
-    regex = ".*"
+    regex = r"[\s\S]*"  # '.' would not match a newline, which must reach the view to be refused
     part_isolating = False
 
 
