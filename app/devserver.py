@@ -1,0 +1,107 @@
+"""``make run``: serve docs under gunicorn, on an embedded S3 endpoint with the sample site if no bucket is set.
+
+With ``S3_BUCKET`` set this simply runs gunicorn with the environment as it is. Without it, it starts
+moto's S3 server on 127.0.0.1, publishes ``app/sample_site`` into a bucket with the same code as
+``flask docs publish``, and points gunicorn at it.
+"""
+
+import gzip
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import config
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_SITE = Path(__file__).resolve().parent / "sample_site"
+SAMPLE_BUCKET = "docs-sample"
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "embedded",
+    "AWS_SECRET_ACCESS_KEY": "embedded",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+# Shown gzip-encoded to demonstrate that stored Content-Encoding reaches the browser untouched.
+GZIP_STORED = "_static/theme.css"
+
+
+def start_embedded_s3(port):
+    """Start moto's S3 server on 127.0.0.1 and return it with its endpoint URL."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    # moto's server logs every S3 request through werkzeug; gunicorn's access log is the one to read.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    host, bound_port = server.get_host_and_port()
+    return server, f"http://{host}:{bound_port}"
+
+
+def load_sample_site(endpoint_url, environ):
+    """Create the sample bucket and publish the sample site into it; return the environment for gunicorn."""
+    from .publish_run import PublishOptions, publish_tree
+    from .s3 import create_client
+
+    settings = {**config.DEFAULTS, "S3_BUCKET": SAMPLE_BUCKET, "S3_ENDPOINT_URL": endpoint_url,
+                "S3_REGION": "us-east-1", "S3_ADDRESSING_STYLE": "path"}
+    os.environ.update(FAKE_CREDENTIALS)
+    s3 = create_client(settings)
+    s3.create_bucket(Bucket=SAMPLE_BUCKET)
+    report = publish_tree(s3, SAMPLE_BUCKET, SAMPLE_SITE, "", PublishOptions.from_config(settings))
+    if not report.ok:
+        raise SystemExit(f"docs-proxy: could not load the sample site: {report.failed}")
+    s3.put_object(
+        Bucket=SAMPLE_BUCKET,
+        Key=GZIP_STORED,
+        Body=gzip.compress((SAMPLE_SITE / GZIP_STORED).read_bytes()),
+        ContentType="text/css; charset=utf-8",
+        ContentEncoding="gzip",
+        CacheControl="no-cache",
+    )
+    return {
+        **environ,
+        **FAKE_CREDENTIALS,
+        "S3_BUCKET": SAMPLE_BUCKET,
+        "S3_ENDPOINT_URL": endpoint_url,
+        "S3_ADDRESSING_STYLE": "path",
+        "S3_PREFIX": "",
+    }
+
+
+def run_gunicorn(environ):
+    """Run gunicorn in the foreground, passing SIGINT/SIGTERM on; return its exit code."""
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+                               cwd=ROOT, env=environ)
+
+    def forward(signum, frame):
+        process.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    return process.wait()
+
+
+def main():
+    """Serve the configured bucket, or the sample site on an embedded S3 endpoint."""
+    environ = dict(os.environ)
+    bind = environ.setdefault("DOCS_BIND", "127.0.0.1:8000")
+    if environ.get("S3_BUCKET"):
+        print(f"docs-proxy: serving bucket {environ['S3_BUCKET']} at http://{bind}/docs/", flush=True)
+        return run_gunicorn(environ)
+    port = int(environ.get("DOCS_EMBEDDED_S3_PORT", "0"))
+    server, endpoint_url = start_embedded_s3(port)
+    try:
+        environ = load_sample_site(endpoint_url, environ)
+        print(f"docs-proxy: no S3_BUCKET set, so serving the sample site from an embedded S3 endpoint "
+              f"({endpoint_url}, bucket {SAMPLE_BUCKET})", flush=True)
+        print(f"docs-proxy: open http://{bind}/docs/", flush=True)
+        return run_gunicorn(environ)
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
