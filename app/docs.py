@@ -108,6 +108,19 @@ def site_root():
     return redirect("docs/")
 
 
+@bp.route("/favicon.ico", methods=METHODS, provide_automatic_options=False)
+def favicon():
+    """Serve the docs root's favicon.ico, or a cacheable 204 so browsers stop asking the bare host."""
+    key = current_app.config["S3_PREFIX"] + "favicon.ico"
+    g.s3_key = key
+    try:
+        return fetch_object(key)
+    except ClientError as error:
+        if error_status(error) not in (403, 404):
+            raise
+    return Response(status=204, headers={"Cache-Control": "public, max-age=86400"})
+
+
 def init_app(app):
     """Register the path converter and the blueprint on ``app``."""
     app.url_map.converters["anypath"] = AnyPathConverter

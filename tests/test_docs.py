@@ -514,3 +514,17 @@ def test_s3_timeout_gives_504(aws_credentials):
         with app.test_client().get("/docs/index.html") as response:
             assert response.status_code == 504
             assert response.data == b"Gateway Timeout: S3 did not answer in time.\n"
+
+
+def test_favicon_at_the_host_root_comes_from_the_docs_root(s3, put):
+    put("site/favicon.ico", b"\x00\x00\x01\x00", ContentType="image/vnd.microsoft.icon")
+    app = create_app({"S3_BUCKET": BUCKET, "S3_PREFIX": "site/"})
+    with app.test_client().get("/favicon.ico") as response:
+        assert response.status_code == 200
+        assert response.data == b"\x00\x00\x01\x00"
+
+
+def test_missing_favicon_is_a_cacheable_204_not_a_console_error(client):
+    with client.get("/favicon.ico") as response:
+        assert response.status_code == 204
+        assert response.headers["Cache-Control"] == "public, max-age=86400"
