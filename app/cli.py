@@ -1,11 +1,92 @@
 """The ``flask docs`` command group."""
 
+import sys
+
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
+from .publish import BadPrefix, normalise_prefix
+from .publish_progress import progress_for_terminal
+from .publish_run import EmptySource, PublishError, PublishOptions, format_bytes, publish_tree
+from .s3 import get_s3
+
 docs_cli = AppGroup("docs", help="Manage the docs in the bucket.")
+
+MAX_LISTED_FAILURES = 50
 
 
 def init_app(app):
     """Register the ``docs`` command group on ``app``."""
     app.cli.add_command(docs_cli)
+
+
+@docs_cli.command("publish")
+@click.argument("source_dir", type=click.Path(exists=True, file_okay=False, readable=True))
+@click.option("--prefix", default="", help="Folder in the bucket, below S3_PREFIX, such as project/1.0/.")
+@click.option("--delete", is_flag=True, help="Delete objects under the prefix that are not in SOURCE_DIR (last, and only if every upload succeeded).")
+@click.option("--dry-run", is_flag=True, help="Print what would be uploaded and deleted; change nothing.")
+@click.option("--jobs", type=click.IntRange(1, 256), default=None, help="Parallel uploads [default: DOCS_PUBLISH_JOBS].")
+@click.option("--include-hidden", is_flag=True, help="Also publish files and folders whose names start with '.'.")
+def publish_command(source_dir, prefix, delete, dry_run, jobs, include_hidden):
+    """Upload a built docs folder SOURCE_DIR to the bucket: right types and cache headers, changed files only."""
+    config = current_app.config
+    try:
+        key_prefix = config["S3_PREFIX"] + normalise_prefix(prefix)
+    except BadPrefix as error:
+        raise click.BadParameter(str(error), param_hint="'--prefix'") from None
+    options = PublishOptions.from_config(
+        config, delete=delete, dry_run=dry_run, jobs=jobs, include_hidden=include_hidden
+    )
+    progress = progress_for_terminal(sys.stderr.isatty())
+    try:
+        report = publish_tree(get_s3(), config["S3_BUCKET"], source_dir, key_prefix, options, progress)
+    except EmptySource as error:
+        raise click.BadParameter(str(error), param_hint="'SOURCE_DIR'") from None
+    except PublishError as error:
+        raise click.ClickException(str(error)) from None
+    if report.dry_run:
+        echo_plan(report)
+    echo_summary(report)
+    if not report.ok:
+        echo_failures(report)
+        deleted = " nothing was deleted;" if options.delete else ""
+        raise click.ClickException(
+            f"{len(report.failed) + len(report.held_back)} files were not published;{deleted} "
+            "run the same command again to finish"
+        )
+
+
+def echo_plan(report):
+    """Print each upload and delete a dry run would do."""
+    for local in report.plan.uploads:
+        click.echo(f"would upload {report.key_prefix}{local.relkey}  ({local.content_type}; {local.cache_control})")
+    for relkey in report.plan.deletes:
+        click.echo(f"would delete {report.key_prefix}{relkey}")
+
+
+def echo_summary(report):
+    """Print the one-line summary: uploaded, unchanged, deleted, bytes, seconds."""
+    destination = f"s3://{report.bucket}/{report.key_prefix}"
+    if report.dry_run:
+        click.echo(
+            f"Dry run for {destination}: {len(report.plan.uploads)} to upload "
+            f"({format_bytes(report.plan.upload_bytes)}), {report.unchanged} unchanged, "
+            f"{len(report.plan.deletes)} to delete; nothing was changed."
+        )
+        return
+    click.echo(
+        f"Published to {destination}: {len(report.uploaded)} uploaded, {report.unchanged} unchanged, "
+        f"{len(report.deleted)} deleted, {format_bytes(report.bytes_uploaded)} in {report.seconds:.1f} s."
+    )
+
+
+def echo_failures(report):
+    """Print the files that were not published, and why."""
+    click.echo("Not published:", err=True)
+    lines = [f"  {relkey}: {reason}" for relkey, reason in report.failed]
+    lines += [f"  {relkey}: held back because an asset failed" for relkey in report.held_back]
+    for line in lines[:MAX_LISTED_FAILURES]:
+        click.echo(line, err=True)
+    if len(lines) > MAX_LISTED_FAILURES:
+        click.echo(f"  ... and {len(lines) - MAX_LISTED_FAILURES} more", err=True)

@@ -1,0 +1,375 @@
+"""Run a publish: scan the folder, compare with the bucket, upload assets then pages, delete last.
+
+``publish_tree`` is the entry point for the CLI, the end-to-end tests and the demo mode. Fatal
+problems (no such bucket, access denied on the listing, no credentials, S3 unreachable, nothing to
+publish) raise ``PublishError``; problems with single files are collected in the report.
+"""
+
+import base64
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
+
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
+
+from .publish import (
+    LocalFile,
+    Plan,
+    RemoteObject,
+    cache_control_for,
+    content_type_for,
+    is_page,
+    keys_to_check,
+    plan_publish,
+    strip_etag,
+)
+from .publish_manifest import MANIFEST_NAME, apply_manifest, decode_manifest, encode_manifest
+from .publish_source import checksum_file, scan_source
+
+DELETE_BATCH = 1000  # S3's limit per DeleteObjects request.
+DENIED_CODES = {"AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"}
+
+
+class PublishError(Exception):
+    """A problem that stops the whole publish before anything is changed in the bucket."""
+
+
+class EmptySource(PublishError):
+    """The source folder holds no file to publish."""
+
+
+@dataclass(frozen=True)
+class PublishOptions:
+    """How to publish; ``from_config`` reads the defaults from the app's configuration."""
+
+    delete: bool = False
+    dry_run: bool = False
+    jobs: int = 8
+    include_hidden: bool = False
+    pages_policy: str = "no-cache"
+    hashed_policy: str = "public, max-age=31536000, immutable"
+    multipart_threshold: int = 16 * 1024 * 1024
+    multipart_concurrency: int = 4
+
+    @classmethod
+    def from_config(cls, config, **overrides):
+        """Return the options from the ``DOCS_*`` settings, with ``overrides`` that are not ``None``."""
+        options = cls(
+            jobs=config["DOCS_PUBLISH_JOBS"],
+            pages_policy=config["DOCS_CACHE_CONTROL_PAGES"],
+            hashed_policy=config["DOCS_CACHE_CONTROL_HASHED"],
+            multipart_threshold=config["DOCS_MULTIPART_THRESHOLD"],
+            multipart_concurrency=config["DOCS_MULTIPART_CONCURRENCY"],
+        )
+        return replace(options, **{name: value for name, value in overrides.items() if value is not None})
+
+
+@dataclass
+class PublishReport:
+    """What a publish did (or, with ``dry_run``, would do)."""
+
+    bucket: str
+    key_prefix: str
+    dry_run: bool = False
+    plan: Plan = field(default_factory=Plan)
+    uploaded: list = field(default_factory=list)
+    deleted: list = field(default_factory=list)
+    failed: list = field(default_factory=list)
+    held_back: list = field(default_factory=list)
+    bytes_uploaded: int = 0
+    heads: int = 0
+    seconds: float = 0.0
+
+    @property
+    def unchanged(self):
+        """Return how many files were already in the bucket as they are."""
+        return len(self.plan.unchanged)
+
+    @property
+    def ok(self):
+        """Tell whether every file was published."""
+        return not self.failed and not self.held_back
+
+
+class NullProgress:
+    """A progress sink that shows nothing (see ``publish_progress`` for the CLI's)."""
+
+    def step(self, message):
+        """Announce a step of the publish."""
+
+    def start(self, files, nbytes):
+        """Begin the upload phase of ``files`` files totalling ``nbytes``."""
+
+    def advance(self, files=0, nbytes=0):
+        """Count finished files and sent bytes; called from worker threads."""
+
+    def finish(self):
+        """End the upload phase."""
+
+
+def describe_error(error, bucket, what):
+    """Return a one-line explanation of an S3 or file error met while doing ``what``."""
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        message = error.response.get("Error", {}).get("Message", "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code == "NoSuchBucket":
+            return f"bucket {bucket!r} does not exist (check S3_BUCKET and the endpoint)"
+        if code in DENIED_CODES or status == 403:
+            return f"access denied {what} in bucket {bucket!r} ({code or status}): check the credentials and the bucket policy"
+        return f"S3 refused {what}: {code or status}: {message}".rstrip(": ")
+    if isinstance(error, NoCredentialsError):
+        return "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
+    if isinstance(error, EndpointConnectionError):
+        url = urlsplit(error.kwargs.get("endpoint_url") or "")
+        return f"cannot reach S3 at {url.scheme}://{url.netloc}: check S3_ENDPOINT_URL and that the endpoint is up"
+    if isinstance(error, BotoCoreError):
+        return f"S3 failed {what}: {error}"
+    if isinstance(error, OSError):
+        return error.strerror or str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+def list_remote(s3, bucket, key_prefix):
+    """Return ``{relkey: RemoteObject}`` for every key under ``key_prefix``."""
+    remote = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key_prefix):
+        for item in page.get("Contents", ()):
+            relkey = item["Key"][len(key_prefix):]
+            remote[relkey] = RemoteObject(
+                relkey, strip_etag(item["ETag"]), item["Size"], item["LastModified"].isoformat()
+            )
+    return remote
+
+
+def read_manifest(s3, bucket, key_prefix, remote):
+    """Return the decoded manifest under ``key_prefix``, or ``{}`` when there is none or it cannot be read."""
+    if MANIFEST_NAME not in remote:
+        return {}
+    try:
+        response = s3.get_object(Bucket=bucket, Key=key_prefix + MANIFEST_NAME)
+        with response["Body"] as body:
+            return decode_manifest(body.read())
+    except (ClientError, BotoCoreError):
+        return {}
+
+
+def head_remote(s3, bucket, key_prefix, listed):
+    """Return ``listed`` with the checksum and headers from a HEAD, or ``None`` if the object is gone."""
+    try:
+        response = s3.head_object(Bucket=bucket, Key=key_prefix + listed.relkey)
+    except ClientError as error:
+        if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+            return None
+        # Unknown state: the plan uploads it again, which is always safe.
+        return listed
+    return replace(
+        listed,
+        etag=strip_etag(response.get("ETag")),
+        sha256=response.get("Metadata", {}).get("sha256", ""),
+        content_type=response.get("ContentType", ""),
+        cache_control=response.get("CacheControl", ""),
+    )
+
+
+def describe_local(source, options):
+    """Return the ``LocalFile`` for a scanned file: checksums read from disk, headers from policy."""
+    sha256, md5, size = checksum_file(source.path)
+    return LocalFile(
+        relkey=source.relkey,
+        path=source.path,
+        size=size,
+        sha256=sha256,
+        md5=md5,
+        content_type=content_type_for(source.relkey),
+        cache_control=cache_control_for(source.relkey, options.pages_policy, options.hashed_policy),
+    )
+
+
+def upload_file(s3, bucket, key, local, options, progress):
+    """Upload one file from disk: ``put_object`` streaming from the open file, multipart above the threshold."""
+    extra = {
+        "ContentType": local.content_type,
+        "CacheControl": local.cache_control,
+        "Metadata": {"sha256": local.sha256},
+    }
+    if local.size >= options.multipart_threshold:
+        config = TransferConfig(
+            multipart_threshold=options.multipart_threshold,
+            max_concurrency=options.multipart_concurrency,
+        )
+        s3.upload_file(local.path, bucket, key, ExtraArgs=extra, Config=config,
+                       Callback=lambda sent: progress.advance(nbytes=sent))
+        progress.advance(files=1)
+        return
+    # Content-MD5 makes S3 refuse the body if the file changed since it was checksummed.
+    content_md5 = base64.b64encode(bytes.fromhex(local.md5)).decode()
+    with open(local.path, "rb") as body:
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentMD5=content_md5, ContentLength=local.size, **extra)
+    progress.advance(files=1, nbytes=local.size)
+
+
+def run_parallel(pool, function, items):
+    """Yield ``(item, result, error)`` for ``function(item)`` run on ``pool``, in completion order."""
+    futures = {pool.submit(function, item): item for item in items}
+    try:
+        for future in as_completed(futures):
+            error = future.exception()
+            yield futures[future], None if error else future.result(), error
+    finally:
+        for future in futures:
+            future.cancel()
+
+
+def publish_tree(s3, bucket, source_dir, key_prefix="", options=PublishOptions(), progress=None):
+    """Make ``s3://bucket/key_prefix`` hold the files of ``source_dir``; return a ``PublishReport``.
+
+    ``key_prefix`` is the full destination (S3_PREFIX plus the publish prefix): empty, or ending in '/'.
+    """
+    progress = progress or NullProgress()
+    started = time.monotonic()
+    report = PublishReport(bucket, key_prefix, dry_run=options.dry_run)
+    destination = f"s3://{bucket}/{key_prefix}"
+
+    progress.step(f"Scanning {source_dir}")
+    sources, problems = scan_source(source_dir, options.include_hidden)
+    if MANIFEST_NAME in {source.relkey for source in sources}:
+        problems.append((MANIFEST_NAME, "reserved for the publish manifest; not uploaded"))
+        sources = [source for source in sources if source.relkey != MANIFEST_NAME]
+    if not sources and not problems:
+        hint = "" if options.include_hidden else " (hidden files are skipped; --include-hidden publishes them)"
+        raise EmptySource(f"{source_dir} contains no files to publish{hint}")
+    report.failed.extend(problems)
+
+    with ThreadPoolExecutor(max_workers=options.jobs, thread_name_prefix="publish") as pool:
+        hashing = [(source, pool.submit(describe_local, source, options)) for source in sources]
+        try:
+            progress.step(f"Listing {destination}")
+            remote = list_remote(s3, bucket, key_prefix)
+        except (ClientError, BotoCoreError) as error:
+            for _, future in hashing:
+                future.cancel()
+            raise PublishError(describe_error(error, bucket, f"listing {destination}")) from None
+        local_files = []
+        for source, future in hashing:
+            try:
+                local_files.append(future.result())
+            except OSError as error:
+                report.failed.append((source.relkey, describe_error(error, bucket, "reading")))
+        total = sum(local.size for local in local_files)
+        objects = len(remote) - (MANIFEST_NAME in remote)
+        progress.step(f"Found {len(local_files)} files ({format_bytes(total)}); {objects} objects in {destination}")
+
+        manifest = read_manifest(s3, bucket, key_prefix, remote)
+        known = apply_manifest(remote, manifest)
+        unknown = [known[relkey] for relkey in keys_to_check(local_files, known)]
+        if unknown:
+            progress.step(f"Checking {len(unknown)} objects whose checksum or headers are not known")
+            report.heads = len(unknown)
+            for listed, result, error in run_parallel(pool, lambda item: head_remote(s3, bucket, key_prefix, item), unknown):
+                if error is None and result is None:
+                    del known[listed.relkey]
+                elif error is None:
+                    known[listed.relkey] = result
+
+        plan = plan_publish(local_files, known, delete=options.delete, keep=(MANIFEST_NAME,))
+        report.plan = plan
+        if options.dry_run:
+            report.seconds = time.monotonic() - started
+            return report
+
+        upload_all(s3, bucket, key_prefix, plan, options, progress, pool, report)
+
+    if plan.deletes and options.delete:
+        if report.ok:
+            delete_all(s3, bucket, key_prefix, plan.deletes, progress, report)
+        else:
+            progress.step(f"Not deleting {len(plan.deletes)} objects: some files failed")
+    if report.uploaded or report.deleted or manifest_is_stale(manifest, known, plan):
+        write_manifest(s3, bucket, key_prefix, plan, report, progress)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def upload_all(s3, bucket, key_prefix, plan, options, progress, pool, report):
+    """Upload the plan's assets, then (only if every asset made it) its pages."""
+    assets = [local for local in plan.uploads if not is_page(local.relkey)]
+    pages = [local for local in plan.uploads if is_page(local.relkey)]
+    if not plan.uploads:
+        return
+    progress.step(f"Uploading {len(plan.uploads)} files ({format_bytes(plan.upload_bytes)}): assets first, then pages")
+    progress.start(len(plan.uploads), plan.upload_bytes)
+    try:
+        for phase in (assets, pages):
+            if phase is pages and any(not is_page(relkey) for relkey, _ in report.failed):
+                # A page must never reach readers before its assets; a re-run uploads them together.
+                report.held_back = [local.relkey for local in pages]
+                break
+            upload = lambda local: upload_file(s3, bucket, key_prefix + local.relkey, local, options, progress)
+            for local, _, error in run_parallel(pool, upload, phase):
+                if error is None:
+                    report.uploaded.append(local.relkey)
+                    report.bytes_uploaded += local.size
+                else:
+                    report.failed.append((local.relkey, describe_error(error, bucket, f"uploading {local.relkey}")))
+    finally:
+        progress.finish()
+
+
+def delete_all(s3, bucket, key_prefix, relkeys, progress, report):
+    """Delete ``relkeys`` under ``key_prefix`` in batches, recording what S3 refused."""
+    progress.step(f"Deleting {len(relkeys)} objects no longer in the source")
+    for start in range(0, len(relkeys), DELETE_BATCH):
+        batch = relkeys[start:start + DELETE_BATCH]
+        try:
+            response = s3.delete_objects(
+                Bucket=bucket, Delete={"Objects": [{"Key": key_prefix + relkey} for relkey in batch], "Quiet": True}
+            )
+        except (ClientError, BotoCoreError) as error:
+            reason = describe_error(error, bucket, "deleting")
+            report.failed.extend((relkey, f"not deleted: {reason}") for relkey in batch)
+            continue
+        refused = {item["Key"][len(key_prefix):]: item.get("Message", item.get("Code", "")) for item in response.get("Errors", ())}
+        report.failed.extend((relkey, f"not deleted: {reason}") for relkey, reason in refused.items())
+        report.deleted.extend(relkey for relkey in batch if relkey not in refused)
+
+
+def manifest_is_stale(manifest, known, plan):
+    """Tell whether the manifest misses or misdescribes an unchanged file (a first run, or a lost manifest)."""
+    return any(manifest.get(local.relkey) != known.get(local.relkey) for local in plan.unchanged)
+
+
+def write_manifest(s3, bucket, key_prefix, plan, report, progress):
+    """Record the checksum and headers of every published file, as the bucket now lists them."""
+    try:
+        listing = list_remote(s3, bucket, key_prefix)
+        published = {local.relkey: local for local in plan.unchanged}
+        published.update((local.relkey, local) for local in plan.uploads if local.relkey in set(report.uploaded))
+        entries = [
+            replace(listing[relkey], sha256=local.sha256, content_type=local.content_type,
+                    cache_control=local.cache_control)
+            for relkey, local in published.items()
+            if relkey in listing and listing[relkey].size == local.size
+        ]
+        s3.put_object(
+            Bucket=bucket,
+            Key=key_prefix + MANIFEST_NAME,
+            Body=encode_manifest(entries),
+            ContentType="application/json",
+            CacheControl="no-store",
+        )
+    except (ClientError, BotoCoreError) as error:
+        # Only a cache: the next publish checks with HEAD requests instead.
+        progress.step(f"Warning: could not write {MANIFEST_NAME}: {describe_error(error, bucket, 'writing the manifest')}")
+
+
+def format_bytes(count):
+    """Return ``count`` bytes in a human unit (B, KiB, MiB, GiB)."""
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"

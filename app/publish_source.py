@@ -1,0 +1,80 @@
+"""The source side of a publish: walk a built docs folder and checksum its files, streaming from disk."""
+
+import hashlib
+import os
+from dataclasses import dataclass
+
+HASH_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A regular file found in the source folder (symlinks resolved), keyed by its '/'-separated path."""
+
+    relkey: str
+    path: str
+    size: int
+
+
+def is_hidden(relkey):
+    """Tell whether any segment of ``relkey`` starts with '.' (``.git/``, ``.buildinfo``, ``.DS_Store``)."""
+    return any(segment.startswith(".") for segment in relkey.split("/"))
+
+
+def scan_source(source_dir, include_hidden=False):
+    """Return ``(files, problems)`` for the tree under ``source_dir``, following symlinks.
+
+    ``problems`` lists ``(relkey, reason)`` for entries that cannot be published (a broken symlink,
+    a symlink loop, something that is not a regular file); the caller decides what they mean.
+    """
+    files, problems = [], []
+    root = os.path.abspath(source_dir)
+    ancestors = {}
+
+    def on_error(error):
+        relkey = os.path.relpath(error.filename or root, root).replace(os.sep, "/")
+        problems.append((relkey, error.strerror or str(error)))
+
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=on_error):
+        stat = os.stat(dirpath)
+        identity = (stat.st_dev, stat.st_ino)
+        parents = ancestors.get(os.path.dirname(dirpath), frozenset()) if dirpath != root else frozenset()
+        # Distribution doc packages link to shared folders (fine, even twice); a link to an ancestor loops.
+        if identity in parents:
+            relkey = os.path.relpath(dirpath, root).replace(os.sep, "/")
+            problems.append((relkey, "symlink loop: links back to a folder that contains it"))
+            dirnames[:] = []
+            continue
+        ancestors[dirpath] = parents | {identity}
+        reldir = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        reldir = "" if reldir == "." else reldir + "/"
+        if not include_hidden:
+            dirnames[:] = [name for name in dirnames if not name.startswith(".")]
+        dirnames.sort()
+        for name in sorted(filenames):
+            relkey = reldir + name
+            if not include_hidden and name.startswith("."):
+                continue
+            path = os.path.join(dirpath, name)
+            try:
+                stat = os.stat(path)
+            except OSError as error:
+                reason = "broken symlink" if os.path.islink(path) else error.strerror
+                problems.append((relkey, reason))
+                continue
+            if not os.path.isfile(path):
+                problems.append((relkey, "not a regular file"))
+                continue
+            files.append(SourceFile(relkey, path, stat.st_size))
+    return files, problems
+
+
+def checksum_file(path):
+    """Return the SHA-256 and MD5 hex digests and the size of the file at ``path``, read in 1 MiB chunks."""
+    sha256, md5, size = hashlib.sha256(), hashlib.md5(usedforsecurity=False), 0
+    with open(path, "rb") as file:
+        while chunk := file.read(HASH_CHUNK):
+            sha256.update(chunk)
+            md5.update(chunk)
+            size += len(chunk)
+    return sha256.hexdigest(), md5.hexdigest(), size
