@@ -4,7 +4,9 @@ A listing gives each object's ETag, size and modification time but not its heade
 file would make a no-change re-publish as slow as the first one. The manifest remembers what we
 wrote; an entry is trusted only while the listing shows the very object it describes (same ETag,
 size and modification time), so an object rewritten by anyone else is checked again with a HEAD.
-It is a cache: losing it costs HEAD requests, never correctness.
+It is a cache: losing it costs HEAD requests, never correctness. (One blind spot: listings give
+modification times in whole seconds, so a header-only rewrite by someone else in the same second as
+our upload goes unnoticed until the file changes.)
 """
 
 import json
