@@ -2,11 +2,14 @@
 
 A listing gives each object's ETag, size and modification time but not its headers, and a HEAD per
 file would make a no-change re-publish as slow as the first one. The manifest remembers what we
-wrote; an entry is trusted only while the listing shows the very object it describes (same ETag,
-size and modification time), so an object rewritten by anyone else is checked again with a HEAD.
-It is a cache: losing it costs HEAD requests, never correctness. (One blind spot: listings give
-modification times in whole seconds, so a header-only rewrite by someone else in the same second as
-our upload goes unnoticed until the file changes.)
+wrote; an entry is trusted only while the listing shows the very object it describes (same ETag and
+size, and the same modification time once one was recorded), so an object rewritten by anyone else
+is checked again with a HEAD. It is a cache: losing it costs HEAD requests, never correctness.
+
+The modification time of a fresh upload is unknown (PUT does not return it, and listing the bucket
+again would cost a tenth of a first publish), so it is recorded from the next listing, the next
+time the manifest is written anyway. Until then, a header-only rewrite by someone else that keeps
+the bytes (and so the ETag) goes unnoticed; any change of content is always seen.
 """
 
 import json
@@ -46,10 +49,10 @@ def apply_manifest(listing, manifest):
     known = {}
     for relkey, listed in listing.items():
         entry = manifest.get(relkey)
-        if entry is not None and (entry.etag, entry.size, entry.last_modified) == (
-            listed.etag,
-            listed.size,
-            listed.last_modified,
+        if (
+            entry is not None
+            and (entry.etag, entry.size) == (listed.etag, listed.size)
+            and entry.last_modified in ("", listed.last_modified)
         ):
             listed = replace(
                 listed, sha256=entry.sha256, content_type=entry.content_type, cache_control=entry.cache_control

@@ -77,6 +77,7 @@ class PublishReport:
     uploaded: list = field(default_factory=list)
     deleted: list = field(default_factory=list)
     failed: list = field(default_factory=list)
+    written: dict = field(default_factory=dict)
     held_back: list = field(default_factory=list)
     bytes_uploaded: int = 0
     heads: int = 0
@@ -189,7 +190,11 @@ def describe_local(source, options):
 
 
 def upload_file(s3, bucket, key, local, options, progress):
-    """Upload one file from disk: ``put_object`` streaming from the open file, multipart above the threshold."""
+    """Upload one file from disk, streaming; return the ``RemoteObject`` written, for the manifest.
+
+    ``put_object`` reads from the open file; from ``multipart_threshold`` on, the transfer manager
+    sends parts in parallel, each read from disk as it goes.
+    """
     extra = {
         "ContentType": local.content_type,
         "CacheControl": local.cache_control,
@@ -202,13 +207,20 @@ def upload_file(s3, bucket, key, local, options, progress):
         )
         s3.upload_file(local.path, bucket, key, ExtraArgs=extra, Config=config,
                        Callback=lambda sent: progress.advance(nbytes=sent))
+        # The transfer manager does not return the multipart ETag; large files are few.
+        etag = s3.head_object(Bucket=bucket, Key=key)["ETag"]
         progress.advance(files=1)
-        return
-    # Content-MD5 makes S3 refuse the body if the file changed since it was checksummed.
-    content_md5 = base64.b64encode(bytes.fromhex(local.md5)).decode()
-    with open(local.path, "rb") as body:
-        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentMD5=content_md5, ContentLength=local.size, **extra)
-    progress.advance(files=1, nbytes=local.size)
+    else:
+        # Content-MD5 makes S3 refuse the body if the file changed since it was checksummed.
+        content_md5 = base64.b64encode(bytes.fromhex(local.md5)).decode()
+        with open(local.path, "rb") as body:
+            etag = s3.put_object(
+                Bucket=bucket, Key=key, Body=body, ContentMD5=content_md5, ContentLength=local.size, **extra
+            )["ETag"]
+        progress.advance(files=1, nbytes=local.size)
+    return RemoteObject(
+        local.relkey, strip_etag(etag), local.size, "", local.sha256, local.content_type, local.cache_control
+    )
 
 
 def run_parallel(pool, function, items):
@@ -288,7 +300,7 @@ def publish_tree(s3, bucket, source_dir, key_prefix="", options=PublishOptions()
         else:
             progress.step(f"Not deleting {len(plan.deletes)} objects: some files failed")
     if report.uploaded or report.deleted or manifest_is_stale(manifest, known, plan):
-        write_manifest(s3, bucket, key_prefix, plan, report, progress)
+        write_manifest(s3, bucket, key_prefix, known, plan, report, progress)
     report.seconds = time.monotonic() - started
     return report
 
@@ -308,9 +320,10 @@ def upload_all(s3, bucket, key_prefix, plan, options, progress, pool, report):
                 report.held_back = [local.relkey for local in pages]
                 break
             upload = lambda local: upload_file(s3, bucket, key_prefix + local.relkey, local, options, progress)
-            for local, _, error in run_parallel(pool, upload, phase):
+            for local, written, error in run_parallel(pool, upload, phase):
                 if error is None:
                     report.uploaded.append(local.relkey)
+                    report.written[local.relkey] = written
                     report.bytes_uploaded += local.size
                 else:
                     report.failed.append((local.relkey, describe_error(error, bucket, f"uploading {local.relkey}")))
@@ -338,21 +351,24 @@ def delete_all(s3, bucket, key_prefix, relkeys, progress, report):
 
 def manifest_is_stale(manifest, known, plan):
     """Tell whether the manifest misses or misdescribes an unchanged file (a first run, or a lost manifest)."""
-    return any(manifest.get(local.relkey) != known.get(local.relkey) for local in plan.unchanged)
+    return any(
+        not same_object(manifest.get(local.relkey), known.get(local.relkey)) for local in plan.unchanged
+    )
 
 
-def write_manifest(s3, bucket, key_prefix, plan, report, progress):
-    """Record the checksum and headers of every published file, as the bucket now lists them."""
+def same_object(recorded, current):
+    """Tell whether two descriptions name the same object, ignoring a modification time not recorded."""
+    if recorded is None or current is None:
+        return recorded is current
+    if not recorded.last_modified:
+        recorded = replace(recorded, last_modified=current.last_modified)
+    return recorded == current
+
+
+def write_manifest(s3, bucket, key_prefix, known, plan, report, progress):
+    """Record the ETag, size, checksum and headers of every file now published under ``key_prefix``."""
+    entries = [known[local.relkey] for local in plan.unchanged] + list(report.written.values())
     try:
-        listing = list_remote(s3, bucket, key_prefix)
-        published = {local.relkey: local for local in plan.unchanged}
-        published.update((local.relkey, local) for local in plan.uploads if local.relkey in set(report.uploaded))
-        entries = [
-            replace(listing[relkey], sha256=local.sha256, content_type=local.content_type,
-                    cache_control=local.cache_control)
-            for relkey, local in published.items()
-            if relkey in listing and listing[relkey].size == local.size
-        ]
         s3.put_object(
             Bucket=bucket,
             Key=key_prefix + MANIFEST_NAME,

@@ -279,3 +279,11 @@ def test_progress_bar_shows_files_bytes_rate_and_eta():
     assert "5/10 files" in line and "1.0 KiB/2.0 KiB" in line and "/s" in line and "ETA" in line
     assert len(progress.line(40)) < 40
     assert format_seconds(75) == "1:15"
+
+
+def test_manifest_entry_without_a_modification_time_is_matched_on_etag_and_size():
+    item = local("a.html")
+    fresh = remote(item, last_modified="")
+    assert apply_manifest({"a.html": remote(item, known=False)}, {"a.html": fresh})["a.html"] == remote(item)
+    moved = remote(item, known=False, etag="other")
+    assert apply_manifest({"a.html": moved}, {"a.html": fresh})["a.html"].sha256 is None

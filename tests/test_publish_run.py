@@ -162,6 +162,8 @@ def test_changed_cache_policy_is_applied_to_unchanged_files(s3, site):
 
 def test_object_rewritten_by_someone_else_is_checked_and_fixed(s3, site):
     publish(s3, site)
+    (site / "index.html").write_text("edited")
+    publish(s3, site)  # writes the manifest again, now with every unchanged object's modification time
     # Listings give modification times in whole seconds, so the rewrite must land in a later one.
     time.sleep(1.1)
     # Same bytes, wrong type: the ETag stays the MD5, only the modification time shows the rewrite.
@@ -172,6 +174,16 @@ def test_object_rewritten_by_someone_else_is_checked_and_fixed(s3, site):
     report = publish(s3, site)
     assert report.uploaded == ["searchindex.js"] and report.heads == 1
     assert s3.head_object(Bucket=BUCKET, Key="x/searchindex.js")["ContentType"] == "text/javascript; charset=utf-8"
+
+
+def test_content_overwritten_by_someone_else_is_uploaded_again_without_a_head(s3, site):
+    publish(s3, site)
+    head = s3.head_object(Bucket=BUCKET, Key="x/index.html")
+    s3.put_object(Bucket=BUCKET, Key="x/index.html", Body=b"stale build", ContentType=head["ContentType"],
+                  CacheControl=head["CacheControl"], Metadata=head["Metadata"])
+    report = publish(s3, site)
+    assert report.uploaded == ["index.html"] and report.heads == 0
+    assert s3.get_object(Bucket=BUCKET, Key="x/index.html")["Body"].read() == (site / "index.html").read_bytes()
 
 
 def test_lost_manifest_costs_heads_but_no_uploads(s3, site, calls):
