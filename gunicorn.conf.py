@@ -49,3 +49,25 @@ def on_starting(server):
     if problem:
         print(f"docs-proxy: configuration error: {problem}", file=sys.stderr)
         sys.exit(1)
+
+
+def post_worker_init(worker):
+    """Make a stopping worker close its listening sockets, so new connections are refused at once.
+
+    gthread stops accepting on SIGTERM but keeps its listeners open until the graceful timeout
+    ends: the kernel still completes handshakes, and those clients wait for nothing, then get reset.
+    With ``reuse_port`` the master holds no listener, so once every worker has closed its own, new
+    connections are refused while in-flight downloads finish.
+    """
+    set_accept_enabled = getattr(worker, "set_accept_enabled", None)
+    if set_accept_enabled is None:
+        return
+
+    def set_accept(enabled):
+        set_accept_enabled(enabled)
+        if not enabled and not worker.alive:
+            # Called from the worker's own loop once it leaves serving mode, never from the handler.
+            for listener in worker.sockets:
+                listener.close()
+
+    worker.set_accept_enabled = set_accept

@@ -8,7 +8,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 from flask import Response, current_app, g
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from .headers import ERROR_HEADERS, NOT_MODIFIED_HEADERS, select_headers
 from .keys import BadPath
@@ -62,7 +62,12 @@ def handle_bad_path(error):
 
 def handle_http_exception(error):
     """Answer routing errors (404, 405, ...) in plain text, keeping headers such as ``Allow``."""
-    headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
+    headers = [
+        (name, value) for name, value in error.get_headers() if name.lower() not in ("content-type", "allow")
+    ]
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        # werkzeug collects the methods in a set; a stable order is what clients and tests expect.
+        headers.append(("Allow", ", ".join(sorted(error.valid_methods, key=lambda method: ({"GET": 0, "HEAD": 1}.get(method, 2), method)))))
     return plain(error.code, f"{error.code} {error.name}: {error.description}", headers=headers)
 
 

@@ -1,6 +1,6 @@
 """Pure policy: which headers go from S3 to the client and from the client to S3."""
 
-from werkzeug.http import parse_date, quote_etag, unquote_etag
+from werkzeug.http import parse_date, parse_range_header, quote_etag, unquote_etag
 
 # Headers that describe the representation; anything else S3 sends (hop-by-hop headers,
 # x-amz-request-id, checksums, server) stays between the app and S3.
@@ -66,9 +66,21 @@ def conditional_params(request_headers):
             if date is not None:
                 params[param] = date
     byte_range = request_headers.get("Range")
-    if byte_range and _is_safe_value(byte_range) and is_range_wanted(request_headers):
+    if byte_range and is_single_byte_range(byte_range) and is_range_wanted(request_headers):
         params["Range"] = byte_range
     return params
+
+
+def is_single_byte_range(value):
+    """Tell whether ``value`` is a well-formed Range of one byte range, the only kind S3 serves.
+
+    Anything else is ignored and the whole object served, as RFC 9110 14.2 allows: an unknown unit
+    or a malformed, reversed or multi-range set is never sent on for S3 (or a look-alike) to misread.
+    """
+    if not _is_safe_value(value):
+        return False
+    parsed = parse_range_header(value)
+    return parsed is not None and parsed.units == "bytes" and len(parsed.ranges) == 1
 
 
 def is_range_wanted(request_headers):

@@ -19,17 +19,25 @@ def close_body(body):
         raw.release_conn()
 
 
-def stream_body(body, chunk_size):
+def stream_body(body, chunk_size, key, logger):
     """Yield the S3 body in ``chunk_size`` pieces, closing it however the iteration ends."""
+    # ``key`` and ``logger`` come in as arguments: the server iterates after the app context is gone.
     try:
         yield from body.iter_chunks(chunk_size)
     except Exception:
         # Headers (and Content-Length) are already sent: raising makes the server drop the connection,
         # so the client sees a short body rather than a complete-looking one.
-        current_app.logger.error("S3 body for key %r failed mid-stream", g.get("s3_key"), exc_info=True)
+        logger.error("S3 body for key %r failed mid-stream", key, exc_info=True)
         raise
     finally:
         close_body(body)
+
+
+def prepend(first, chunks):
+    """Yield ``first`` (unless ``None``), then the rest of ``chunks``; closing this closes ``chunks``."""
+    if first is not None:
+        yield first
+    yield from chunks
 
 
 def s3_headers(s3_response):
@@ -47,7 +55,11 @@ def object_response(s3_response, chunk_size):
     body = s3_response.get("Body")
     if body is None:
         return Response(status=status, headers=headers)
-    response = Response(stream_body(body, chunk_size), status=status, headers=headers)
-    # A generator that never started runs no finally clause; closing the response covers that case.
+    chunks = stream_body(body, chunk_size, g.get("s3_key"), current_app.logger)
+    # Read the first chunk while the status is still ours to choose: S3 failing this early (a reset,
+    # a stall) becomes errors.py's 502/504 instead of the server's bare 500.
+    first = next(chunks, None)
+    response = Response(prepend(first, chunks), status=status, headers=headers)
+    # Closing the response closes the body even if the server never iterates it.
     response.call_on_close(partial(close_body, body))
     return response

@@ -91,6 +91,11 @@ PARSED = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
         ({"Range": "bytes=0-1", "If-Range": 'W/"abc"'}, {}),
         ({"Range": "bytes=0-1", "If-Range": "garbage"}, {}),
         ({"Accept-Encoding": "gzip", "Cookie": "a=b"}, {}),
+        ({"Range": "bytes=5-1"}, {}),
+        ({"Range": "bytes=abc"}, {}),
+        ({"Range": "chars=0-10"}, {}),
+        ({"Range": "bytes=0-1,5-6"}, {}),
+        ({"Range": "bytes=0-1\r\nX-Injected: 1"}, {}),
     ],
 )
 def test_conditional_and_range_headers_become_s3_parameters(headers, expected):
