@@ -22,12 +22,17 @@ def close_body(body):
 def stream_body(body, chunk_size, key, logger):
     """Yield the S3 body in ``chunk_size`` pieces, closing it however the iteration ends."""
     # ``key`` and ``logger`` come in as arguments: the server iterates after the app context is gone.
+    sent = 0
     try:
-        yield from body.iter_chunks(chunk_size)
-    except Exception:
+        for chunk in body.iter_chunks(chunk_size):
+            yield chunk
+            sent += len(chunk)
+    except Exception as error:
         # Headers (and Content-Length) are already sent: raising makes the server drop the connection,
-        # so the client sees a short body rather than a complete-looking one.
-        logger.error("S3 body for key %r failed mid-stream", key, exc_info=True)
+        # so the client sees a short body rather than a complete-looking one. A failure before the
+        # first chunk still becomes a response in errors.py, which logs it there.
+        if sent:
+            logger.error("S3 body for key %r failed after %d bytes: %s", key, sent, error)
         raise
     finally:
         close_body(body)
