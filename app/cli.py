@@ -9,7 +9,7 @@ from flask.cli import AppGroup
 from .publish import BadPrefix, normalise_prefix
 from .publish_progress import progress_for_terminal
 from .publish_run import EmptySource, PublishError, PublishOptions, format_bytes, publish_tree
-from .s3 import get_s3
+from .s3 import create_client, get_s3
 
 docs_cli = AppGroup("docs", help="Manage the docs in the bucket.")
 
@@ -40,7 +40,7 @@ def publish_command(source_dir, prefix, delete, dry_run, jobs, include_hidden):
     )
     progress = progress_for_terminal(sys.stderr.isatty())
     try:
-        report = publish_tree(get_s3(), config["S3_BUCKET"], source_dir, key_prefix, options, progress)
+        report = publish_tree(publish_client(options), config["S3_BUCKET"], source_dir, key_prefix, options, progress)
     except EmptySource as error:
         raise click.BadParameter(str(error), param_hint="'SOURCE_DIR'") from None
     except PublishError as error:
@@ -55,6 +55,19 @@ def publish_command(source_dir, prefix, delete, dry_run, jobs, include_hidden):
             f"{len(report.failed) + len(report.held_back)} files were not published;{deleted} "
             "run the same command again to finish"
         )
+
+
+def publish_client(options):
+    """Return an S3 client whose pool holds every connection the publish can open at once.
+
+    Each of ``jobs`` threads may run a multipart upload of ``multipart_concurrency`` parts; a
+    smaller pool would make urllib3 discard and reopen connections (and warn) throughout.
+    """
+    config = current_app.config
+    needed = options.jobs * options.multipart_concurrency
+    if needed <= config["S3_MAX_POOL_CONNECTIONS"]:
+        return get_s3()
+    return create_client({**config, "S3_MAX_POOL_CONNECTIONS": needed})
 
 
 def echo_plan(report):

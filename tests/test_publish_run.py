@@ -435,3 +435,12 @@ def test_flask_command_line_publishes_to_a_real_endpoint(moto_server, server_s3,
     assert "20 uploaded" in result.stdout and "Listing s3://cli-bucket/p/" in result.stderr
     head = server_s3.head_object(Bucket="cli-bucket", Key="p/assets/main-BxK3fA9d.js")
     assert (head["ContentType"], head["CacheControl"]) == EXPECTED_HEADERS["assets/main-BxK3fA9d.js"]
+
+
+def test_cli_client_pool_holds_every_connection_the_jobs_can_open(app):
+    from app.cli import publish_client
+
+    with app.app_context():
+        assert publish_client(PublishOptions(jobs=8, multipart_concurrency=4)) is app.extensions["s3"]
+        wide = publish_client(PublishOptions(jobs=64, multipart_concurrency=4))
+        assert wide.meta.config.max_pool_connections == 256
