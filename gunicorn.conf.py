@@ -30,6 +30,10 @@ reuse_port = True
 # The app builds its S3 client in create_app(); without preloading, that happens after the fork.
 preload_app = False
 
+# gunicorn 27's control socket is one fixed path per user: a second instance on the same machine
+# (a test run, a bench) would unlink the first one's. docs-proxy does not use it.
+control_socket_disable = True
+
 accesslog = "-"
 errorlog = "-"
 loglevel = "info"
