@@ -126,3 +126,30 @@ def test_importing_wsgi_without_configuration_exits_with_a_clear_message(tmp_pat
     assert result.returncode == 1
     assert "docs-proxy: configuration error: S3_BUCKET is not set" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Fri, 20 Nov 2026 10:00:00 GMT", "2026-11-20T10:00:00.000Z", "2026-11-20T10:00:00Z", "2026-11-20T10:00:00+00:00"],
+)
+def test_s3_timestamps_parse_to_the_same_aware_datetime(text):
+    from datetime import datetime, timezone
+
+    from app.s3 import parse_timestamp
+
+    assert parse_timestamp(text) == datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
+
+
+def test_s3_requests_name_docs_proxy_in_their_user_agent(s3):
+    seen = []
+    app = create_app({"S3_BUCKET": "docs-bucket"})
+    app.extensions["s3"].meta.events.register("before-send.s3.*", lambda request, **kw: seen.append(request.headers["User-Agent"]))
+    app.test_client().get("/docs/").close()
+    assert seen and all(agent.startswith(b"docs-proxy botocore/") for agent in seen)
+
+
+def test_listing_timestamps_still_parse_for_publish(s3):
+    s3.put_object(Bucket="docs-bucket", Key="a.html", Body=b"a")
+    app = create_app({"S3_BUCKET": "docs-bucket"})
+    listed = app.extensions["s3"].list_objects_v2(Bucket="docs-bucket")["Contents"][0]
+    assert listed["LastModified"].tzinfo is not None
