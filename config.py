@@ -10,7 +10,7 @@ DEFAULTS = {
     "S3_ENDPOINT_URL": None,
     "S3_REGION": None,
     "S3_ADDRESSING_STYLE": "auto",
-    # Larger than gunicorn's default thread count (gunicorn.conf.py) so no thread waits for a connection.
+    # Four times gunicorn's default 16 threads (gunicorn.conf.py): no thread ever waits for a connection.
     "S3_MAX_POOL_CONNECTIONS": 64,
     "S3_CONNECT_TIMEOUT": 5.0,
     "S3_READ_TIMEOUT": 30.0,

@@ -12,7 +12,9 @@ bind = os.environ.get("DOCS_BIND", "127.0.0.1:8000")
 # Threaded workers: a slow download holds one thread, not a whole worker process.
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 2))
-threads = int(os.environ.get("GUNICORN_THREADS", 32))
+# 16: in bench/, 32 threads per worker lost 10-25% of small-page throughput to GIL contention,
+# and 2 workers x 16 threads still stream 32 downloads at once on 2 cores. Raise it for many slow readers.
+threads = int(os.environ.get("GUNICORN_THREADS", 16))
 # Connections accepted per worker beyond its busy threads wait in that worker's queue.
 worker_connections = 1000
 
