@@ -57,6 +57,27 @@ def on_starting(server):
         sys.exit(1)
 
 
+M_ARENA_MAX = -8  # glibc's mallopt() parameter number, from malloc.h
+
+
+def post_fork(server, worker):
+    """Cap glibc's malloc arenas in each worker before its threads start, unless MALLOC_ARENA_MAX is set.
+
+    glibc gives threads their own arenas (up to 8 per core) and keeps freed chunks in them, so
+    with many threads each streaming 1 MiB chunks a worker's RSS grew ~50 MB under the load test
+    and stayed there; with two arenas it grew ~10 MB. Python threads take turns on the GIL anyway.
+    """
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.mallopt(M_ARENA_MAX, 2)
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to tune
+
+
 def post_worker_init(worker):
     """Make a stopping worker close its listening sockets, so new connections are refused at once.
 
