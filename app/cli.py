@@ -35,6 +35,12 @@ def publish_command(source_dir, prefix, delete, dry_run, jobs, include_hidden):
         key_prefix = config["S3_PREFIX"] + normalise_prefix(prefix)
     except BadPrefix as error:
         raise click.BadParameter(str(error), param_hint="'--prefix'") from None
+    if delete and not dry_run and not key_prefix and prefix.strip() != "/":
+        # One forgotten --prefix must not wipe every other site in a shared bucket.
+        raise click.UsageError(
+            "--delete without a prefix would delete every object in the bucket that is not in SOURCE_DIR; "
+            "give --prefix, or --prefix / if the whole bucket really is this one site"
+        )
     options = PublishOptions.from_config(
         config, delete=delete, dry_run=dry_run, jobs=jobs, include_hidden=include_hidden
     )

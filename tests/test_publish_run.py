@@ -342,6 +342,7 @@ def test_cli_dry_run_prints_what_would_happen(cli, site, s3):
         (lambda tmp: [write_tree(tmp / "h", {".nojekyll": ""})], 2, "--include-hidden"),
         (lambda tmp: [write_tree(tmp / "s", {"a.html": "a"}), "--prefix", "../up"], 2, "'..' segment"),
         (lambda tmp: [write_tree(tmp / "s", {"a.html": "a"}), "--jobs", "0"], 2, "--jobs"),
+        (lambda tmp: [write_tree(tmp / "s", {"a.html": "a"}), "--delete"], 2, "--prefix / if the whole bucket"),
     ],
 )
 def test_cli_refuses_bad_arguments_with_exit_2(cli, tmp_path, make_args, code, message):
@@ -367,7 +368,7 @@ def test_cli_access_denied_exits_1_with_a_clear_message(cli, site, app):
 def test_cli_failed_files_are_listed_and_exit_1(cli, site, app):
     (site / "_static" / "gone.js").symlink_to(site / "nowhere.js")
     deny(app.extensions["s3"], "PutObject", keys=["_static/pygments.css"])
-    result = cli(site, "--delete")
+    result = cli(site, "--delete", "--prefix", "/")
     assert result.exit_code == 1
     assert "  _static/gone.js: broken symlink" in result.output
     assert "  _static/pygments.css: access denied" in result.output
@@ -444,3 +445,14 @@ def test_cli_client_pool_holds_every_connection_the_jobs_can_open(app):
         assert publish_client(PublishOptions(jobs=8, multipart_concurrency=4)) is app.extensions["s3"]
         wide = publish_client(PublishOptions(jobs=64, multipart_concurrency=4))
         assert wide.meta.config.max_pool_connections == 256
+
+
+def test_cli_delete_at_the_bucket_root_needs_an_explicit_slash_prefix(cli, tmp_path, s3):
+    s3.put_object(Bucket=BUCKET, Key="other-project/index.html", Body=b"keep me")
+    source = write_tree(tmp_path / "s", {"index.html": "new"})
+    refused = cli(source, "--delete")
+    assert refused.exit_code == 2
+    assert keys(s3) == ["other-project/index.html"]
+    confirmed = cli(source, "--delete", "--prefix", "/")
+    assert confirmed.exit_code == 0, confirmed.output
+    assert "index.html" in keys(s3) and "other-project/index.html" not in keys(s3)
