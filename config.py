@@ -115,12 +115,10 @@ def validate(settings):
     """Check the merged settings as a whole; raise ``ConfigError`` naming the variable at fault."""
     for name, parse in PARSERS.items():
         value = settings.get(name)
-        if value is not None and not isinstance(value, str) and parse is not _text:
+        if value is not None:
             parse(name, str(value))
     if not settings.get("S3_BUCKET"):
         raise ConfigError(
             "S3_BUCKET is not set; set it to the bucket to serve "
             "(or run `make run` without it for the embedded sample site)"
         )
-    _prefix("S3_PREFIX", settings.get("S3_PREFIX") or "")
-    _choice(*ADDRESSING_STYLES)("S3_ADDRESSING_STYLE", settings.get("S3_ADDRESSING_STYLE"))

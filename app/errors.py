@@ -9,10 +9,11 @@ from botocore.exceptions import (
 )
 from flask import Response, current_app, g
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.http import HTTP_STATUS_CODES
 
 from .headers import ERROR_HEADERS, NOT_MODIFIED_HEADERS, select_headers
 from .keys import BadPath
-from .s3 import RAW_ERROR_BODY, RAW_ERROR_HEADERS
+from .s3 import RAW_ERROR_BODY
 
 
 def plain(status, text, headers=None):
@@ -29,7 +30,7 @@ def handle_client_error(error):
     """Pass S3's error through: its status, its XML body and its content type (a 304 stays a 304)."""
     status = error_status(error)
     response = error.response
-    headers = response.get(RAW_ERROR_HEADERS) or response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
     if status == 304:
         return Response(status=304, headers=select_headers(headers, NOT_MODIFIED_HEADERS))
     code = response.get("Error", {}).get("Code", "")
@@ -56,8 +57,7 @@ def handle_botocore_error(error):
 
 def handle_bad_path(error):
     """Refuse a path that cannot name a document, saying why."""
-    return plain(error.status, f"{error.status} {'Bad Request' if error.status == 400 else 'URI Too Long'}: "
-                 f"{error.reason}.")
+    return plain(error.status, f"{error.status} {HTTP_STATUS_CODES[error.status]}: {error.reason}.")
 
 
 def handle_http_exception(error):

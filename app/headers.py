@@ -1,6 +1,6 @@
 """Pure policy: which headers go from S3 to the client and from the client to S3."""
 
-from werkzeug.http import parse_date, parse_range_header, quote_etag, unquote_etag
+from werkzeug.http import parse_date, parse_range_header, unquote_etag
 
 # Headers that describe the representation; anything else S3 sends (hop-by-hop headers,
 # x-amz-request-id, checksums, server) stays between the app and S3.
@@ -105,7 +105,7 @@ def is_if_range_satisfied(request_headers, s3_headers):
     if validator.startswith('"'):
         etag, weak = unquote_etag(s3_headers.get("etag", ""))
         wanted, _ = unquote_etag(validator)
-        return not weak and etag is not None and quote_etag(etag) == quote_etag(wanted)
+        return not weak and etag is not None and etag == wanted
     wanted = parse_date(validator)
     modified = parse_date(s3_headers.get("last-modified", ""))
     return wanted is not None and modified is not None and wanted == modified

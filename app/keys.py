@@ -42,8 +42,8 @@ def key_for_path(path, prefix="", index_document="index.html"):
 
 
 def has_empty_segment(path):
-    """Tell whether ``path`` contains ``//``, which we answer with a redirect to the collapsed path."""
-    return "//" in path
+    """Tell whether ``/docs/`` + ``path`` has an empty segment, answered with a redirect to the collapsed path."""
+    return path.startswith("/") or "//" in path
 
 
 def collapse_slashes(path):
@@ -52,11 +52,6 @@ def collapse_slashes(path):
     if path.endswith("/") and collapsed:
         collapsed += "/"
     return collapsed
-
-
-def index_key_for(key, index_document="index.html"):
-    """Return the key of the index document of the directory that ``key`` would be without a slash."""
-    return f"{key}/{index_document}"
 
 
 def directory_location(path, query_string=""):

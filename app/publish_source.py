@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import stat as stat_mode
 from dataclasses import dataclass
 
 HASH_CHUNK = 1024 * 1024
@@ -49,23 +50,23 @@ def scan_source(source_dir, include_hidden=False):
         reldir = os.path.relpath(dirpath, root).replace(os.sep, "/")
         reldir = "" if reldir == "." else reldir + "/"
         if not include_hidden:
-            dirnames[:] = [name for name in dirnames if not name.startswith(".")]
+            dirnames[:] = [name for name in dirnames if not is_hidden(name)]
         dirnames.sort()
         for name in sorted(filenames):
             relkey = reldir + name
-            if not include_hidden and name.startswith("."):
+            if not include_hidden and is_hidden(name):
                 continue
             path = os.path.join(dirpath, name)
             try:
-                stat = os.stat(path)
+                file_stat = os.stat(path)
             except OSError as error:
                 reason = "broken symlink" if os.path.islink(path) else error.strerror
                 problems.append((relkey, reason))
                 continue
-            if not os.path.isfile(path):
+            if not stat_mode.S_ISREG(file_stat.st_mode):
                 problems.append((relkey, "not a regular file"))
                 continue
-            files.append(SourceFile(relkey, path, stat.st_size))
+            files.append(SourceFile(relkey, path, file_stat.st_size))
     return files, problems
 
 

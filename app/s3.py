@@ -11,7 +11,6 @@ from botocore.utils import parse_timestamp as botocore_parse_timestamp
 from flask import current_app
 
 RAW_ERROR_BODY = "DocsProxyRawBody"
-RAW_ERROR_HEADERS = "DocsProxyRawHeaders"
 
 
 def client_config(config):
@@ -38,7 +37,6 @@ def _keep_error_body(response_dict, customized_response_dict, **kwargs):
     # botocore parses S3's error XML and drops the bytes; errors.py passes them through unchanged.
     if response_dict.get("status_code", 200) >= 300:
         customized_response_dict[RAW_ERROR_BODY] = response_dict.get("body") or b""
-        customized_response_dict[RAW_ERROR_HEADERS] = dict(response_dict.get("headers") or {})
 
 
 def parse_timestamp(value):

@@ -140,6 +140,7 @@ def test_directory_path_without_trailing_slash_redirected(client, put):
 def test_nested_directory_redirect_is_relative_to_the_last_segment(client, put):
     put("a/b/guide/index.html", b"guide")
     with client.get("/docs/a/b/guide") as response:
+        assert response.status_code == 301
         assert response.headers["Location"] == "./guide/"
 
 
@@ -147,6 +148,7 @@ def test_head_on_a_directory_without_slash_redirects_too(client, put):
     put("guide/index.html", b"guide")
     with client.head("/docs/guide") as response:
         assert response.status_code == 301
+        assert response.headers["Location"] == "./guide/"
 
 
 def test_existing_key_without_slash_is_served_not_redirected(client, put):
@@ -168,6 +170,7 @@ def test_redirect_uses_the_configured_prefix_and_index(s3, put):
     app = create_app({"S3_BUCKET": BUCKET, "S3_PREFIX": "p/", "DOCS_INDEX_DOCUMENT": "default.htm"})
     with app.test_client().get("/docs/guide") as response:
         assert response.status_code == 301
+        assert response.headers["Location"] == "./guide/"
 
 
 @pytest.mark.parametrize(

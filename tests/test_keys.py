@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.keys import BadPath, collapse_slashes, directory_location, key_for_path
+from app.keys import BadPath, collapse_slashes, directory_location, has_empty_segment, key_for_path
 
 
 @pytest.mark.parametrize(
@@ -99,3 +99,11 @@ def test_directory_location_is_relative_and_adds_the_slash(path, query, expected
 )
 def test_collapse_slashes_never_leaves_a_leading_slash(path, expected):
     assert collapse_slashes(path) == expected
+
+
+@pytest.mark.parametrize(
+    "path, expected",
+    [("/evil.example", True), ("a//b", True), ("a/b//", True), ("", False), ("a/b/", False), ("a/b.html", False)],
+)
+def test_empty_segments_include_a_leading_slash_below_docs(path, expected):
+    assert has_empty_segment(path) is expected
