@@ -39,12 +39,12 @@ def create_app(test_config=None):
     app = Flask(__name__)
     load_config(app, test_config)
 
-    from . import cli, docs, errors, s3
+    from . import errors, publishing, s3, serving
 
     s3.init_app(app)
     errors.init_app(app)
-    docs.init_app(app)
-    cli.init_app(app)
+    serving.init_app(app)
+    publishing.init_app(app)
 
     trusted = app.config["DOCS_TRUSTED_PROXIES"]
     if trusted:

@@ -42,7 +42,7 @@ def start_embedded_s3(port):
 
 def load_sample_site(endpoint_url, environ):
     """Create the sample bucket and publish the sample site into it; return the environment for gunicorn."""
-    from .publish_run import PublishOptions, publish_tree
+    from .publishing.run import PublishOptions, publish_tree
     from .s3 import create_client
 
     settings = {**config.DEFAULTS, "S3_BUCKET": SAMPLE_BUCKET, "S3_ENDPOINT_URL": endpoint_url,

@@ -11,8 +11,8 @@ from flask import Response, current_app, g
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.http import HTTP_STATUS_CODES
 
-from .headers import ERROR_HEADERS, NOT_MODIFIED_HEADERS, select_headers
-from .keys import BadPath
+from .serving.headers import ERROR_HEADERS, NOT_MODIFIED_HEADERS, select_headers
+from .serving.keys import BadPath
 from .s3 import RAW_ERROR_BODY
 
 

@@ -7,7 +7,7 @@ from moto.server import ThreadedMotoServer
 
 from app import create_app
 
-from .servers import FAKE_CREDENTIALS, Gunicorn, s3_client
+from tests.servers import FAKE_CREDENTIALS, Gunicorn, s3_client
 
 BUCKET = "docs-bucket"
 

@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from .servers import ROOT, free_port, wait_for_port
+from tests.servers import ROOT, free_port, wait_for_port
 
 SAMPLE_ASSETS = {
     "": "text/html; charset=utf-8",

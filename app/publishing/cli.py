@@ -6,10 +6,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from .publish import BadPrefix, normalise_prefix
-from .publish_progress import progress_for_terminal
-from .publish_run import EmptySource, PublishError, PublishOptions, format_bytes, publish_tree
-from .s3 import create_client, get_s3
+from .policy import BadPrefix, normalise_prefix
+from .progress import progress_for_terminal
+from .run import EmptySource, PublishError, PublishOptions, format_bytes, publish_tree
+from ..s3 import create_client, get_s3
 
 docs_cli = AppGroup("docs", help="Manage the docs in the bucket.")
 

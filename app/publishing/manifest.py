@@ -15,7 +15,7 @@ the bytes (and so the ETag) goes unnoticed; any change of content is always seen
 import json
 from dataclasses import replace
 
-from .publish import RemoteObject
+from .policy import RemoteObject
 
 MANIFEST_NAME = ".docs-publish.json"
 VERSION = 1

@@ -1,6 +1,6 @@
 """Pure publish policy: content types, cache headers, the destination prefix, and what to upload or delete.
 
-Nothing here touches the file system or S3, so every rule is tested from tables (tests/test_publish.py).
+Nothing here touches the file system or S3, so every rule is tested from tables (tests/publishing/test_policy.py).
 """
 
 import functools

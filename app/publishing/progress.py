@@ -6,7 +6,7 @@ import time
 
 import click
 
-from .publish_run import NullProgress, format_bytes
+from .run import NullProgress, format_bytes
 
 
 class LineProgress(NullProgress):

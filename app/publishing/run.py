@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 
-from .publish import (
+from .policy import (
     LocalFile,
     Plan,
     RemoteObject,
@@ -25,8 +25,8 @@ from .publish import (
     plan_publish,
     strip_etag,
 )
-from .publish_manifest import MANIFEST_NAME, apply_manifest, decode_manifest, encode_manifest
-from .publish_source import checksum_file, scan_source
+from .manifest import MANIFEST_NAME, apply_manifest, decode_manifest, encode_manifest
+from .source import checksum_file, scan_source
 
 DELETE_BATCH = 1000  # S3's limit per DeleteObjects request.
 DENIED_CODES = {"AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"}

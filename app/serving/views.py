@@ -7,9 +7,9 @@ from flask import Blueprint, Response, current_app, g, request
 from werkzeug.routing import PathConverter
 
 from . import keys
-from .errors import error_status
+from ..errors import error_status
 from .headers import conditional_params, is_if_range_satisfied
-from .s3 import get_s3
+from ..s3 import get_s3
 from .streaming import close_body, object_response, s3_headers
 
 bp = Blueprint("docs", __name__)

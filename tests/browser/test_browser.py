@@ -22,7 +22,7 @@ from urllib.parse import urldefrag, urlsplit
 import pytest
 from playwright.sync_api import sync_playwright
 
-from .servers import FAKE_CREDENTIALS, ROOT, Gunicorn
+from tests.servers import FAKE_CREDENTIALS, ROOT, Gunicorn
 
 pytestmark = pytest.mark.browser
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.publish import (
+from app.publishing.policy import (
     BadPrefix,
     LocalFile,
     RemoteObject,
@@ -14,10 +14,10 @@ from app.publish import (
     normalise_prefix,
     plan_publish,
 )
-from app.publish_manifest import MANIFEST_NAME, apply_manifest, decode_manifest, encode_manifest
-from app.publish_progress import BarProgress, format_seconds
-from app.publish_run import format_bytes
-from app.publish_source import is_hidden
+from app.publishing.manifest import MANIFEST_NAME, apply_manifest, decode_manifest, encode_manifest
+from app.publishing.progress import BarProgress, format_seconds
+from app.publishing.run import format_bytes
+from app.publishing.source import is_hidden
 
 PAGES = "no-cache"
 HASHED = "public, max-age=31536000, immutable"

@@ -10,11 +10,11 @@ from collections import Counter
 import pytest
 from botocore.exceptions import ClientError
 
-from app.publish_manifest import MANIFEST_NAME
-from app.publish_run import PublishOptions, publish_tree
+from app.publishing.manifest import MANIFEST_NAME
+from app.publishing.run import PublishOptions, publish_tree
 
-from .conftest import BUCKET
-from .servers import FAKE_CREDENTIALS, ROOT, free_port
+from tests.conftest import BUCKET
+from tests.servers import FAKE_CREDENTIALS, ROOT, free_port
 
 PAGES = "no-cache"
 HASHED = "public, max-age=31536000, immutable"
@@ -377,7 +377,7 @@ def test_cli_failed_files_are_listed_and_exit_1(cli, site, app):
 
 
 def test_cli_unreadable_file_is_listed(cli, site, monkeypatch):
-    from app import publish_run
+    from app.publishing import run as publish_run
 
     checksum = publish_run.checksum_file
 
@@ -439,7 +439,7 @@ def test_flask_command_line_publishes_to_a_real_endpoint(moto_server, server_s3,
 
 
 def test_cli_client_pool_holds_every_connection_the_jobs_can_open(app):
-    from app.cli import publish_client
+    from app.publishing.cli import publish_client
 
     with app.app_context():
         assert publish_client(PublishOptions(jobs=8, multipart_concurrency=4)) is app.extensions["s3"]

@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from .faultproxy import report_figures
+from tests.faultproxy import report_figures
 
 BUCKET = "reliability-abuse"
 OBJECT = bytes(range(256)) * 40  # 10240 bytes: every byte value, so a wrong offset shows.

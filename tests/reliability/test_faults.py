@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 
-from .faultproxy import FaultProxy, report_figures
+from tests.faultproxy import FaultProxy, report_figures
 
 BUCKET = "reliability-faults"
 MAX_ATTEMPTS = 3

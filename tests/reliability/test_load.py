@@ -19,8 +19,8 @@ import time
 import pytest
 import requests
 
-from .faultproxy import report_figures
-from .servers import s3_client, wait_for_port
+from tests.faultproxy import report_figures
+from tests.servers import s3_client, wait_for_port
 
 pytestmark = pytest.mark.slow
 

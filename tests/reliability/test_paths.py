@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .conftest import BUCKET
-from .faultproxy import FaultProxy, report_figures
+from tests.conftest import BUCKET
+from tests.faultproxy import FaultProxy, report_figures
 
 PREFIX = "site/"
 SECRET = b"outside the prefix: must never be served\n"

@@ -10,7 +10,7 @@ import uuid
 import pytest
 import requests
 
-from .servers import Gunicorn, free_port
+from tests.servers import Gunicorn, free_port
 
 BIG_SIZE = 64 * 1024 * 1024
 SMALL = b"<!doctype html><title>Guide</title>"

@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from app.headers import (
+from app.serving.headers import (
     NOT_MODIFIED_HEADERS,
     conditional_params,
     is_if_range_satisfied,

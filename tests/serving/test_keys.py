@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.keys import BadPath, collapse_slashes, directory_location, has_empty_segment, key_for_path
+from app.serving.keys import BadPath, collapse_slashes, directory_location, has_empty_segment, key_for_path
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,10 @@ import socket
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from app import create_app, streaming
+from app import create_app
+from app.serving import streaming
 
-from .conftest import BUCKET
+from tests.conftest import BUCKET
 
 PAGE = b"<!doctype html><title>Home</title><link rel=stylesheet href=style.css>"
 
