@@ -43,8 +43,10 @@ def create_app(test_config=None):
 
     s3.init_app(app)
     errors.init_app(app)
-    serving.init_app(app)
-    publishing.init_app(app)
+    # Order matters: serving creates the request-path hooks that later packages register into
+    # (docs/architecture.md), and each hook list runs in registration order.
+    for package in (serving, publishing):
+        package.init_app(app)
 
     trusted = app.config["DOCS_TRUSTED_PROXIES"]
     if trusted:

@@ -16,6 +16,23 @@ from .serving.keys import BadPath
 from .s3 import RAW_ERROR_BODY
 
 
+class DocsError(Exception):
+    """A refusal any package can raise; ``handle_docs_error`` turns it into a plain-text response.
+
+    Subclasses (access control's 401/403, the portal's, ...) set ``status`` and may carry ``headers``
+    (``WWW-Authenticate``, ``Cache-Control``, ``Location``); the reason is said to the client.
+    """
+
+    status = 400
+
+    def __init__(self, reason, status=None, headers=None):
+        super().__init__(reason)
+        self.reason = reason
+        if status is not None:
+            self.status = status
+        self.headers = list(headers or [])
+
+
 def plain(status, text, headers=None):
     """Return a short plain-text response."""
     return Response(text.rstrip("\n") + "\n", status=status, headers=headers, mimetype="text/plain")
@@ -60,6 +77,11 @@ def handle_bad_path(error):
     return plain(error.status, f"{error.status} {HTTP_STATUS_CODES[error.status]}: {error.reason}.")
 
 
+def handle_docs_error(error):
+    """Answer a ``DocsError`` with its status, reason and headers."""
+    return plain(error.status, f"{error.status} {HTTP_STATUS_CODES[error.status]}: {error.reason}.", error.headers)
+
+
 def handle_http_exception(error):
     """Answer routing errors (404, 405, ...) in plain text, keeping headers such as ``Allow``."""
     headers = [
@@ -76,4 +98,5 @@ def init_app(app):
     app.register_error_handler(ClientError, handle_client_error)
     app.register_error_handler(BotoCoreError, handle_botocore_error)
     app.register_error_handler(BadPath, handle_bad_path)
+    app.register_error_handler(DocsError, handle_docs_error)
     app.register_error_handler(HTTPException, handle_http_exception)

@@ -6,7 +6,7 @@ from botocore.exceptions import ClientError
 from flask import Blueprint, Response, current_app, g, request
 from werkzeug.routing import PathConverter
 
-from . import keys
+from . import hooks, keys
 from ..errors import error_status
 from .headers import conditional_params, is_if_range_satisfied
 from ..s3 import get_s3
@@ -47,14 +47,37 @@ def serve_doc(path):
         collapsed = keys.collapse_slashes(path)
         return redirect(f"{request.script_root}/docs/{quote(collapsed)}")
     key = keys.key_for_path(path, config["S3_PREFIX"], config["DOCS_INDEX_DOCUMENT"])
+    g.doc_path = path
     g.s3_key = key
+    hooks.run_gates(path)
+    response = hooks.first_answer(hooks.responders(), path, key)
+    if response is not None:
+        return response
     try:
-        return fetch_object(key)
+        return hooks.fetch(key)
     except ClientError as error:
-        if is_directory_candidate(path, error) and has_index(path):
-            query = request.query_string.decode("latin-1")
-            return redirect(keys.directory_location(path, query))
-        raise
+        if not is_missing(error):
+            raise
+        response = hooks.first_answer(hooks.fallbacks(), path, error)
+        if response is None:
+            raise
+        return response
+
+
+def is_missing(error):
+    """Tell whether S3's error means the key does not exist.
+
+    403 counts as missing: without s3:ListBucket, S3 answers 403 for keys that do not exist.
+    """
+    return error_status(error) in (403, 404)
+
+
+def redirect_to_directory(path, error):
+    """Redirect ``path`` to ``path/`` when that directory has an index document (the first fallback)."""
+    if path != "" and not path.endswith("/") and has_index(path):
+        query = request.query_string.decode("latin-1")
+        return redirect(keys.directory_location(path, query))
+    return None
 
 
 def fetch_object(key):
@@ -73,14 +96,6 @@ def fetch_object(key):
         params.pop("Range")
         s3_response = operation(Bucket=bucket, Key=key, **params)
     return object_response(s3_response, current_app.config["DOCS_CHUNK_SIZE"])
-
-
-def is_directory_candidate(path, error):
-    """Tell whether a missing ``path`` could be a directory asked for without its slash.
-
-    403 counts as missing: without s3:ListBucket, S3 answers 403 for keys that do not exist.
-    """
-    return path != "" and not path.endswith("/") and error_status(error) in (403, 404)
 
 
 def has_index(path):
@@ -104,16 +119,20 @@ def site_root():
 def favicon():
     """Serve the docs root's favicon.ico, or a cacheable 204 so browsers stop asking the bare host."""
     key = current_app.config["S3_PREFIX"] + "favicon.ico"
+    g.doc_path = "favicon.ico"
     g.s3_key = key
+    hooks.run_gates("favicon.ico")
     try:
-        return fetch_object(key)
+        return hooks.fetch(key)
     except ClientError as error:
-        if error_status(error) not in (403, 404):
+        if not is_missing(error):
             raise
     return Response(status=204, headers={"Cache-Control": "public, max-age=86400"})
 
 
 def init_app(app):
-    """Register the path converter and the blueprint on ``app``."""
+    """Register the path converter, the request-path hooks and the blueprint on ``app``."""
     app.url_map.converters["anypath"] = AnyPathConverter
+    hooks.init_app(app)
+    hooks.add_fallback(app, redirect_to_directory)
     app.register_blueprint(bp)

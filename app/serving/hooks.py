@@ -1,0 +1,71 @@
+"""Extension points of the /docs request path, filled in by other packages' ``init_app``.
+
+The path reads top to bottom (docs/architecture.md): route -> path checks -> gates -> responders ->
+fetch (S3, or the cache in front of it) -> on a missing key, fallbacks -> response. Each list runs in
+the order packages registered, which is the order ``create_app`` initialises them.
+"""
+
+from flask import current_app
+
+HOOKS = "docs.hooks"
+
+
+def init_app(app):
+    """Give ``app`` empty hook lists and the plain S3 fetch; packages add to them afterwards."""
+    from .views import fetch_object
+
+    app.extensions[HOOKS] = {"gates": [], "responders": [], "fallbacks": [], "fetch": fetch_object}
+
+
+def _hooks(app=None):
+    return (app or current_app).extensions[HOOKS]
+
+
+def add_gate(app, gate):
+    """Run ``gate(path)`` before any S3 call for a document path; it raises to refuse the request."""
+    _hooks(app)["gates"].append(gate)
+
+
+def add_responder(app, responder):
+    """Let ``responder(path, key)`` answer a document request before the fetch (``None`` passes it on)."""
+    _hooks(app)["responders"].append(responder)
+
+
+def add_fallback(app, fallback):
+    """Let ``fallback(path, error)`` answer when the key is missing (``None`` passes it on)."""
+    _hooks(app)["fallbacks"].append(fallback)
+
+
+def set_fetch(app, fetch):
+    """Replace how a key becomes a response (``fetch(key) -> Response``), e.g. by a cache in front of S3."""
+    _hooks(app)["fetch"] = fetch
+
+
+def run_gates(path):
+    """Run every gate for ``path``; the first to refuse raises."""
+    for gate in _hooks()["gates"]:
+        gate(path)
+
+
+def first_answer(functions, *args):
+    """Return the first non-``None`` answer of ``functions`` called with ``args``, else ``None``."""
+    for function in functions:
+        response = function(*args)
+        if response is not None:
+            return response
+    return None
+
+
+def responders():
+    """Return the registered responders."""
+    return _hooks()["responders"]
+
+
+def fallbacks():
+    """Return the registered fallbacks."""
+    return _hooks()["fallbacks"]
+
+
+def fetch(key):
+    """Return the response for ``key`` through the registered fetch."""
+    return _hooks()["fetch"](key)
