@@ -39,12 +39,16 @@ control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
 loglevel = "info"
-access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(D)sus pid=%(p)s'
+# user=: the reader access control identified (app/access puts it in the WSGI environ), or "-".
+access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(D)sus pid=%(p)s user=%({docs_proxy.user}e)s'
 
 # Limits on what a client may send: a docs path never needs more.
 limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
+# Drop headers with '_' in their names (gunicorn's default, pinned here): X_Forwarded_User would
+# otherwise reach the app as X-Forwarded-User, an identity header no auth proxy vetted.
+header_map = "drop"
 
 
 def on_starting(server):
