@@ -56,6 +56,11 @@ def on_starting(server):
     from app import config_problem
 
     problem = config_problem(os.environ, threads)
+    if problem is None and server.cfg.header_map == "dangerous" and "header" in os.environ.get("DOCS_AUTH", "").lower():
+        problem = (
+            "DOCS_AUTH includes header but gunicorn's header_map is 'dangerous': X_Forwarded_User would pass "
+            "as X-Forwarded-User; use header_map = drop (the default here) or refuse"
+        )
     if problem:
         print(f"docs-proxy: configuration error: {problem}", file=sys.stderr)
         sys.exit(1)

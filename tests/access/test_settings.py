@@ -93,3 +93,15 @@ def test_gunicorn_refuses_to_start_before_any_worker_with_a_bad_access_configura
     assert result.returncode != 0
     assert "docs-proxy: configuration error: DOCS_AUTH includes header, but neither DOCS_AUTH_TRUSTED_NETWORKS" in result.stderr
     assert "Booting worker" not in result.stdout + result.stderr
+
+
+def test_gunicorn_refuses_header_mode_when_underscore_headers_would_pass(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("0123456789abcdef0123\n")
+    env = {**os.environ, **FAKE_CREDENTIALS, "S3_BUCKET": BUCKET, "DOCS_AUTH": "header", "DOCS_AUTH_SECRET_FILE": str(secret), "DOCS_BIND": "127.0.0.1:0"}
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--header-map", "dangerous", "wsgi:app"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode != 0
+    assert "header_map is 'dangerous'" in result.stderr
