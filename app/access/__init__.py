@@ -124,8 +124,12 @@ def guard_page(access, identity):
         raise unauthenticated(access, "sign in to see this page")
 
 
-def gate(path):
-    """Decide whether the current reader may read ``path``, before any S3 call; raise to refuse."""
+def require_read(path):
+    """Decide whether the current reader may read ``path``, before any S3 call; raise to refuse.
+
+    The docs gate. Code that serves another path than the one requested (an alias resolved to a
+    version, a presigned download) calls it with the path it is about to serve.
+    """
     access = get_access()
     if access.is_open:
         g.access_decision = PUBLIC
@@ -178,4 +182,4 @@ def init_app(app):
     app.extensions[ACCESS] = build_access(app.config)
     app.before_request(resolve_identity)
     app.after_request(make_private)
-    hooks.add_gate(app, gate)
+    hooks.add_gate(app, require_read)

@@ -11,7 +11,7 @@ import jwt
 import pytest
 
 from app.access.htpasswd import Htpasswd, HtpasswdError, parse_htpasswd
-from app.access.keys import KeysUnavailable, UnknownKey
+from app.access.keys import KeySet, PemKeys
 from app.access.rules import Identity
 from app.access.sources import BadCredential, BasicSource, HeaderSource, JwtSource, SourceUnavailable, identify
 
@@ -145,43 +145,36 @@ def test_htpasswd_lines_other_than_bcrypt_are_refused(text, message):
 # --- jwt -------------------------------------------------------------------------------
 
 
-class StaticKeys:
-    """Keys by kid, as a key URL would hold them."""
+@pytest.fixture
+def jwt_source(key_server, signers):
+    """Build a generic jwt source whose keys come from the JWKS served on 127.0.0.1 (k1 RSA, ec1 EC)."""
+    key_server.jwks = {"keys": [signers["k1"].jwk(), signers["ec"].jwk()]}
+    key_server.pems = {"ec1": signers["ec"].public_pem}
 
-    def __init__(self, keys=None, down=False):
-        self.keys = keys or {}
-        self.down = down
+    def build(**overrides):
+        settings = {
+            "header": "Authorization",
+            "keys": KeySet(key_server.url + "/jwks.json"),
+            "issuer": ISSUER,
+            "audience": AUDIENCE,
+            "algorithms": ["RS256", "ES256"],
+            "user_claim": "email",
+            "groups_claim": "groups",
+        }
+        settings.update(overrides)
+        return JwtSource(**settings)
 
-    def get(self, kid):
-        if self.down:
-            raise KeysUnavailable("down")
-        if kid not in self.keys:
-            raise UnknownKey(kid)
-        return self.keys[kid]
-
-
-def jwt_source(signers, **overrides):
-    settings = {
-        "header": "Authorization",
-        "keys": StaticKeys({"k1": jwt.PyJWK(signers["k1"].jwk()), "ec1": jwt.PyJWK(signers["ec"].jwk())}),
-        "issuer": ISSUER,
-        "audience": AUDIENCE,
-        "algorithms": ["RS256", "ES256"],
-        "user_claim": "email",
-        "groups_claim": "groups",
-    }
-    settings.update(overrides)
-    return JwtSource(**settings)
+    return build
 
 
 def bearer(token):
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_jwt_source_accepts_a_good_token(signers):
-    identity = jwt_source(signers).identify(bearer(signers["k1"].token()), "1.2.3.4")
+def test_jwt_source_accepts_a_good_token(jwt_source, signers):
+    identity = jwt_source().identify(bearer(signers["k1"].token()), "1.2.3.4")
     assert identity == Identity("alice@corp.example", "alice@corp.example", frozenset({"team-payments"}))
-    assert jwt_source(signers).identify(bearer(signers["ec"].token(groups="a,b")), "").groups == {"a", "b"}
+    assert jwt_source().identify(bearer(signers["ec"].token(groups="a,b")), "").groups == {"a", "b"}
 
 
 def unsigned(payload):
@@ -224,23 +217,29 @@ BAD_TOKENS = {
 
 
 @pytest.mark.parametrize("name", BAD_TOKENS)
-def test_jwt_source_refuses_bad_tokens_with_401(signers, name):
+def test_jwt_source_refuses_bad_tokens_with_401(jwt_source, key_server, signers, name):
     with pytest.raises(BadCredential):
-        jwt_source(signers).identify(bearer(BAD_TOKENS[name](signers)), "")
+        jwt_source().identify(bearer(BAD_TOKENS[name](signers)), "")
+    assert all(path == "/jwks.json" for path in key_server.fetches), "keys come from the configured URL only"
 
 
-def test_a_token_expired_within_the_leeway_still_counts(signers):
-    assert jwt_source(signers).identify(bearer(signers["k1"].token(exp=int(time.time()) - 5)), "")
+def test_a_token_expired_within_the_leeway_still_counts(jwt_source, signers):
+    assert jwt_source().identify(bearer(signers["k1"].token(exp=int(time.time()) - 5)), "")
 
 
-def test_unreachable_keys_make_jwt_unavailable(signers):
+def test_a_rotated_key_is_accepted_after_one_refetch(jwt_source, key_server, signers):
+    source = jwt_source()
+    assert source.identify(bearer(signers["k1"].token()), "")
+    key_server.jwks = {"keys": [signers["k2"].jwk()]}
+    assert source.identify(bearer(signers["k2"].token()), "").user == "alice@corp.example"
+    assert key_server.fetches == ["/jwks.json", "/jwks.json"]
+
+
+def test_unreachable_keys_make_jwt_unavailable(jwt_source, key_server, signers):
+    source = jwt_source()
+    key_server.stop()
     with pytest.raises(SourceUnavailable):
-        jwt_source(signers, keys=StaticKeys(down=True)).identify(bearer(signers["k1"].token()), "")
-
-
-def alb_source(signers, arn="arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/docs/1"):
-    keys = StaticKeys({"ec1": signers["ec"].private.public_key()})
-    return jwt_source(signers, header="X-Amzn-Oidc-Data", keys=keys, algorithms=["ES256"], audience="client-1", alb_arn=arn, groups_claim="")
+        source.identify(bearer(signers["k1"].token()), "")
 
 
 ALB_ARN = "arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/docs/1"
@@ -255,10 +254,12 @@ ALB_ARN = "arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/docs/1"
         (None, "client-1", False),
     ],
 )
-def test_alb_tokens_must_name_our_load_balancer_and_client(signers, signer_arn, client, ok):
+def test_alb_tokens_must_name_our_load_balancer_and_client(jwt_source, key_server, signers, signer_arn, client, ok):
     headers = {"client": client, **({"signer": signer_arn} if signer_arn else {})}
     token = signers["ec"].token(aud=None, headers=headers)
-    source = alb_source(signers)
+    source = jwt_source(
+        header="X-Amzn-Oidc-Data", keys=PemKeys(key_server.url + "/alb"), algorithms=["ES256"], audience="client-1", alb_arn=ALB_ARN, groups_claim=""
+    )
     if ok:
         assert source.identify({"X-Amzn-Oidc-Data": token}, "").user == "alice@corp.example"
     else:
@@ -269,8 +270,8 @@ def test_alb_tokens_must_name_our_load_balancer_and_client(signers, signer_arn, 
 # --- which source decides ----------------------------------------------------------------------
 
 
-def test_the_first_present_source_decides_and_never_falls_back(signers, basic_source):
-    sources = [jwt_source(signers), basic_source]
+def test_the_first_present_source_decides_and_never_falls_back(jwt_source, signers, basic_source):
+    sources = [jwt_source(), basic_source]
     assert identify(sources, {}, "") is None
     assert identify(sources, {"Authorization": basic("bob", "builder")}, "").user == "bob"
     assert identify(sources, bearer(signers["k1"].token()), "").user == "alice@corp.example"
