@@ -38,6 +38,7 @@ class Rule:
 
     path: str
     access: str  # "public", "authenticated", "deny" or "principals"
+    folded: str = ""  # ``fold(path)``, computed once
     groups: frozenset = frozenset()
     emails: frozenset = frozenset()
     email_domains: frozenset = frozenset()
@@ -156,6 +157,7 @@ def _parse_rule(number, raw):
     return Rule(
         path=nfc(path),
         access=kinds[0],
+        folded=fold(path),
         groups=frozenset(principals.get("groups", ())),
         emails=frozenset(fold(email) for email in principals.get("emails", ())),
         email_domains=frozenset(fold(domain).lstrip("@") for domain in principals.get("email_domains", ())),
@@ -200,7 +202,7 @@ def matching_rule(rules, path):
         if rule.access == PUBLIC:
             hit = covers(rule.path, exact)
         else:
-            hit = covers(fold(rule.path), folded)
+            hit = covers(rule.folded, folded)
         if hit and (best is None or len(rule.path) > len(best.path)):
             best = rule
     return best

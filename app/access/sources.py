@@ -7,9 +7,12 @@ but bad credential never falls back to anonymous or to the next source.
 """
 
 import binascii
+import hashlib
 import hmac
 import ipaddress
 import logging
+import threading
+import time
 import unicodedata
 
 import jwt
@@ -23,6 +26,10 @@ MAX_NAME = 320  # the longest email address RFC 5321 allows
 MAX_GROUPS = 500
 # Clocks of the front door and of this host may disagree by a few seconds; more would stretch tokens.
 LEEWAY_SECONDS = 30
+# Browsers send the same token with every asset of a page; a verified token is remembered this long
+# (never past its expiry), so a page with 30 assets costs one signature check, not 30.
+TOKEN_CACHE_SECONDS = 60.0
+TOKEN_CACHE_MAX = 10_000
 
 log = logging.getLogger("docs_proxy.access")
 
@@ -163,6 +170,8 @@ class JwtSource:
         self.user_claim = user_claim
         self.groups_claim = groups_claim
         self.alb_arn = alb_arn  # set for the ALB preset: the token's header names its signer and client
+        self.verified = {}  # sha256(token) -> (identity, wall-clock time it stops counting)
+        self.lock = threading.Lock()
 
     @property
     def uses_authorization(self):
@@ -184,6 +193,23 @@ class JwtSource:
     def identify(self, headers, peer):
         """Return the identity in a valid token; raise ``BadCredential`` or ``SourceUnavailable``."""
         token = self.token(headers)
+        digest = hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
+        now = time.time()
+        with self.lock:
+            cached = self.verified.get(digest)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        identity, expires = self.verify(token)
+        with self.lock:
+            if len(self.verified) >= TOKEN_CACHE_MAX:
+                self.verified = {key: value for key, value in self.verified.items() if value[1] > now}
+                if len(self.verified) >= TOKEN_CACHE_MAX:
+                    self.verified.clear()
+            self.verified[digest] = (identity, min(expires, now + TOKEN_CACHE_SECONDS))
+        return identity
+
+    def verify(self, token):
+        """Return the identity in ``token`` and its expiry time, or raise ``BadCredential``/``SourceUnavailable``."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
@@ -223,7 +249,8 @@ class JwtSource:
             raise BadCredential(f"the token has no {self.user_claim!r} claim")
         email = claims.get("email") if isinstance(claims.get("email"), str) else ""
         groups = split_groups(claims.get(self.groups_claim)) if self.groups_claim else frozenset()
-        return Identity(user=clean_name(user, "user name"), email=clean_name(email, "email"), groups=groups)
+        identity = Identity(user=clean_name(user, "user name"), email=clean_name(email, "email"), groups=groups)
+        return identity, claims["exp"]
 
 
 def identify(sources, headers, peer):

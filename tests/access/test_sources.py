@@ -279,3 +279,19 @@ def test_the_first_present_source_decides_and_never_falls_back(jwt_source, signe
         identify(sources, bearer("garbage"), "")
     with pytest.raises(BadCredential):
         identify(sources, {"Authorization": "Digest username=alice"}, "")
+
+
+def test_a_verified_token_is_remembered_briefly_but_never_past_its_expiry(jwt_source, signers, monkeypatch):
+    source = jwt_source()
+    decodes = []
+    real_decode = jwt.decode
+    monkeypatch.setattr("app.access.sources.jwt.decode", lambda *a, **k: decodes.append(1) or real_decode(*a, **k))
+    now = time.time()
+    token = signers["k1"].token(exp=int(now) + 20)
+    for _ in range(3):
+        assert source.identify(bearer(token), "").user == "alice@corp.example"
+    assert len(decodes) == 1
+    # The cache's clock past the token's exp: it must be checked again (PyJWT keeps its own clock).
+    monkeypatch.setattr("app.access.sources.time.time", lambda: now + 25)
+    source.identify(bearer(token), "")
+    assert len(decodes) == 2, "a token past its exp is checked again, not served from the cache"
