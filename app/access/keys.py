@@ -22,11 +22,17 @@ CACHE_SECONDS = 300.0
 # An unknown kid triggers one refetch, but a stream of made-up kids must not turn into a stream of
 # fetches against the identity provider.
 REFETCH_INTERVAL = 10.0
+# ALB keys are fetched one kid at a time, so a new kid always costs a fetch; after a miss, wait this long.
+MISS_INTERVAL = 1.0
 KID = re.compile(r"^[A-Za-z0-9._:-]{1,200}$")
 
 
 class KeysUnavailable(Exception):
     """The key URL could not be fetched or did not hold keys: requests needing a key get a 503."""
+
+    def __init__(self, reason, status=None):
+        super().__init__(reason)
+        self.status = status  # the key URL's HTTP status, when it answered at all
 
 
 class UnknownKey(Exception):
@@ -39,10 +45,10 @@ def fetch(url, timeout=FETCH_TIMEOUT):
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             if response.status != 200:
-                raise KeysUnavailable(f"{url} answered {response.status}")
+                raise KeysUnavailable(f"{url} answered {response.status}", response.status)
             body = response.read(MAX_BYTES + 1)
     except urllib.error.HTTPError as error:
-        raise KeysUnavailable(f"{url} answered {error.code}") from None
+        raise KeysUnavailable(f"{url} answered {error.code}", error.code) from None
     except (urllib.error.URLError, OSError, ValueError) as error:
         raise KeysUnavailable(f"{url} could not be fetched: {getattr(error, 'reason', error)}") from None
     if len(body) > MAX_BYTES:
@@ -116,20 +122,27 @@ class PemKeys:
         self.clock = clock
         self.lock = threading.Lock()
         self.keys = {}
+        self.missed_at = None  # when a fetch last found no such key
 
     def get(self, kid):
         """Return the public key for ``kid``; raise ``UnknownKey`` or ``KeysUnavailable``."""
         if kid is None or not KID.match(kid):
             raise UnknownKey(kid)
         with self.lock:
+            now = self.clock()
             cached = self.keys.get(kid)
-            if cached is not None and self.clock() - cached[1] <= CACHE_SECONDS:
+            if cached is not None and now - cached[1] <= CACHE_SECONDS:
                 return cached[0]
+            # Made-up kids must not each cost a fetch: after a miss, unseen kids wait a second.
+            if cached is None and self.missed_at is not None and now - self.missed_at < MISS_INTERVAL:
+                raise UnknownKey(kid)
         url = f"{self.url}/{quote(kid, safe='')}"
         try:
             body = fetch(url)
         except KeysUnavailable as error:
-            if " answered 404" in str(error) or " answered 403" in str(error):
+            if error.status in (403, 404):  # no such key (S3-hosted key URLs answer 403)
+                with self.lock:
+                    self.missed_at = self.clock()
                 raise UnknownKey(kid) from None
             raise
         try:

@@ -73,11 +73,16 @@ def test_a_key_url_answering_an_error_is_unavailable(key_server):
 
 def test_alb_keys_are_fetched_per_kid_from_the_configured_url_only(key_server, signers):
     key_server.pems = {"ec1": signers["ec"].public_pem}
-    keys = PemKeys(key_server.url + "/alb/", Clock())
+    clock = Clock()
+    keys = PemKeys(key_server.url + "/alb/", clock)
     assert keys.get("ec1").public_numbers() == signers["ec"].private.public_key().public_numbers()
     keys.get("ec1")
     assert key_server.fetches == ["/alb/ec1"]
-    for kid in ("missing", "../jwks.json", "a/b", "", None):
+    for kid in ("missing", "../jwks.json", "a/b", "", None, "made-up-1", "made-up-2"):
         with pytest.raises(UnknownKey):
             keys.get(kid)
-    assert all(path.startswith("/alb/") and ".." not in path for path in key_server.fetches)
+    assert key_server.fetches == ["/alb/ec1", "/alb/missing"], "made-up kids right after a miss cost no fetch"
+    clock.now += 2
+    with pytest.raises(UnknownKey):
+        keys.get("made-up-3")
+    assert key_server.fetches[-1] == "/alb/made-up-3"
