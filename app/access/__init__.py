@@ -7,7 +7,8 @@ The request path (docs/architecture.md, docs/security.md):
   Portal and search pages (``/_/...``) also refuse anonymous readers here unless the default is public.
 - the docs gate (``hooks.add_gate``): the rules decide on the canonical document path, before any
   S3 call (``g.access_decision``): 401 (or a redirect to the login URL), 403, or on.
-- ``after_request``: every response for a reader who needed to be signed in is ``Cache-Control: private``.
+- ``after_request``: every response for a reader who needed to be signed in, or filtered with
+  ``may_read``, is ``Cache-Control: private``.
 
 The ops endpoints (``OPS_PATHS``) are never behind access control: load balancers probe them.
 """
@@ -68,6 +69,8 @@ def may_read(path):
     access = get_access()
     if access.is_open:
         return True
+    # A page filtered for this reader (a listing, search results) must not be kept by a shared cache.
+    g.access_filtered = True
     return decide(access.rules, path, g.get("identity")) in (PUBLIC, ALLOWED)
 
 
@@ -165,8 +168,9 @@ def login_location(login_url):
 
 
 def make_private(response):
-    """Mark a response for a signed-in reader ``Cache-Control: private``, so no shared cache keeps it."""
-    if g.get("access_decision") != ALLOWED or response.status_code >= 400:
+    """Mark a response for a signed-in reader, or filtered by ``may_read``, ``Cache-Control: private``."""
+    personal = g.get("access_decision") == ALLOWED or g.get("access_filtered", False)
+    if not personal or response.status_code >= 400:
         return response
     directives = [
         item.strip()

@@ -245,6 +245,8 @@ def test_pages_are_public_when_the_default_is(make_app, rules_file, secret_file)
     app.register_blueprint(portal_blueprint())
     response = app.test_client().get("/_/projects")
     assert response.json == {"user": None, "readable": ["handbook/", ""]}
+    # Filtered for this reader: a shared cache must not hand it to the next one.
+    assert response.headers["Cache-Control"] == "private"
 
 
 @pytest.mark.parametrize("url", ["/_/health", "/_/ready", "/_/metrics"])
