@@ -25,6 +25,25 @@ DEFAULTS = {
     "DOCS_PUBLISH_JOBS": 8,
     "DOCS_MULTIPART_THRESHOLD": 16 * 1024 * 1024,
     "DOCS_MULTIPART_CONCURRENCY": 4,
+    # access control (issue 10): unset = open, as before; app/access/settings.py checks them together
+    "DOCS_AUTH": "",
+    "DOCS_AUTH_USER_HEADER": "X-Forwarded-User",
+    "DOCS_AUTH_EMAIL_HEADER": "X-Forwarded-Email",
+    "DOCS_AUTH_GROUPS_HEADER": "X-Forwarded-Groups",
+    "DOCS_AUTH_TRUSTED_NETWORKS": "",
+    "DOCS_AUTH_SECRET_FILE": None,
+    "DOCS_AUTH_JWT_PRESET": "generic",
+    "DOCS_AUTH_JWT_HEADER": None,
+    "DOCS_AUTH_JWKS_URL": None,
+    "DOCS_AUTH_JWT_ISSUER": None,
+    "DOCS_AUTH_JWT_AUDIENCE": None,
+    "DOCS_AUTH_JWT_ALGORITHMS": None,
+    "DOCS_AUTH_JWT_USER_CLAIM": None,
+    "DOCS_AUTH_JWT_GROUPS_CLAIM": None,
+    "DOCS_AUTH_ALB_ARN": None,
+    "DOCS_AUTH_HTPASSWD": None,
+    "DOCS_ACCESS_RULES": None,
+    "DOCS_AUTH_LOGIN_URL": None,
 }
 
 ADDRESSING_STYLES = ("auto", "path", "virtual")
@@ -93,6 +112,25 @@ PARSERS = {
     "DOCS_PUBLISH_JOBS": _number(int, 1, 256),
     "DOCS_MULTIPART_THRESHOLD": _number(int, 5 * 1024 * 1024),
     "DOCS_MULTIPART_CONCURRENCY": _number(int, 1, 64),
+    # access control (issue 10): each value is checked with the others in validate()
+    "DOCS_AUTH": _text,
+    "DOCS_AUTH_USER_HEADER": _text,
+    "DOCS_AUTH_EMAIL_HEADER": _text,
+    "DOCS_AUTH_GROUPS_HEADER": _text,
+    "DOCS_AUTH_TRUSTED_NETWORKS": _text,
+    "DOCS_AUTH_SECRET_FILE": _text,
+    "DOCS_AUTH_JWT_PRESET": _choice("generic", "alb", "iap", "cloudflare", "pomerium"),
+    "DOCS_AUTH_JWT_HEADER": _text,
+    "DOCS_AUTH_JWKS_URL": _text,
+    "DOCS_AUTH_JWT_ISSUER": _text,
+    "DOCS_AUTH_JWT_AUDIENCE": _text,
+    "DOCS_AUTH_JWT_ALGORITHMS": _text,
+    "DOCS_AUTH_JWT_USER_CLAIM": _text,
+    "DOCS_AUTH_JWT_GROUPS_CLAIM": _text,
+    "DOCS_AUTH_ALB_ARN": _text,
+    "DOCS_AUTH_HTPASSWD": _text,
+    "DOCS_ACCESS_RULES": _text,
+    "DOCS_AUTH_LOGIN_URL": _text,
 }
 
 
@@ -122,3 +160,8 @@ def validate(settings):
             "S3_BUCKET is not set; set it to the bucket to serve "
             "(or run `make run` without it for the embedded sample site)"
         )
+    # Access control reads its files (rules, htpasswd, secret) here too, so gunicorn's start-up
+    # check refuses a configuration that would not fail closed before any worker starts.
+    from app.access.settings import build_access
+
+    build_access(settings)

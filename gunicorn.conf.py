@@ -39,12 +39,16 @@ control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
 loglevel = "info"
-access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(D)sus pid=%(p)s'
+# user=: the reader access control identified (app/access puts it in the WSGI environ), or "-".
+access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(D)sus pid=%(p)s user=%({docs_proxy.user}e)s'
 
 # Limits on what a client may send: a docs path never needs more.
 limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
+# Drop headers with '_' in their names (gunicorn's default, pinned here): X_Forwarded_User would
+# otherwise reach the app as X-Forwarded-User, an identity header no auth proxy vetted.
+header_map = "drop"
 
 
 def on_starting(server):
@@ -52,6 +56,11 @@ def on_starting(server):
     from app import config_problem
 
     problem = config_problem(os.environ, threads)
+    if problem is None and server.cfg.header_map == "dangerous" and "header" in os.environ.get("DOCS_AUTH", "").lower():
+        problem = (
+            "DOCS_AUTH includes header but gunicorn's header_map is 'dangerous': X_Forwarded_User would pass "
+            "as X-Forwarded-User; use header_map = drop (the default here) or refuse"
+        )
     if problem:
         print(f"docs-proxy: configuration error: {problem}", file=sys.stderr)
         sys.exit(1)

@@ -4,6 +4,9 @@ set -euo pipefail
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+# Access control's tests: nginx as the auth_request front door, htpasswd -B for password files.
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
     echo "make test: missing Debian packages: ${missing[*]}; install them with: sudo apt-get install ${missing[*]}" >&2
