@@ -101,6 +101,7 @@ def moto_app(site_bucket, moto_server, monkeypatch):
     """Build the app in-process against the moto server with extra settings (for settings gunicorn tests do not vary)."""
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
 
     def build(**settings):
         config = {"S3_BUCKET": site_bucket, "S3_PREFIX": PREFIX, "S3_ENDPOINT_URL": moto_server,
