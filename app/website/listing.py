@@ -16,6 +16,8 @@ from ..access import may_read
 from ..errors import DocsError
 from ..publishing.manifest import MANIFEST_NAME
 from ..s3 import get_s3
+from ..serving.keys import directory_location
+from ..serving.views import redirect
 
 S3_MAX_KEYS = 1000
 SORT_KEYS = ("name", "size", "date")
@@ -146,9 +148,6 @@ def listing(path, error):
     if path != "" and not path.endswith("/"):
         # A listable folder named without its slash: the same redirect an index document gets.
         if is_listed(path + "/", prefixes) and may_read(path + "/") and has_contents(config["S3_PREFIX"] + path + "/"):
-            from ..serving.views import redirect
-            from ..serving.keys import directory_location
-
             return redirect(directory_location(path, request.query_string.decode("latin-1")))
         return None
     if not is_listed(path, prefixes) or not may_read(path):
