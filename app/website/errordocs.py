@@ -15,6 +15,7 @@ from flask import Response, current_app, g, request
 from ..access import may_read
 from ..errors import error_status
 from ..s3 import get_s3
+from ..serving.hooks import add_fallback
 from ..serving.streaming import close_body, prepend, stream_body
 
 CACHE = "website.errordocs"
@@ -154,8 +155,6 @@ def error_document(path, error):
 
 def init_app(app):
     """Register the error-document fallback when ``DOCS_ERROR_DOCUMENT`` is set."""
-    from ..serving.hooks import add_fallback
-
     if not app.config.get("DOCS_ERROR_DOCUMENT"):
         return
     app.extensions[CACHE] = LookupCache(app.config["DOCS_ERROR_DOCUMENT_TTL"])

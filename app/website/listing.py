@@ -16,6 +16,7 @@ from ..access import may_read
 from ..errors import DocsError
 from ..publishing.manifest import MANIFEST_NAME
 from ..s3 import get_s3
+from ..serving.hooks import add_fallback
 from ..serving.keys import directory_location
 from ..serving.views import redirect
 
@@ -165,7 +166,9 @@ def listing(path, error):
     next_link = page_link(next_token, sort, order) if next_token else None
     headers = {"Cache-Control": "no-cache", "Vary": "Accept"}
     if wants_json():
-        return current_app.json.response(listing_json(path, entries, next_link)), 200, headers
+        response = current_app.json.response(listing_json(path, entries, next_link))
+        response.headers.update(headers)
+        return response
     html = render_template(
         "website/listing.html",
         path=path,
@@ -203,8 +206,6 @@ def listing_json(path, entries, next_link):
 
 def init_app(app):
     """Register the listing fallback when ``DOCS_LISTING_PREFIXES`` names any folder."""
-    from ..serving.hooks import add_fallback
-
     prefixes = parse_prefixes(app.config.get("DOCS_LISTING_PREFIXES"))
     if not prefixes:
         return

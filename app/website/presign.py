@@ -13,6 +13,7 @@ from flask import Response, current_app, request
 
 from ..errors import error_status
 from ..s3 import client_config, get_s3
+from ..serving.hooks import add_responder
 
 PRESIGNER = "website.presigner"
 
@@ -71,8 +72,6 @@ def create_presigner(config):
 
 def init_app(app):
     """Register the presigned-download responder when ``DOCS_PRESIGN_ABOVE`` is set."""
-    from ..serving.hooks import add_responder
-
     if not app.config.get("DOCS_PRESIGN_ABOVE"):
         return
     app.extensions[PRESIGNER] = create_presigner(app.config)

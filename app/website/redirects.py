@@ -50,15 +50,6 @@ def check_location(value):
         raise BadRedirect("the URL has no host")
 
 
-def is_valid_location(value):
-    """Tell whether ``value`` may become a redirect."""
-    try:
-        check_location(value)
-    except BadRedirect:
-        return False
-    return True
-
-
 def redirect_location(value, docs_root="/docs"):
     """Return the ``Location`` for a redirect object's ``value``, or raise ``BadRedirect``.
 

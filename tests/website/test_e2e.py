@@ -1,7 +1,6 @@
 """Website features over real HTTP: gunicorn serving the app against moto's S3 server."""
 
 import hashlib
-import json
 import re
 import uuid
 from html.parser import HTMLParser
