@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import quote, urlencode
 
+from botocore.exceptions import ClientError
 from flask import Response, current_app, render_template, request
 
 from ..access import may_read
-from ..errors import DocsError
+from ..errors import DocsError, error_status
 from ..publishing.manifest import MANIFEST_NAME
 from ..s3 import get_s3
 from ..serving.hooks import add_fallback
@@ -159,7 +160,13 @@ def listing(path, error):
         raise DocsError(f"sort must be one of {', '.join(SORT_KEYS)} and order one of {', '.join(ORDERS)}")
     token = request.args.get("page") or None
     key_prefix = config["S3_PREFIX"] + path
-    entries, next_token = list_folder(key_prefix, config["DOCS_LISTING_PAGE_SIZE"], token)
+    try:
+        entries, next_token = list_folder(key_prefix, config["DOCS_LISTING_PAGE_SIZE"], token)
+    except ClientError as failure:
+        if token is None or error_status(failure) != 400:
+            raise
+        # S3 refuses a token it did not issue (or one for another prefix) with 400 InvalidArgument.
+        raise DocsError("the page parameter is not a page of this folder; start again from the first page") from None
     if not entries and token is None and not has_contents(key_prefix):
         return None
     entries = sort_entries([entry for entry in entries if may_read(path + entry.name)], sort, order)
