@@ -4,6 +4,9 @@ Configuration flows one way: ``DEFAULTS``, then the environment (``from_environ`
 then a test's ``test_config``. Nothing here runs at import time but constant definitions.
 """
 
+import re
+from urllib.parse import urlsplit
+
 DEFAULTS = {
     "S3_BUCKET": None,
     "S3_PREFIX": "",
@@ -44,6 +47,14 @@ DEFAULTS = {
     "DOCS_AUTH_HTPASSWD": None,
     "DOCS_ACCESS_RULES": None,
     "DOCS_AUTH_LOGIN_URL": None,
+    # website features (issue 14)
+    "DOCS_ERROR_DOCUMENT": None,
+    "DOCS_ERROR_DOCUMENT_TTL": 60.0,
+    "DOCS_LISTING_PREFIXES": "",
+    "DOCS_LISTING_PAGE_SIZE": 5000,
+    "DOCS_PRESIGN_ABOVE": None,
+    "DOCS_PRESIGN_EXPIRES": 300,
+    "S3_PUBLIC_ENDPOINT_URL": None,
 }
 
 ADDRESSING_STYLES = ("auto", "path", "virtual")
@@ -94,6 +105,45 @@ def _index_document(name, raw):
     return raw
 
 
+SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2, "mib": 1024**2,
+              "g": 1000**3, "gb": 1000**3, "gib": 1024**3, "t": 1000**4, "tb": 1000**4, "tib": 1024**4}
+
+
+def _size(name, raw):
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", raw)
+    unit = match and match.group(2).lower()
+    if not match or unit not in SIZE_UNITS:
+        raise ConfigError(f"{name}={raw!r} is not a size; use bytes or a number with a unit, such as 100MiB or 2GB")
+    value = int(float(match.group(1)) * SIZE_UNITS[unit])
+    if value < 1:
+        raise ConfigError(f"{name}={raw!r} is out of range; use a size of at least 1 byte")
+    return value
+
+
+def _listing_prefixes(name, raw):
+    prefixes = []
+    for item in raw.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if item != "*":
+            segments = [segment for segment in item.strip("/").split("/") if segment]
+            if any(segment in (".", "..") for segment in segments) or any(char in item for char in "\\*\0\r\n"):
+                raise ConfigError(
+                    f"{name} entry {item!r} is not a document path; use folders such as artifacts/, or * for everywhere"
+                )
+            item = "/".join(segments) + "/" if segments else "*"
+        prefixes.append(item)
+    return ",".join(dict.fromkeys(prefixes))
+
+
+def _http_url(name, raw):
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(f"{name}={raw!r} must be an http:// or https:// URL such as https://s3.example.internal")
+    return raw
+
+
 PARSERS = {
     "S3_BUCKET": _text,
     "S3_PREFIX": _prefix,
@@ -131,6 +181,14 @@ PARSERS = {
     "DOCS_AUTH_HTPASSWD": _text,
     "DOCS_ACCESS_RULES": _text,
     "DOCS_AUTH_LOGIN_URL": _text,
+    # website features (issue 14)
+    "DOCS_ERROR_DOCUMENT": _index_document,
+    "DOCS_ERROR_DOCUMENT_TTL": _number(float, 0),
+    "DOCS_LISTING_PREFIXES": _listing_prefixes,
+    "DOCS_LISTING_PAGE_SIZE": _number(int, 1, 100_000),
+    "DOCS_PRESIGN_ABOVE": _size,
+    "DOCS_PRESIGN_EXPIRES": _number(int, 1, 7 * 24 * 3600),
+    "S3_PUBLIC_ENDPOINT_URL": _http_url,
 }
 
 
