@@ -4,6 +4,8 @@ Configuration flows one way: ``DEFAULTS``, then the environment (``from_environ`
 then a test's ``test_config``. Nothing here runs at import time but constant definitions.
 """
 
+import ipaddress
+
 DEFAULTS = {
     "S3_BUCKET": None,
     "S3_PREFIX": "",
@@ -25,6 +27,16 @@ DEFAULTS = {
     "DOCS_PUBLISH_JOBS": 8,
     "DOCS_MULTIPART_THRESHOLD": 16 * 1024 * 1024,
     "DOCS_MULTIPART_CONCURRENCY": 4,
+    # operations (issue 12)
+    # text by default: someone starting it by hand reads a terminal; deploy/ sets json for log pipelines.
+    "DOCS_LOG_FORMAT": "text",
+    "DOCS_METRICS": True,
+    # Empty: /_/metrics answers everyone who can reach the port; else comma-separated networks (CIDR).
+    "DOCS_METRICS_ALLOW": "",
+    # Seconds a readiness answer is reused: probes from many load balancers cost S3 one call per worker.
+    "DOCS_READY_CACHE_SECONDS": 5.0,
+    # Seconds the readiness call may take: below a Kubernetes probe's default 1 s timeout plus margin.
+    "DOCS_READY_TIMEOUT": 2.0,
 }
 
 ADDRESSING_STYLES = ("auto", "path", "virtual")
@@ -75,6 +87,31 @@ def _index_document(name, raw):
     return raw
 
 
+LOG_FORMATS = ("text", "json")
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def _boolean(name, raw):
+    word = raw.strip().lower()
+    if word not in TRUE_WORDS + FALSE_WORDS:
+        raise ConfigError(f"{name}={raw!r} is not a boolean; use one of: {', '.join(TRUE_WORDS + FALSE_WORDS)}")
+    return word in TRUE_WORDS
+
+
+def _networks(name, raw):
+    for part in raw.split(","):
+        if not part.strip():
+            continue
+        try:
+            ipaddress.ip_network(part.strip(), strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"{name}={raw!r}: {part.strip()!r} is not a network; use addresses or CIDRs such as 10.0.0.0/8, ::1"
+            ) from None
+    return raw
+
+
 PARSERS = {
     "S3_BUCKET": _text,
     "S3_PREFIX": _prefix,
@@ -93,6 +130,12 @@ PARSERS = {
     "DOCS_PUBLISH_JOBS": _number(int, 1, 256),
     "DOCS_MULTIPART_THRESHOLD": _number(int, 5 * 1024 * 1024),
     "DOCS_MULTIPART_CONCURRENCY": _number(int, 1, 64),
+    # operations (issue 12)
+    "DOCS_LOG_FORMAT": _choice(*LOG_FORMATS),
+    "DOCS_METRICS": _boolean,
+    "DOCS_METRICS_ALLOW": _networks,
+    "DOCS_READY_CACHE_SECONDS": _number(float, 0, 3600),
+    "DOCS_READY_TIMEOUT": _number(float, 0.1, 60),
 }
 
 
