@@ -114,12 +114,18 @@ def test_ready_turns_503_once_the_worker_got_sigterm(gunicorn_factory, bucket):
     response = connection.getresponse()
     assert (response.status, response.read()) == (200, b"ready\n")
     server.process.send_signal(signal.SIGTERM)
-    time.sleep(0.5)  # the master forwards SIGTERM; the worker keeps kept-alive connections ~2 s
-    # On the connection kept alive from before: a load balancer's probe sees the drain.
-    connection.request("GET", "/_/ready")
-    response = connection.getresponse()
+    # On the connection kept alive from before, as a load balancer's probe: 200 until the worker has
+    # the signal (the master forwards it), then 503 while it drains (it keeps such connections ~2 s).
+    deadline = time.monotonic() + 5
+    while True:
+        connection.request("GET", "/_/ready")
+        response = connection.getresponse()
+        body = response.read()
+        if response.status != 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert response.status == 503
-    assert response.read().startswith(b"503 Service Unavailable: not ready: draining: ")
+    assert body.startswith(b"503 Service Unavailable: not ready: draining: ")
     connection.close()
     server.process.wait(30)
     with pytest.raises(requests.ConnectionError):
