@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from tests.ops.conftest import parse_metrics, sample
-from tests.servers import Gunicorn, free_port
+from tests.servers import Gunicorn
 
 PAGE = b"<html><body>" + b"p" * 4000 + b"</body></html>"
 
