@@ -2,6 +2,7 @@
 
 import http.client
 import json
+import os
 import signal
 import time
 import uuid
@@ -130,3 +131,39 @@ def test_ready_turns_503_once_the_worker_got_sigterm(gunicorn_factory, bucket):
     server.process.wait(30)
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{server.url}/_/health", timeout=2)
+
+
+def worker_pids(master_pid):
+    """Return the PIDs of the gunicorn master's workers."""
+    with open(f"/proc/{master_pid}/task/{master_pid}/children") as children:
+        return sorted(int(pid) for pid in children.read().split())
+
+
+def test_a_killed_workers_downloads_stop_counting_as_in_flight(gunicorn_factory, bucket, server_s3):
+    server_s3.put_object(Bucket=bucket, Key="big.bin", Body=b"b" * (16 * 1024 * 1024))
+    server = gunicorn_factory(bucket, env={"WEB_CONCURRENCY": "1", "DOCS_CHUNK_SIZE": "65536"})
+
+    def in_flight():
+        with requests.get(f"{server.url}/_/metrics", headers={"Connection": "close"}) as response:
+            return sample(parse_metrics(response.text), "docs_proxy_downloads_in_flight")
+
+    (old_worker,) = worker_pids(server.process.pid)
+    download = requests.get(f"{server.url}/docs/big.bin", stream=True)
+    next(download.iter_content(65536))  # the body is being sent; the client then stops reading
+    assert in_flight() == 1
+    os.kill(old_worker, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and worker_pids(server.process.pid) in ([], [old_worker]):
+        time.sleep(0.1)
+    download.close()
+    # The replacement worker answers; child_exit removed the dead worker's live gauge.
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            value = in_flight()
+            break
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    assert value == 0
