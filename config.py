@@ -6,6 +6,7 @@ then a test's ``test_config``. Nothing here runs at import time but constant def
 
 import re
 from urllib.parse import urlsplit
+import ipaddress
 
 DEFAULTS = {
     "S3_BUCKET": None,
@@ -55,6 +56,16 @@ DEFAULTS = {
     "DOCS_PRESIGN_ABOVE": None,
     "DOCS_PRESIGN_EXPIRES": 300,
     "S3_PUBLIC_ENDPOINT_URL": None,
+    # operations (issue 12)
+    # text by default: someone starting it by hand reads a terminal; deploy/ sets json for log pipelines.
+    "DOCS_LOG_FORMAT": "text",
+    "DOCS_METRICS": True,
+    # Empty: /_/metrics answers everyone who can reach the port; else comma-separated networks (CIDR).
+    "DOCS_METRICS_ALLOW": "",
+    # Seconds a readiness answer is reused: probes from many load balancers cost S3 one call per worker.
+    "DOCS_READY_CACHE_SECONDS": 5.0,
+    # Seconds the readiness call may take: below a Kubernetes probe's default 1 s timeout plus margin.
+    "DOCS_READY_TIMEOUT": 2.0,
 }
 
 ADDRESSING_STYLES = ("auto", "path", "virtual")
@@ -141,6 +152,28 @@ def _http_url(name, raw):
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         raise ConfigError(f"{name}={raw!r} must be an http:// or https:// URL such as https://s3.example.internal")
+LOG_FORMATS = ("text", "json")
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def _boolean(name, raw):
+    word = raw.strip().lower()
+    if word not in TRUE_WORDS + FALSE_WORDS:
+        raise ConfigError(f"{name}={raw!r} is not a boolean; use one of: {', '.join(TRUE_WORDS + FALSE_WORDS)}")
+    return word in TRUE_WORDS
+
+
+def _networks(name, raw):
+    for part in raw.split(","):
+        if not part.strip():
+            continue
+        try:
+            ipaddress.ip_network(part.strip(), strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"{name}={raw!r}: {part.strip()!r} is not a network; use addresses or CIDRs such as 10.0.0.0/8, ::1"
+            ) from None
     return raw
 
 
@@ -189,6 +222,12 @@ PARSERS = {
     "DOCS_PRESIGN_ABOVE": _size,
     "DOCS_PRESIGN_EXPIRES": _number(int, 1, 7 * 24 * 3600),
     "S3_PUBLIC_ENDPOINT_URL": _http_url,
+    # operations (issue 12)
+    "DOCS_LOG_FORMAT": _choice(*LOG_FORMATS),
+    "DOCS_METRICS": _boolean,
+    "DOCS_METRICS_ALLOW": _networks,
+    "DOCS_READY_CACHE_SECONDS": _number(float, 0, 3600),
+    "DOCS_READY_TIMEOUT": _number(float, 0.1, 60),
 }
 
 

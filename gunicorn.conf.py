@@ -39,8 +39,10 @@ control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
 loglevel = "info"
-# user=: the reader access control identified (app/access puts it in the WSGI environ), or "-".
-access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(D)sus pid=%(p)s user=%({docs_proxy.user}e)s'
+# user=: the reader access control identified (the app puts it in the WSGI environ), or "-".
+access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(D)sus pid=%(p)s user=%({docs_proxy.user}e)s request_id=%({docs_proxy.request_id}e)s'
+# DOCS_LOG_FORMAT=json: error and access logs as one JSON object per line (app/ops/logging.py).
+logger_class = "app.ops.logging.GunicornLogger"
 
 # Limits on what a client may send: a docs path never needs more.
 limit_request_line = 8190
@@ -64,6 +66,24 @@ def on_starting(server):
     if problem:
         print(f"docs-proxy: configuration error: {problem}", file=sys.stderr)
         sys.exit(1)
+    from app.ops import server as ops
+
+    ops.prepare_metrics_dir()
+    ops.check_s3_at_startup()
+
+
+def child_exit(server, worker):
+    """Stop counting a dead worker's live gauges in /_/metrics."""
+    from app.ops import server as ops
+
+    ops.mark_worker_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the metrics directory gunicorn made at start."""
+    from app.ops import server as ops
+
+    ops.remove_metrics_dir()
 
 
 M_ARENA_MAX = -8  # glibc's mallopt() parameter number, from malloc.h
@@ -95,6 +115,9 @@ def post_worker_init(worker):
     With ``reuse_port`` the master holds no listener, so once every worker has closed its own, new
     connections are refused while in-flight downloads finish.
     """
+    from app.ops import server as ops
+
+    ops.watch_for_drain(worker)  # /_/ready answers 503 from SIGTERM on
     set_accept_enabled = getattr(worker, "set_accept_enabled", None)
     if set_accept_enabled is None:
         return
