@@ -255,11 +255,11 @@ def test_pages_are_public_when_the_default_is(make_app, rules_file, secret_file)
 
 
 @pytest.mark.parametrize("url", ["/_/health", "/_/ready", "/_/metrics"])
-def test_ops_endpoints_are_never_behind_access_control(app, client, url):
-    app.add_url_rule(url, url, lambda: "ok")
+def test_ops_endpoints_are_never_behind_access_control(client, url):
     for headers in ({}, {"Authorization": basic("alice", "wrong")}, CAROL):
         response = client.get(url, headers=headers)
-        assert (response.status_code, response.data) == (200, b"ok")
+        assert response.status_code == 200, response.data
+        assert "WWW-Authenticate" not in response.headers
     assert client.get(url + "x").status_code == 401  # only those paths
 
 
