@@ -25,6 +25,9 @@ DEFAULTS = {
     "DOCS_PUBLISH_JOBS": 8,
     "DOCS_MULTIPART_THRESHOLD": 16 * 1024 * 1024,
     "DOCS_MULTIPART_CONCURRENCY": 4,
+    # defects found on trial (issue 9)
+    # Well inside nginx's default 60 s proxy_read_timeout, so a stalled S3 gets our 504, not the proxy's.
+    "S3_FIRST_BYTE_DEADLINE": 20.0,
 }
 
 ADDRESSING_STYLES = ("auto", "path", "virtual")
@@ -55,12 +58,15 @@ def _choice(*allowed):
     return parse
 
 
+KIND_NAMES = {int: "an integer", float: "a number"}
+
+
 def _number(kind, minimum, maximum=None):
     def parse(name, raw):
         try:
             value = kind(raw)
         except (TypeError, ValueError):
-            raise ConfigError(f"{name}={raw!r} is not a {kind.__name__}; use a number >= {minimum}") from None
+            raise ConfigError(f"{name}={raw!r} is not {KIND_NAMES[kind]}; use a number >= {minimum}") from None
         if value < minimum or (maximum is not None and value > maximum):
             upper = f" and <= {maximum}" if maximum is not None else ""
             raise ConfigError(f"{name}={raw!r} is out of range; use a number >= {minimum}{upper}")
@@ -93,6 +99,8 @@ PARSERS = {
     "DOCS_PUBLISH_JOBS": _number(int, 1, 256),
     "DOCS_MULTIPART_THRESHOLD": _number(int, 5 * 1024 * 1024),
     "DOCS_MULTIPART_CONCURRENCY": _number(int, 1, 64),
+    # defects found on trial (issue 9)
+    "S3_FIRST_BYTE_DEADLINE": _number(float, 0.01, 3600),
 }
 
 

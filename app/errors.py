@@ -13,7 +13,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from .serving.headers import ERROR_HEADERS, NOT_MODIFIED_HEADERS, select_headers
 from .serving.keys import BadPath
-from .s3 import RAW_ERROR_BODY
+from .s3 import RAW_ERROR_BODY, FirstByteDeadlineExceeded
 
 
 class DocsError(Exception):
@@ -62,7 +62,7 @@ def handle_client_error(error):
 def handle_botocore_error(error):
     """Answer 504 when S3 timed out and 502 when it could not be reached or used."""
     key = g.get("s3_key")
-    if isinstance(error, (ConnectTimeoutError, ReadTimeoutError)):
+    if isinstance(error, (ConnectTimeoutError, ReadTimeoutError, FirstByteDeadlineExceeded)):
         current_app.logger.error("S3 timed out for key %r: %s", key, error)
         return plain(504, "Gateway Timeout: S3 did not answer in time.")
     if isinstance(error, NoCredentialsError):
