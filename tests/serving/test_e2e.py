@@ -97,11 +97,23 @@ def test_index_and_head_over_http(server):
         ({"If-Unmodified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"}, 412, None),
         ({"Range": "bytes=0-3", "If-Range": "ETAG"}, 206, b"abcd"),
         ({"Range": "bytes=0-3", "If-Range": '"stale"'}, 200, b"abcdefghijklmnopqrstuvwxyz"),
+        # RFC 9110 13.1.2: any listed tag matching (weak comparison) gives 304; If-Match lists 412 or 200.
+        ({"If-None-Match": '"other", ETAG'}, 304, b""),
+        ({"If-None-Match": 'ETAG, "other"'}, 304, b""),
+        ({"If-None-Match": '"other", W/ETAG'}, 304, b""),
+        ({"If-None-Match": '"other", "more"'}, 200, b"abcdefghijklmnopqrstuvwxyz"),
+        ({"If-Match": '"other", ETAG'}, 200, b"abcdefghijklmnopqrstuvwxyz"),
+        ({"If-Match": '"other", "more"'}, 412, b"412 Precondition Failed: no entity tag in If-Match matches the document's current ETag.\n"),
+        ({"Range": "bytes=0-3", "If-None-Match": '"other", ETAG'}, 304, b""),
+        # The object shrank below the range since the client's copy: the whole object, not S3's 416.
+        ({"Range": "bytes=30-40", "If-Range": '"stale"'}, 200, b"abcdefghijklmnopqrstuvwxyz"),
+        ({"Range": "bytes=30-40", "If-Range": "Mon, 01 Jan 2001 00:00:00 GMT"}, 200, b"abcdefghijklmnopqrstuvwxyz"),
+        ({"Range": "bytes=30-40", "If-Range": "ETAG"}, 416, None),
     ],
 )
 def test_range_and_conditionals_over_http(server, headers, status, body):
     _, head, _ = raw_get(server, "/docs/abc.txt", method="HEAD")
-    headers = {name: value.replace("ETAG", head["ETag"]) for name, value in headers.items()}
+    headers = {name: value.replace("W/ETAG", "W/" + head["ETag"]).replace("ETAG", head["ETag"]) for name, value in headers.items()}
     got_status, got_headers, got_body = raw_get(server, "/docs/abc.txt", headers)
     assert got_status == status
     if body is not None:
