@@ -1,7 +1,5 @@
 """The docs blueprint: ``/docs/<path>`` served from S3 with S3 website semantics."""
 
-from urllib.parse import quote
-
 from botocore.exceptions import ClientError
 from flask import Blueprint, Response, current_app, g, request
 from werkzeug.routing import PathConverter
@@ -49,9 +47,8 @@ def serve_doc(path):
     """Serve the object behind ``path``, redirecting directories that lack their trailing slash."""
     config = current_app.config
     if keys.has_empty_segment(path):
-        # Path-absolute and rooted at our own prefix, so '//evil.example' can only become '/docs/evil.example'.
-        collapsed = keys.collapse_slashes(path)
-        return redirect(f"{request.script_root}/docs/{quote(collapsed)}")
+        query = request.query_string.decode("latin-1")
+        return redirect(keys.folded_location(path, query, is_directory(keys.collapse_slashes(path))))
     key = keys.key_for_path(path, config["S3_PREFIX"], config["DOCS_INDEX_DOCUMENT"])
     g.doc_path = path
     g.s3_key = key
@@ -76,6 +73,26 @@ def is_missing(error):
     403 counts as missing: without s3:ListBucket, S3 answers 403 for keys that do not exist.
     """
     return error_status(error) in (403, 404)
+
+
+def is_directory(path):
+    """Tell whether ``path`` (no trailing slash) names no key but a directory with an index document.
+
+    The gates run first, as before any S3 call; if one refuses, the plain folding redirect leads
+    the reader to the refusal itself.
+    """
+    if path == "" or path.endswith("/"):
+        return False
+    config = current_app.config
+    try:
+        hooks.run_gates(path)
+        key = keys.key_for_path(path, config["S3_PREFIX"], config["DOCS_INDEX_DOCUMENT"])
+        get_s3().head_object(Bucket=config["S3_BUCKET"], Key=key)
+    except (keys.BadPath, DocsError):
+        return False
+    except ClientError as error:
+        return is_missing(error) and has_index(path)
+    return False
 
 
 def redirect_to_directory(path, error):

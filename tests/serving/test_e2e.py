@@ -137,7 +137,15 @@ def test_directory_redirect_over_http(server):
 def test_double_slash_never_redirects_off_site_over_http(server, path):
     status, headers, _ = raw_get(server, "/docs" + path)
     assert status == 301
-    assert headers["Location"].startswith("/docs/")
+    assert headers["Location"].startswith("../")
+    assert headers["Location"].rstrip("/").endswith("/docs/evil.example")
+
+
+def test_double_slash_before_a_directory_takes_one_relative_redirect_over_http(server):
+    status, headers, _ = raw_get(server, "/docs//guide?q=1")
+    assert (status, headers["Location"]) == (301, "../../docs/guide/?q=1")
+    response = requests.get(f"{server.url}/docs//guide?q=1", timeout=10)
+    assert (len(response.history), response.url, response.content) == (1, f"{server.url}/docs/guide/?q=1", b"guide")
 
 
 @pytest.mark.parametrize(
