@@ -4,6 +4,7 @@ Every setting can be overridden on the command line or with GUNICORN_CMD_ARGS; t
 operators tune most also read an environment variable.
 """
 
+import logging
 import os
 import sys
 
@@ -86,6 +87,9 @@ def post_worker_init(worker):
     With ``reuse_port`` the master holds no listener, so once every worker has closed its own, new
     connections are refused while in-flight downloads finish.
     """
+    # The app's logger otherwise inherits the root logger's WARNING and drops its INFO lines
+    # (a missing page, for one); it follows gunicorn's --log-level instead.
+    logging.getLogger("app").setLevel(worker.log.error_log.level)
     set_accept_enabled = getattr(worker, "set_accept_enabled", None)
     if set_accept_enabled is None:
         return

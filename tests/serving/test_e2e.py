@@ -223,3 +223,16 @@ def test_gunicorn_refuses_to_start_with_bad_configuration(tmp_path):
     log = (tmp_path / "g.log").read_text()
     assert "docs-proxy: configuration error: S3_ADDRESSING_STYLE='sideways' is not allowed" in log
     assert "Traceback" not in log
+
+
+def test_a_missing_page_is_logged_once_at_info_with_s3s_code(gunicorn_factory, server_s3, bucket):
+    server = gunicorn_factory(bucket["name"], env={"S3_PREFIX": "site/", "WEB_CONCURRENCY": "1"})
+    assert raw_get(server, "/docs/missing.html")[0] == 404
+    assert raw_get(server, "/docs/missing.html", method="HEAD")[0] == 404
+    server.stop()
+    lines = [line for line in server.log().splitlines() if "S3 answered" in line]
+    assert len(lines) == 2, lines
+    get_line, head_line = lines
+    assert "S3 answered 404 NoSuchKey for key 'site/missing.html' (request id " in get_line
+    assert "S3 answered 404 for key 'site/missing.html'" in head_line
+    assert all("INFO" in line and "WARNING" not in line for line in lines), lines
