@@ -77,7 +77,8 @@ def run_gunicorn(environ):
                                cwd=ROOT, env=environ)
 
     def forward(signum, frame):
-        process.send_signal(signal.SIGTERM)
+        # Ctrl-C stays a quick stop (gunicorn's SIGINT), a service manager's SIGTERM a graceful one.
+        process.send_signal(signum)
 
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)
