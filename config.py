@@ -4,6 +4,9 @@ Configuration flows one way: ``DEFAULTS``, then the environment (``from_environ`
 then a test's ``test_config``. Nothing here runs at import time but constant definitions.
 """
 
+import errno
+import socket
+
 DEFAULTS = {
     "S3_BUCKET": None,
     "S3_PREFIX": "",
@@ -102,6 +105,63 @@ PARSERS = {
     # defects found on trial (issue 9)
     "S3_FIRST_BYTE_DEADLINE": _number(float, 0.01, 3600),
 }
+
+
+def _bind(name, raw):
+    if raw.startswith(("unix:", "fd://")):
+        return raw
+    host, _, port = raw.rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"{name}={raw!r} is not an address to listen on; use HOST:PORT such as 127.0.0.1:8000")
+    return raw
+
+
+# gunicorn.conf.py's default; the pool check compares S3_MAX_POOL_CONNECTIONS with it.
+GUNICORN_DEFAULT_THREADS = 16
+
+# gunicorn's settings (gunicorn.conf.py reads them); checked before it starts, like the app's.
+SERVER_PARSERS = {
+    "DOCS_BIND": _bind,
+    "WEB_CONCURRENCY": _number(int, 1, 1024),
+    "GUNICORN_THREADS": _number(int, 1, 1024),
+    "GUNICORN_GRACEFUL_TIMEOUT": _number(int, 0, 86400),
+}
+
+
+def check_server(environ):
+    """Raise ``ConfigError`` naming the first of gunicorn's variables in ``environ`` that is bad."""
+    for name, parse in SERVER_PARSERS.items():
+        raw = environ.get(name)
+        if raw is not None and raw.strip() != "":
+            parse(name, raw.strip())
+
+
+def bind_problem(address, name="DOCS_BIND"):
+    """Return why nothing could listen on ``address`` (HOST:PORT) right now, or ``None``.
+
+    gunicorn's workers bind with SO_REUSEPORT, which lets a second instance share a port that one
+    already serves, the two then answering in turn; a probe without it fails where the address is taken.
+    """
+    if address.startswith(("unix:", "fd://")):
+        return None
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    try:
+        family, kind, proto, _, sockaddr = socket.getaddrinfo(
+            host or None, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (socket.gaierror, ValueError) as error:
+        return f"{name}={address!r} is not an address of this machine ({getattr(error, 'strerror', error)})"
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn: TIME_WAIT is no conflict
+        try:
+            probe.bind(sockaddr)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return (f"{name}={address!r} is already in use by another process (another docs-proxy, "
+                        "or make run still running?); stop it or choose another address")
+            return f"{name}={address!r} cannot be listened on ({error.strerror})"
+    return None
 
 
 def from_environ(environ):

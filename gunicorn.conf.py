@@ -11,12 +11,21 @@ import sys
 
 bind = os.environ.get("DOCS_BIND", "127.0.0.1:8000")
 
+
+def _int_from_environ(name, default):
+    # A bad value falls back here only until on_starting stops gunicorn with a message naming it.
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
 # Threaded workers: a slow download holds one thread, not a whole worker process.
 worker_class = "gthread"
-workers = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 2))
+workers = _int_from_environ("WEB_CONCURRENCY", os.cpu_count() or 2)
 # 16: in bench/, 32 threads per worker lost 10-25% of small-page throughput to GIL contention,
 # and 2 workers x 16 threads still stream 32 downloads at once on 2 cores. Raise it for many slow readers.
-threads = int(os.environ.get("GUNICORN_THREADS", 16))
+threads = _int_from_environ("GUNICORN_THREADS", 16)
 # Connections accepted per worker beyond its busy threads wait in that worker's queue.
 worker_connections = 1000
 
@@ -24,7 +33,7 @@ worker_connections = 1000
 # trip this; it only catches a worker that is stuck as a whole.
 timeout = 60
 # SIGTERM: stop accepting, let in-flight downloads finish for this long, then stop.
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", 60))
+graceful_timeout = _int_from_environ("GUNICORN_GRACEFUL_TIMEOUT", 60)
 keepalive = 5
 
 # Each worker gets its own listening socket (SO_REUSEPORT), so the kernel spreads new connections
@@ -50,10 +59,16 @@ limit_request_field_size = 8190
 
 
 def on_starting(server):
-    """Check the configuration once, before any worker starts, and stop with a clear message if bad."""
+    """Check the configuration and the address once, before any worker starts; stop with one line if bad.
+
+    Checked here, a bad address stops gunicorn: in a worker it would exit and be replaced forever.
+    """
     from app import config_problem
+    from config import bind_problem
 
     problem = config_problem(os.environ, threads)
+    for address in server.cfg.bind:
+        problem = problem or bind_problem(address, "DOCS_BIND" if address == bind else "bind")
     if problem:
         print(f"docs-proxy: configuration error: {problem}", file=sys.stderr)
         sys.exit(1)

@@ -18,14 +18,20 @@ def load_config(app, test_config=None):
     config.validate(app.config)
 
 
-def config_problem(environ, threads=1):
-    """Return why the configuration in ``environ`` cannot serve ``threads`` threads, or ``None``."""
+def config_problem(environ, threads=None):
+    """Return why the configuration in ``environ`` cannot serve ``threads`` threads, or ``None``.
+
+    ``threads`` defaults to what ``GUNICORN_THREADS`` in ``environ`` asks gunicorn for.
+    """
     settings = dict(config.DEFAULTS)
     try:
+        config.check_server(environ)
         settings.update(config.from_environ(environ))
         config.validate(settings)
     except config.ConfigError as error:
         return str(error)
+    if threads is None:
+        threads = int(environ.get("GUNICORN_THREADS", "").strip() or config.GUNICORN_DEFAULT_THREADS)
     if settings["S3_MAX_POOL_CONNECTIONS"] < threads:
         return (
             f"S3_MAX_POOL_CONNECTIONS={settings['S3_MAX_POOL_CONNECTIONS']} is below gunicorn's {threads} threads "
