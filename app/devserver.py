@@ -32,7 +32,12 @@ def start_embedded_s3(port):
     """Start moto's S3 server on 127.0.0.1 and return it with its endpoint URL."""
     import logging
 
-    from moto.server import ThreadedMotoServer
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        raise SystemExit("docs-proxy: the embedded S3 endpoint needs moto's server, which production "
+                         "installs leave out: pip install -r requirements-embedded.txt (make run does "
+                         "this when S3_BUCKET is unset), or set S3_BUCKET") from None
 
     # moto's server logs every S3 request through werkzeug; gunicorn's access log is the one to read.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
