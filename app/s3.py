@@ -99,15 +99,24 @@ class FirstByteDeadline:
 
     def restore_read_timeout(self, parsed, **kwargs):
         """Let a streamed body's reads wait ``S3_READ_TIMEOUT`` again, not the deadline's remainder."""
-        body = parsed.get("Body") if isinstance(parsed, dict) else None
-        connection = getattr(getattr(body, "_raw_stream", None), "connection", None)
-        sock = getattr(connection, "sock", None)
+        sock = body_socket(parsed.get("Body") if isinstance(parsed, dict) else None)
         if sock is not None:
             sock.settimeout(self.read_timeout)
 
     @staticmethod
     def _remaining(context):
         return context[DEADLINE][0] - time.monotonic()
+
+
+def body_socket(body):
+    """Return the socket a streamed S3 body is read from, or ``None``."""
+    raw = getattr(body, "_raw_stream", None)
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    if sock is None:
+        # A response that ends its connection (Connection: close) holds the socket in its file object.
+        file = getattr(getattr(raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(file, "raw", None), "_sock", None)
+    return sock
 
 
 def parse_timestamp(value):
