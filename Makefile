@@ -11,15 +11,22 @@ $(VENV)/.core: requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-$(VENV)/.test: $(VENV)/.core requirements-test.txt
+# moto's server, for make run's embedded S3 endpoint only: production installs never need it.
+$(VENV)/.embedded: $(VENV)/.core requirements-embedded.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-embedded.txt
+	touch $@
+
+$(VENV)/.test: $(VENV)/.core requirements-test.txt requirements-embedded.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 	touch $@
 
 ## run: serve docs at http://127.0.0.1:8000/docs/ (the embedded sample site when S3_BUCKET is unset)
+## run SRC=build/html: preview your own build the way the proxy serves it (embedded endpoint)
 run: $(VENV)/.core
-	$(PY) -m app.devserver
+	@if [ -z "$$S3_BUCKET" ]; then $(MAKE) --no-print-directory $(VENV)/.embedded; fi
+	$(PY) -m app.devserver $(if $(SRC),--src "$(SRC)")
 
-## system-deps: Debian packages the tests need (Chromium, nginx); installed when missing and root
+## system-deps: Debian packages the tests need (tests/system-deps.sh); installed when missing and root
 system-deps:
 	bash tests/system-deps.sh
 

@@ -4,9 +4,11 @@ Configuration flows one way: ``DEFAULTS``, then the environment (``from_environ`
 then a test's ``test_config``. Nothing here runs at import time but constant definitions.
 """
 
-import re
-from urllib.parse import urlsplit
+import errno
 import ipaddress
+import re
+import socket
+from urllib.parse import urlsplit
 
 DEFAULTS = {
     "S3_BUCKET": None,
@@ -66,6 +68,9 @@ DEFAULTS = {
     "DOCS_READY_CACHE_SECONDS": 5.0,
     # Seconds the readiness call may take: below a Kubernetes probe's default 1 s timeout plus margin.
     "DOCS_READY_TIMEOUT": 2.0,
+    # defects found on trial (issue 9)
+    # Well inside nginx's default 60 s proxy_read_timeout, so a stalled S3 gets our 504, not the proxy's.
+    "S3_FIRST_BYTE_DEADLINE": 20.0,
 }
 
 ADDRESSING_STYLES = ("auto", "path", "virtual")
@@ -96,12 +101,15 @@ def _choice(*allowed):
     return parse
 
 
+KIND_NAMES = {int: "an integer", float: "a number"}
+
+
 def _number(kind, minimum, maximum=None):
     def parse(name, raw):
         try:
             value = kind(raw)
         except (TypeError, ValueError):
-            raise ConfigError(f"{name}={raw!r} is not a {kind.__name__}; use a number >= {minimum}") from None
+            raise ConfigError(f"{name}={raw!r} is not {KIND_NAMES[kind]}; use a number >= {minimum}") from None
         if value < minimum or (maximum is not None and value > maximum):
             upper = f" and <= {maximum}" if maximum is not None else ""
             raise ConfigError(f"{name}={raw!r} is out of range; use a number >= {minimum}{upper}")
@@ -228,7 +236,66 @@ PARSERS = {
     "DOCS_METRICS_ALLOW": _networks,
     "DOCS_READY_CACHE_SECONDS": _number(float, 0, 3600),
     "DOCS_READY_TIMEOUT": _number(float, 0.1, 60),
+    # defects found on trial (issue 9)
+    "S3_FIRST_BYTE_DEADLINE": _number(float, 0.01, 3600),
 }
+
+
+def _bind(name, raw):
+    if raw.startswith(("unix:", "fd://")):
+        return raw
+    host, _, port = raw.rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"{name}={raw!r} is not an address to listen on; use HOST:PORT such as 127.0.0.1:8000")
+    return raw
+
+
+# gunicorn.conf.py's default; the pool check compares S3_MAX_POOL_CONNECTIONS with it.
+GUNICORN_DEFAULT_THREADS = 16
+
+# gunicorn's settings (gunicorn.conf.py reads them); checked before it starts, like the app's.
+SERVER_PARSERS = {
+    "DOCS_BIND": _bind,
+    "WEB_CONCURRENCY": _number(int, 1, 1024),
+    "GUNICORN_THREADS": _number(int, 1, 1024),
+    "GUNICORN_GRACEFUL_TIMEOUT": _number(int, 0, 86400),
+}
+
+
+def check_server(environ):
+    """Raise ``ConfigError`` naming the first of gunicorn's variables in ``environ`` that is bad."""
+    for name, parse in SERVER_PARSERS.items():
+        raw = environ.get(name)
+        if raw is not None and raw.strip() != "":
+            parse(name, raw.strip())
+
+
+def bind_problem(address, name="DOCS_BIND"):
+    """Return why nothing could listen on ``address`` (HOST:PORT) right now, or ``None``.
+
+    gunicorn's workers bind with SO_REUSEPORT, which lets a second instance share a port that one
+    already serves, the two then answering in turn; a probe without it fails where the address is taken.
+    """
+    if address.startswith(("unix:", "fd://")):
+        return None
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    try:
+        family, kind, proto, _, sockaddr = socket.getaddrinfo(
+            host or None, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (socket.gaierror, ValueError) as error:
+        return f"{name}={address!r} is not an address of this machine ({getattr(error, 'strerror', error)})"
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn: TIME_WAIT is no conflict
+        try:
+            probe.bind(sockaddr)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return (f"{name}={address!r} is already in use by another process (another docs-proxy, "
+                        "or make run still running?); stop it or choose another address")
+            return f"{name}={address!r} cannot be listened on ({error.strerror})"
+    return None
 
 
 def from_environ(environ):

@@ -4,17 +4,28 @@ Every setting can be overridden on the command line or with GUNICORN_CMD_ARGS; t
 operators tune most also read an environment variable.
 """
 
+import logging
 import os
+import signal
 import sys
 
 bind = os.environ.get("DOCS_BIND", "127.0.0.1:8000")
 
+
+def _int_from_environ(name, default):
+    # A bad value falls back here only until on_starting stops gunicorn with a message naming it.
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
 # Threaded workers: a slow download holds one thread, not a whole worker process.
 worker_class = "gthread"
-workers = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 2))
+workers = _int_from_environ("WEB_CONCURRENCY", os.cpu_count() or 2)
 # 16: in bench/, 32 threads per worker lost 10-25% of small-page throughput to GIL contention,
 # and 2 workers x 16 threads still stream 32 downloads at once on 2 cores. Raise it for many slow readers.
-threads = int(os.environ.get("GUNICORN_THREADS", 16))
+threads = _int_from_environ("GUNICORN_THREADS", 16)
 # Connections accepted per worker beyond its busy threads wait in that worker's queue.
 worker_connections = 1000
 
@@ -22,7 +33,7 @@ worker_connections = 1000
 # trip this; it only catches a worker that is stuck as a whole.
 timeout = 60
 # SIGTERM: stop accepting, let in-flight downloads finish for this long, then stop.
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", 60))
+graceful_timeout = _int_from_environ("GUNICORN_GRACEFUL_TIMEOUT", 60)
 keepalive = 5
 
 # Each worker gets its own listening socket (SO_REUSEPORT), so the kernel spreads new connections
@@ -54,8 +65,12 @@ header_map = "drop"
 
 
 def on_starting(server):
-    """Check the configuration once, before any worker starts, and stop with a clear message if bad."""
+    """Check the configuration and the address once, before any worker starts; stop with one line if bad.
+
+    Checked here, a bad address stops gunicorn: in a worker it would exit and be replaced forever.
+    """
     from app import config_problem
+    from config import bind_problem
 
     problem = config_problem(os.environ, threads)
     if problem is None and server.cfg.header_map == "dangerous" and "header" in os.environ.get("DOCS_AUTH", "").lower():
@@ -63,6 +78,8 @@ def on_starting(server):
             "DOCS_AUTH includes header but gunicorn's header_map is 'dangerous': X_Forwarded_User would pass "
             "as X-Forwarded-User; use header_map = drop (the default here) or refuse"
         )
+    for address in server.cfg.bind:
+        problem = problem or bind_problem(address, "DOCS_BIND" if address == bind else "bind")
     if problem:
         print(f"docs-proxy: configuration error: {problem}", file=sys.stderr)
         sys.exit(1)
@@ -107,6 +124,27 @@ def post_fork(server, worker):
         pass  # not glibc: nothing to tune
 
 
+def quit_without_deadlock(worker):
+    """Make a worker's quick stop (SIGQUIT, sent by the master on Ctrl-C) safe, and leave SIGINT to the master.
+
+    gthread's SIGQUIT handler calls ``ThreadPoolExecutor.shutdown``, which takes the lock that
+    ``submit`` holds: when the signal lands while the main loop is handing a connection to the pool
+    (a client just closed a kept-alive connection, say), the handler waits on its own thread forever,
+    until the master's SIGKILL after the graceful timeout ("Worker was sent SIGKILL! Perhaps out of
+    memory?": 1 in 8 stops of ``make run`` took 60 s). Raising SystemExit takes no lock: the ``with``
+    blocks release theirs and the interpreter's exit shuts the pool down. A terminal's Ctrl-C also
+    reaches every worker as SIGINT, and a second quit inside the first one's exit is what the master's
+    single SIGQUIT per worker avoids.
+    """
+
+    def quit_now(signum, frame):
+        worker.alive = False
+        sys.exit(0)
+
+    signal.signal(signal.SIGQUIT, quit_now)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def post_worker_init(worker):
     """Make a stopping worker close its listening sockets, so new connections are refused at once.
 
@@ -118,6 +156,10 @@ def post_worker_init(worker):
     from app.ops import server as ops
 
     ops.watch_for_drain(worker)  # /_/ready answers 503 from SIGTERM on
+    # The app's logger otherwise inherits the root logger's WARNING and drops its INFO lines
+    # (a missing page, for one); it follows gunicorn's --log-level instead.
+    logging.getLogger("app").setLevel(worker.log.error_log.level)
+    quit_without_deadlock(worker)
     set_accept_enabled = getattr(worker, "set_accept_enabled", None)
     if set_accept_enabled is None:
         return

@@ -18,14 +18,20 @@ def load_config(app, test_config=None):
     config.validate(app.config)
 
 
-def config_problem(environ, threads=1):
-    """Return why the configuration in ``environ`` cannot serve ``threads`` threads, or ``None``."""
+def config_problem(environ, threads=None):
+    """Return why the configuration in ``environ`` cannot serve ``threads`` threads, or ``None``.
+
+    ``threads`` defaults to what ``GUNICORN_THREADS`` in ``environ`` asks gunicorn for.
+    """
     settings = dict(config.DEFAULTS)
     try:
+        config.check_server(environ)
         settings.update(config.from_environ(environ))
         config.validate(settings)
     except config.ConfigError as error:
         return str(error)
+    if threads is None:
+        threads = int(environ.get("GUNICORN_THREADS", "").strip() or config.GUNICORN_DEFAULT_THREADS)
     if settings["S3_MAX_POOL_CONNECTIONS"] < threads:
         return (
             f"S3_MAX_POOL_CONNECTIONS={settings['S3_MAX_POOL_CONNECTIONS']} is below gunicorn's {threads} threads "
@@ -34,10 +40,24 @@ def config_problem(environ, threads=1):
     return None
 
 
-def create_app(test_config=None):
-    """Create the docs-proxy app: config, S3 client, error handlers, blueprints, CLI."""
+CONFIG_ERROR = "docs.config_error"
+
+
+def create_app(test_config=None, defer_config_error=False):
+    """Create the docs-proxy app: config, S3 client, error handlers, blueprints, CLI.
+
+    With ``defer_config_error`` (the ``flask`` command line), a bad configuration does not stop the
+    app from being built on the defaults, so ``--help`` works; ``require_configuration`` raises it
+    when a command runs.
+    """
     app = Flask(__name__)
-    load_config(app, test_config)
+    try:
+        load_config(app, test_config)
+    except config.ConfigError as error:
+        if not defer_config_error:
+            raise
+        app.config.update(config.DEFAULTS)
+        app.extensions[CONFIG_ERROR] = error
 
     from . import access, errors, ops, publishing, s3, serving, website
 
@@ -52,3 +72,10 @@ def create_app(test_config=None):
     if trusted:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted, x_proto=trusted, x_host=trusted, x_prefix=trusted)
     return app
+
+
+def require_configuration(app):
+    """Raise the configuration error that ``create_app`` deferred, if any (commands call this first)."""
+    error = app.extensions.get(CONFIG_ERROR)
+    if error is not None:
+        raise error

@@ -1,5 +1,7 @@
 """The one place where exceptions become responses: S3 errors, S3 unreachable, bad paths, HTTP errors."""
 
+import logging
+
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -13,7 +15,11 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from .serving.headers import ERROR_HEADERS, NOT_MODIFIED_HEADERS, select_headers
 from .serving.keys import BadPath
-from .s3 import RAW_ERROR_BODY
+from .s3 import RAW_ERROR_BODY, FirstByteDeadlineExceeded
+
+
+# A missing page, a failed precondition or a range past the end is what readers ask for, not trouble.
+ROUTINE_S3_ERRORS = (404, 412, 416)
 
 
 class DocsError(Exception):
@@ -51,9 +57,16 @@ def handle_client_error(error):
     if status == 304:
         return Response(status=304, headers=select_headers(headers, NOT_MODIFIED_HEADERS))
     code = response.get("Error", {}).get("Code", "")
+    if code == str(status):
+        code = ""  # a HEAD error has no body: botocore fills the code in with the status
     request_id = response.get("ResponseMetadata", {}).get("RequestId", "")
-    current_app.logger.warning(
-        "S3 answered %s %s for key %r (request id %s)", status, code, g.get("s3_key"), request_id
+    current_app.logger.log(
+        logging.INFO if status in ROUTINE_S3_ERRORS else logging.WARNING,
+        "S3 answered %s%s for key %r%s",
+        status,
+        f" {code}" if code else "",
+        g.get("s3_key"),
+        f" (request id {request_id})" if request_id else "",
     )
     body = response.get(RAW_ERROR_BODY, b"")
     return Response(body, status=status, headers=select_headers(headers, ERROR_HEADERS))
@@ -62,7 +75,7 @@ def handle_client_error(error):
 def handle_botocore_error(error):
     """Answer 504 when S3 timed out and 502 when it could not be reached or used."""
     key = g.get("s3_key")
-    if isinstance(error, (ConnectTimeoutError, ReadTimeoutError)):
+    if isinstance(error, (ConnectTimeoutError, ReadTimeoutError, FirstByteDeadlineExceeded)):
         current_app.logger.error("S3 timed out for key %r: %s", key, error)
         return plain(504, "Gateway Timeout: S3 did not answer in time.")
     if isinstance(error, NoCredentialsError):

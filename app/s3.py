@@ -1,16 +1,31 @@
 """The S3 client: one per process, built by ``create_app`` after gunicorn forks, shared by threads."""
 
 import email.utils
+import time
 from datetime import datetime, timezone
 
 import boto3
 import botocore
 import botocore.session
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError
 from botocore.utils import parse_timestamp as botocore_parse_timestamp
 from flask import current_app
 
 RAW_ERROR_BODY = "DocsProxyRawBody"
+DEADLINE = "docs_proxy_deadline"
+
+# Writes keep only the per-attempt timeouts: uploading a large part, or S3 assembling a multipart
+# upload, may rightly take longer than a reader should wait for a page to start.
+UNBOUNDED_OPERATIONS = frozenset(
+    {"PutObject", "UploadPart", "UploadPartCopy", "CopyObject", "CompleteMultipartUpload"}
+)
+
+
+class FirstByteDeadlineExceeded(BotoCoreError):
+    """S3 did not start answering a call within ``S3_FIRST_BYTE_DEADLINE``, retries included."""
+
+    fmt = "S3 did not start answering {operation} within {seconds:g} s (S3_FIRST_BYTE_DEADLINE)"
 
 
 def client_config(config):
@@ -37,6 +52,71 @@ def _keep_error_body(response_dict, customized_response_dict, **kwargs):
     # botocore parses S3's error XML and drops the bytes; errors.py passes them through unchanged.
     if response_dict.get("status_code", 200) >= 300:
         customized_response_dict[RAW_ERROR_BODY] = response_dict.get("body") or b""
+
+
+class FirstByteDeadline:
+    """Bound the wait for S3's response head, every attempt and backoff included, by one deadline.
+
+    botocore's retries multiply the read timeout (3 attempts x 30 s), while a fronting proxy gives
+    up at 60 s; each attempt's read timeout is cut to what is left of the deadline, and no attempt
+    starts once it has passed. Retries within the deadline (throttling, refused or reset connections,
+    a stall) still happen. Once the head has arrived, body reads get ``S3_READ_TIMEOUT`` again.
+    """
+
+    def __init__(self, seconds, read_timeout):
+        self.seconds = seconds
+        self.read_timeout = read_timeout
+
+    def register(self, events):
+        """Register the deadline's handlers on a client's event system."""
+        events.register("before-call.s3.*", self.start)
+        events.register("before-send.s3.*", self.bound_attempt)
+        events.register("needs-retry.s3.*", self.refuse_late_retry)
+        events.register("after-call.s3.*", self.restore_read_timeout)
+
+    def start(self, model, context, **kwargs):
+        """Start the clock when a bounded call begins."""
+        if model.name not in UNBOUNDED_OPERATIONS:
+            context[DEADLINE] = (time.monotonic() + self.seconds, model.name)
+
+    def bound_attempt(self, request, **kwargs):
+        """Give an attempt what is left of the deadline as its read timeout, or refuse to start it."""
+        context = getattr(request, "context", None) or {}
+        if DEADLINE not in context:
+            return None
+        remaining = self._remaining(context)
+        if remaining <= 0:
+            raise FirstByteDeadlineExceeded(operation=context[DEADLINE][1], seconds=self.seconds)
+        # botocore's URLLib3Session reads this per-request override (its connect timeout stays).
+        context["read_timeout"] = min(self.read_timeout, remaining)
+        return None
+
+    def refuse_late_retry(self, request_dict, caught_exception=None, **kwargs):
+        """Stop after a failed attempt once the deadline has passed, before botocore's backoff sleep."""
+        context = request_dict.get("context") or {}
+        if caught_exception is not None and DEADLINE in context and self._remaining(context) <= 0:
+            raise FirstByteDeadlineExceeded(operation=context[DEADLINE][1], seconds=self.seconds)
+
+    def restore_read_timeout(self, parsed, **kwargs):
+        """Let a streamed body's reads wait ``S3_READ_TIMEOUT`` again, not the deadline's remainder."""
+        sock = body_socket(parsed.get("Body") if isinstance(parsed, dict) else None)
+        if sock is not None:
+            sock.settimeout(self.read_timeout)
+
+    @staticmethod
+    def _remaining(context):
+        return context[DEADLINE][0] - time.monotonic()
+
+
+def body_socket(body):
+    """Return the socket a streamed S3 body is read from, or ``None``."""
+    raw = getattr(body, "_raw_stream", None)
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    if sock is None:
+        # A response that ends its connection (Connection: close) holds the socket in its file object.
+        file = getattr(getattr(raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(file, "raw", None), "_sock", None)
+    return sock
 
 
 def parse_timestamp(value):
@@ -67,6 +147,7 @@ def create_client(config):
         config=client_config(config),
     )
     client.meta.events.register("before-parse.s3.*", _keep_error_body)
+    FirstByteDeadline(config["S3_FIRST_BYTE_DEADLINE"], config["S3_READ_TIMEOUT"]).register(client.meta.events)
     return client
 
 

@@ -50,11 +50,13 @@ def test_region_falls_back_to_the_aws_variables(environ, expected):
         ({"S3_BUCKET": "b", "S3_ADDRESSING_STYLE": "sideways"}, "S3_ADDRESSING_STYLE='sideways' is not allowed; use one of: auto, path, virtual"),
         ({"S3_BUCKET": "b", "S3_PREFIX": "site"}, "S3_PREFIX='site' must end with '/'"),
         ({"S3_BUCKET": "b", "S3_PREFIX": "/site/"}, "S3_PREFIX='/site/' must not start with '/'"),
-        ({"S3_BUCKET": "b", "DOCS_CHUNK_SIZE": "big"}, "DOCS_CHUNK_SIZE='big' is not a int"),
+        ({"S3_BUCKET": "b", "DOCS_CHUNK_SIZE": "big"}, "DOCS_CHUNK_SIZE='big' is not an integer"),
         ({"S3_BUCKET": "b", "DOCS_CHUNK_SIZE": "10"}, "DOCS_CHUNK_SIZE='10' is out of range; use a number >= 1024"),
         ({"S3_BUCKET": "b", "S3_MAX_ATTEMPTS": "0"}, "S3_MAX_ATTEMPTS='0' is out of range"),
         ({"S3_BUCKET": "b", "S3_READ_TIMEOUT": "-1"}, "S3_READ_TIMEOUT='-1' is out of range"),
         ({"S3_BUCKET": "b", "DOCS_INDEX_DOCUMENT": "a/index.html"}, "DOCS_INDEX_DOCUMENT='a/index.html' must be a file name"),
+        ({"S3_BUCKET": "b", "S3_READ_TIMEOUT": "soon"}, "S3_READ_TIMEOUT='soon' is not a number"),
+        ({"S3_BUCKET": "b", "S3_FIRST_BYTE_DEADLINE": "0"}, "S3_FIRST_BYTE_DEADLINE='0' is out of range"),
     ],
 )
 def test_bad_configuration_names_the_variable_and_the_allowed_values(environ, message):

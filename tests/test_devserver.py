@@ -3,8 +3,10 @@
 import gzip
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -90,3 +92,129 @@ def test_ctrl_c_stops_everything(embedded):
     time.sleep(0.2)
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{url}/docs/", timeout=2)
+
+
+def devserver_env(**settings):
+    """The environment ``make run`` would see with only ``settings`` configured."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("S3_", "DOCS_", "AWS_", "GUNICORN_", "WEB_"))}
+    env.update(settings)
+    return env
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"S3_BUCKET": "acme-docs", "GUNICORN_THREADS": "abc"}, "GUNICORN_THREADS='abc' is not an integer"),
+        ({"S3_BUCKET": "acme-docs", "WEB_CONCURRENCY": "abc"}, "WEB_CONCURRENCY='abc' is not an integer"),
+        ({"S3_MAX_ATTEMPTS": "0"}, "S3_MAX_ATTEMPTS='0' is out of range"),
+    ],
+)
+def test_a_bad_setting_stops_make_run_before_any_banner(settings, message):
+    env = devserver_env(DOCS_BIND=f"127.0.0.1:{free_port()}", **settings)
+    result = subprocess.run([sys.executable, "-m", "app.devserver"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert message in result.stderr
+
+
+def open_and_close_connections(port, until):
+    """Open a connection, send a request head, and hang up, over and over until ``until`` (monotonic)."""
+    while time.monotonic() < until:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.sendall(b"GET /docs/ HTTP/1.1\r\nHost: docs\r\n\r\n")
+        except OSError:
+            if time.monotonic() < until:
+                time.sleep(0.01)
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_make_run_stops_it_in_seconds_every_time(tmp_path):
+    # A terminal's Ctrl-C signals the whole process group: devserver, gunicorn's master and workers.
+    for attempt in range(3):
+        port = free_port()
+        log_path = tmp_path / f"devserver-{attempt}.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen([sys.executable, "-m", "app.devserver"], cwd=ROOT, stdout=log,
+                                       stderr=subprocess.STDOUT, start_new_session=True,
+                                       env=devserver_env(DOCS_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="2"))
+        try:
+            wait_for_port(port, timeout=60, process=process)
+            assert requests.get(f"http://127.0.0.1:{port}/docs/", timeout=10).status_code == 200
+            # Connections opening and closing as Ctrl-C lands: the worker's main loop is handing them to
+            # its thread pool, inside the lock that gthread's own SIGQUIT handler used to wait on forever.
+            churn = threading.Thread(target=open_and_close_connections, args=(port, time.monotonic() + 5), daemon=True)
+            churn.start()
+            time.sleep(0.3)
+            started = time.monotonic()
+            os.killpg(process.pid, signal.SIGINT)
+            returncode = process.wait(30)
+            stopped_after = time.monotonic() - started
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        log = log_path.read_text()
+        assert returncode == 0, log
+        assert "SIGKILL" not in log
+        assert stopped_after < 15, f"attempt {attempt}: {stopped_after:.1f} s"
+
+
+@pytest.fixture
+def local_build(tmp_path):
+    """A small built site, as a docs generator leaves it in build/html."""
+    site = tmp_path / "build" / "html"
+    (site / "_static").mkdir(parents=True)
+    (site / "api").mkdir()
+    (site / "index.html").write_text('<link rel="stylesheet" href="_static/site.css"><h1>My build</h1>')
+    (site / "_static" / "site.css").write_text("h1 { color: teal }")
+    (site / "api" / "index.html").write_text("<h1>API</h1>")
+    return site
+
+
+def test_make_run_with_src_previews_that_build_instead_of_the_sample(local_build):
+    port = free_port()
+    env = devserver_env(DOCS_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="1")
+    process = subprocess.Popen([sys.executable, "-m", "app.devserver", "--src", str(local_build)], cwd=ROOT,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port, timeout=60, process=process)
+        url = f"http://127.0.0.1:{port}/docs/"
+        page = requests.get(url, timeout=10)
+        assert (page.status_code, page.text) == (200, (local_build / "index.html").read_text())
+        css = requests.get(url + "_static/site.css", timeout=10)
+        assert (css.status_code, css.headers["Content-Type"]) == (200, "text/css; charset=utf-8")
+        api = requests.get(url + "api", timeout=10)
+        assert (api.url, api.text) == (url + "api/", "<h1>API</h1>")
+        assert requests.get(url + "guide/", timeout=10).status_code == 404  # the sample is not there
+    finally:
+        process.send_signal(signal.SIGINT)
+        output = process.communicate(timeout=30)[0].decode()
+    assert f"docs-proxy: serving your build in {local_build}" in output
+    assert f"docs-proxy: open http://127.0.0.1:{port}/docs/" in output
+
+
+@pytest.mark.parametrize(
+    "settings, src, message",
+    [
+        ({}, "does/not/exist", "docs-proxy: SRC=does/not/exist is not a folder"),
+        ({"S3_BUCKET": "acme-docs"}, ".", "docs-proxy: SRC previews a build on the embedded S3 endpoint; unset S3_BUCKET"),
+    ],
+)
+def test_make_run_with_a_bad_src_says_why_and_exits_2(settings, src, message):
+    env = devserver_env(DOCS_BIND=f"127.0.0.1:{free_port()}", **settings)
+    result = subprocess.run([sys.executable, "-m", "app.devserver", "--src", src], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert message in result.stderr
+
+
+def test_make_run_with_an_empty_src_folder_says_so(tmp_path):
+    env = devserver_env(DOCS_BIND=f"127.0.0.1:{free_port()}")
+    result = subprocess.run([sys.executable, "-m", "app.devserver", "--src", str(tmp_path)], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert f"docs-proxy: cannot preview {tmp_path}: " in result.stderr
+    assert "Traceback" not in result.stderr

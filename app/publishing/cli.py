@@ -6,6 +6,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from config import ConfigError
+
+from .. import require_configuration
 from .policy import BadPrefix, normalise_prefix
 from .progress import progress_for_terminal
 from .run import EmptySource, PublishError, PublishOptions, format_bytes, publish_tree
@@ -30,6 +33,10 @@ def init_app(app):
 @click.option("--include-hidden", is_flag=True, help="Also publish files and folders whose names start with '.'.")
 def publish_command(source_dir, prefix, delete, dry_run, jobs, include_hidden):
     """Upload a built docs folder SOURCE_DIR to the bucket: right types and cache headers, changed files only."""
+    try:
+        require_configuration(current_app)
+    except ConfigError as error:
+        raise click.ClickException(f"configuration error: {error}") from None
     config = current_app.config
     try:
         key_prefix = config["S3_PREFIX"] + normalise_prefix(prefix)

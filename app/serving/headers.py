@@ -1,6 +1,6 @@
 """Pure policy: which headers go from S3 to the client and from the client to S3."""
 
-from werkzeug.http import parse_date, parse_range_header, unquote_etag
+from werkzeug.http import parse_date, parse_etags, parse_range_header, unquote_etag
 
 # Headers that describe the representation; anything else S3 sends (hop-by-hop headers,
 # x-amz-request-id, checksums, server) stays between the app and S3.
@@ -52,16 +52,18 @@ def select_headers(s3_headers, allowed=None):
 def conditional_params(request_headers):
     """Return the get_object/head_object parameters for the request's Range and conditionals.
 
-    Dates that do not parse are dropped, as RFC 9110 13.1.3 tells a server to ignore them.
+    Dates that do not parse are dropped, as RFC 9110 13.1.3 tells a server to ignore them, and so
+    are dates beside an entity-tag condition, which takes precedence (RFC 9110 13.2.2). Lists of
+    entity tags are not sent: S3 compares one tag, so ``precondition_status`` decides those.
     """
     params = {}
     for header, param in (("If-Match", "IfMatch"), ("If-None-Match", "IfNoneMatch")):
         value = request_headers.get(header)
-        if value and _is_safe_value(value):
+        if value and _is_safe_value(value) and not is_etag_list(value):
             params[param] = value
     for header, param in (("If-Modified-Since", "IfModifiedSince"), ("If-Unmodified-Since", "IfUnmodifiedSince")):
         value = request_headers.get(header)
-        if value:
+        if value and not request_headers.get(DATE_OVERRIDDEN_BY[header]):
             date = parse_date(value)
             if date is not None:
                 params[param] = date
@@ -69,6 +71,37 @@ def conditional_params(request_headers):
     if byte_range and is_single_byte_range(byte_range) and is_range_wanted(request_headers):
         params["Range"] = byte_range
     return params
+
+
+# RFC 9110 13.1.3/13.1.4: a recipient ignores the date when the entity-tag condition is present.
+DATE_OVERRIDDEN_BY = {"If-Modified-Since": "If-None-Match", "If-Unmodified-Since": "If-Match"}
+
+
+def is_etag_list(value):
+    """Tell whether an If-Match/If-None-Match value names more than one entity tag."""
+    etags = parse_etags(value)
+    return not etags.star_tag and len(etags._strong) + len(etags._weak) > 1
+
+
+def precondition_status(request_headers, s3_headers):
+    """Return 412 or 304 when If-Match / If-None-Match decide against a 2xx S3 gave, else ``None``.
+
+    RFC 9110 13.2.2: If-Match first, strong comparison (412); then If-None-Match, weak comparison
+    (304 for GET and HEAD). S3 compares a single tag itself; this covers lists and weak tags, which
+    it answers with 200, and agrees with S3 on everything else.
+    """
+    etag, weak = unquote_etag(s3_headers.get("etag", ""))
+    if_match = request_headers.get("If-Match")
+    if if_match and _is_safe_value(if_match):
+        etags = parse_etags(if_match)
+        if not (etags.star_tag or (etag is not None and not weak and etags.contains(etag))):
+            return 412
+    if_none_match = request_headers.get("If-None-Match")
+    if if_none_match and _is_safe_value(if_none_match):
+        etags = parse_etags(if_none_match)
+        if etags.star_tag or (etag is not None and etags.contains_weak(etag)):
+            return 304
+    return None
 
 
 def is_single_byte_range(value):

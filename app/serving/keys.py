@@ -54,6 +54,26 @@ def collapse_slashes(path):
     return collapsed
 
 
+def folded_location(path, query_string="", directory=False):
+    """Return the relative ``Location`` that folds the empty segments of ``/docs/`` + ``path`` in one redirect.
+
+    It climbs back to the mount point (one ``../`` per directory the browser sees in the request
+    path) and names ``docs/<collapsed path>`` from there, so a proxy that mounts the app under a
+    path keeps its prefix; starting with ``..``, it can never become ``//evil.example``. With
+    ``directory`` the trailing slash is added too, saving the second redirect.
+    """
+    collapsed = collapse_slashes(path)
+    if directory and collapsed and not collapsed.endswith("/"):
+        collapsed += "/"
+    ups = ("/docs/" + path).count("/") - 1
+    return "../" * ups + "docs/" + quote(collapsed) + _query(query_string)
+
+
+def _query(query_string):
+    # Re-quote so that nothing a client sent can break out of the header value.
+    return "?" + quote(query_string, safe="=&%+;/?:@,$!*'()~[]") if query_string else ""
+
+
 def directory_location(path, query_string=""):
     """Return the relative ``Location`` that adds a trailing slash to the last segment of ``path``.
 
@@ -62,8 +82,4 @@ def directory_location(path, query_string=""):
     """
     last = posixpath.basename(path.rstrip("/"))
     # "./" keeps a first segment that contains ':' from being read as a URL scheme.
-    location = "./" + quote(last, safe="") + "/"
-    if query_string:
-        # Re-quote so that nothing a client sent can break out of the header value.
-        location += "?" + quote(query_string, safe="=&%+;/?:@,$!*'()~[]")
-    return location
+    return "./" + quote(last, safe="") + "/" + _query(query_string)

@@ -1,14 +1,18 @@
 """The docs blueprint: ``/docs/<path>`` served from S3 with S3 website semantics."""
 
-from urllib.parse import quote
-
 from botocore.exceptions import ClientError
 from flask import Blueprint, Response, current_app, g, request
 from werkzeug.routing import PathConverter
 
 from . import hooks, keys
-from ..errors import error_status
-from .headers import conditional_params, is_if_range_satisfied
+from ..errors import DocsError, error_status
+from .headers import (
+    NOT_MODIFIED_HEADERS,
+    conditional_params,
+    is_if_range_satisfied,
+    precondition_status,
+    select_headers,
+)
 from ..s3 import get_s3
 from .streaming import close_body, object_response, s3_headers
 
@@ -43,9 +47,8 @@ def serve_doc(path):
     """Serve the object behind ``path``, redirecting directories that lack their trailing slash."""
     config = current_app.config
     if keys.has_empty_segment(path):
-        # Path-absolute and rooted at our own prefix, so '//evil.example' can only become '/docs/evil.example'.
-        collapsed = keys.collapse_slashes(path)
-        return redirect(f"{request.script_root}/docs/{quote(collapsed)}")
+        query = request.query_string.decode("latin-1")
+        return redirect(keys.folded_location(path, query, is_directory(keys.collapse_slashes(path))))
     key = keys.key_for_path(path, config["S3_PREFIX"], config["DOCS_INDEX_DOCUMENT"])
     g.doc_path = path
     g.s3_key = key
@@ -72,6 +75,26 @@ def is_missing(error):
     return error_status(error) in (403, 404)
 
 
+def is_directory(path):
+    """Tell whether ``path`` (no trailing slash) names no key but a directory with an index document.
+
+    The gates run first, as before any S3 call; if one refuses, the plain folding redirect leads
+    the reader to the refusal itself.
+    """
+    if path == "" or path.endswith("/"):
+        return False
+    config = current_app.config
+    try:
+        hooks.run_gates(path)
+        key = keys.key_for_path(path, config["S3_PREFIX"], config["DOCS_INDEX_DOCUMENT"])
+        get_s3().head_object(Bucket=config["S3_BUCKET"], Key=key)
+    except (keys.BadPath, DocsError):
+        return False
+    except ClientError as error:
+        return is_missing(error) and has_index(path)
+    return False
+
+
 def redirect_to_directory(path, error):
     """Redirect ``path`` to ``path/`` when that directory has an index document (the first fallback)."""
     if path != "" and not path.endswith("/") and has_index(path):
@@ -81,21 +104,54 @@ def redirect_to_directory(path, error):
 
 
 def fetch_object(key):
-    """Return the response for ``key``: HEAD via head_object, GET streamed, If-Range honoured."""
+    """Return the response for ``key``: HEAD via head_object, GET streamed, If-Range and tag lists honoured."""
+    s3_response = call_s3(key, conditional_params(request.headers))
+    raw_headers = s3_headers(s3_response)
+    decided = precondition_status(request.headers, raw_headers)
+    if decided is not None:
+        close_s3_response(s3_response)
+        if decided == 304:
+            return Response(status=304, headers=select_headers(raw_headers, NOT_MODIFIED_HEADERS))
+        raise DocsError("no entity tag in If-Match matches the document's current ETag", 412)
+    return object_response(s3_response, current_app.config["DOCS_CHUNK_SIZE"])
+
+
+def call_s3(key, params):
+    """Call get_object (head_object for HEAD) with ``params``; the whole object replaces a range If-Range refuses."""
     s3 = get_s3()
     bucket = current_app.config["S3_BUCKET"]
     operation = s3.head_object if request.method == "HEAD" else s3.get_object
-    params = conditional_params(request.headers)
-    s3_response = operation(Bucket=bucket, Key=key, **params)
-    if s3_response["ResponseMetadata"]["HTTPStatusCode"] == 206 and not is_if_range_satisfied(
+    if_range = "Range" in params and bool(request.headers.get("If-Range"))
+    try:
+        s3_response = operation(Bucket=bucket, Key=key, **params)
+    except ClientError as error:
+        if not (if_range and error_status(error) == 416):
+            raise
+        # The range lies past the end: the object shrank since the client's partial copy, unless the
+        # validator still matches, and then the 416 stands (RFC 9110 13.1.5).
+        whole = operation(Bucket=bucket, Key=key, **without_range(params))
+        if is_if_range_satisfied(request.headers, s3_headers(whole)):
+            close_s3_response(whole)
+            raise
+        return whole
+    if if_range and s3_response["ResponseMetadata"]["HTTPStatusCode"] == 206 and not is_if_range_satisfied(
         request.headers, s3_headers(s3_response)
     ):
         # The object changed since the client's partial copy: the whole object replaces it.
-        if "Body" in s3_response:
-            close_body(s3_response["Body"])
-        params.pop("Range")
-        s3_response = operation(Bucket=bucket, Key=key, **params)
-    return object_response(s3_response, current_app.config["DOCS_CHUNK_SIZE"])
+        close_s3_response(s3_response)
+        s3_response = operation(Bucket=bucket, Key=key, **without_range(params))
+    return s3_response
+
+
+def without_range(params):
+    """Return ``params`` without the Range, to ask for the whole object."""
+    return {name: value for name, value in params.items() if name != "Range"}
+
+
+def close_s3_response(s3_response):
+    """Close the body of an S3 response that will not be relayed."""
+    if "Body" in s3_response:
+        close_body(s3_response["Body"])
 
 
 def has_index(path):

@@ -456,3 +456,37 @@ def test_cli_delete_at_the_bucket_root_needs_an_explicit_slash_prefix(cli, tmp_p
     confirmed = cli(source, "--delete", "--prefix", "/")
     assert confirmed.exit_code == 0, confirmed.output
     assert "index.html" in keys(s3) and "other-project/index.html" not in keys(s3)
+
+
+def run_flask(args, environ):
+    """Run ``flask --app wsgi ARGS`` from the repository root with only ``environ`` configured."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("S3_", "DOCS_", "AWS_", "FLASK_"))}
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", *args]
+    return subprocess.run(command, cwd=ROOT, env={**env, **environ}, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    "args, environ",
+    [(["docs", "--help"], {}), (["docs", "publish", "--help"], {"S3_BUCKET": "b", "S3_MAX_ATTEMPTS": "abc"})],
+    ids=["unconfigured", "bad"],
+)
+def test_cli_help_works_without_a_valid_configuration(args, environ):
+    result = run_flask(args, environ)
+    assert result.returncode == 0, result.stderr
+    assert "Usage: " in result.stdout
+    assert "publish" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "environ, message",
+    [
+        ({}, "Error: configuration error: S3_BUCKET is not set"),
+        ({"S3_BUCKET": "b", "S3_MAX_ATTEMPTS": "abc"}, "Error: configuration error: S3_MAX_ATTEMPTS='abc' is not an integer"),
+    ],
+)
+def test_cli_command_without_a_valid_configuration_exits_1_naming_the_variable(tmp_path, environ, message):
+    (tmp_path / "index.html").write_text("<h1>hi</h1>")
+    result = run_flask(["docs", "publish", str(tmp_path), "--prefix", "p/"], environ)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr

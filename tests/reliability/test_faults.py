@@ -218,3 +218,62 @@ def test_s3_slowdown_for_fewer_than_max_attempts_is_absorbed_by_retries(server, 
     assert (status, length, body == BIG) == (200, len(BIG), True)
     assert proxy.faults == MAX_ATTEMPTS - 1
     record("slowdown_then_ok", status=status, slowdowns=proxy.faults)
+
+
+def test_s3_stalling_is_cut_by_the_first_byte_deadline_not_attempts_times_read_timeout(
+    gunicorn_factory, fault_bucket, proxy
+):
+    # The default 30 s read timeout and 3 attempts would hold the reader 90 s; the deadline ends it.
+    server = gunicorn_factory(fault_bucket, env={
+        "S3_ENDPOINT_URL": proxy.url, "S3_FIRST_BYTE_DEADLINE": "1.5", "WEB_CONCURRENCY": "1",
+    })
+    proxy.set_mode("stall", seconds=60, then="close")
+    started = time.monotonic()
+    status, _, body, _ = fetch(server, "notes.html")
+    elapsed = time.monotonic() - started
+    attempts = proxy.faults
+    assert status == 504, body
+    assert b"did not answer in time" in body
+    assert elapsed < 30, "the wait must end at the deadline, not at the 30 s read timeout"
+    assert attempts == 1
+    proxy.set_mode("pass")
+    assert_serves_normally(server)
+    record("stall_deadline_1_5s", status=status, attempts=attempts, seconds=round(elapsed, 2))
+
+
+def test_s3_stalling_retries_within_the_deadline_then_stops(server_with_deadline, proxy):
+    # READ_TIMEOUT 1 s and a 2.5 s deadline: attempts at 0 s and ~1.x s, none after the deadline.
+    proxy.set_mode("stall", seconds=60, then="close")
+    status, _, body, _ = fetch(server_with_deadline, "notes.html")
+    assert status == 504, body
+    assert 2 <= proxy.faults < MAX_ATTEMPTS + 1
+    proxy.set_mode("stall", count=1, seconds=60, then="close")
+    status, _, body, _ = fetch(server_with_deadline, "notes.html")
+    assert (status, body) == (200, PAGE)
+
+
+@pytest.fixture
+def server_with_deadline(gunicorn_factory, fault_bucket, proxy):
+    """gunicorn with a 1 s read timeout, 5 attempts and a 2.5 s first-byte deadline."""
+    return gunicorn_factory(fault_bucket, env={
+        "S3_ENDPOINT_URL": proxy.url, "S3_READ_TIMEOUT": str(READ_TIMEOUT), "S3_MAX_ATTEMPTS": "5",
+        "S3_FIRST_BYTE_DEADLINE": "2.5", "WEB_CONCURRENCY": "1",
+    })
+
+
+@pytest.mark.slow
+def test_s3_stalling_gives_504_before_a_fronting_proxy_gives_up_with_the_default_settings(
+    gunicorn_factory, fault_bucket, proxy
+):
+    # Only the endpoint is set: read timeout, attempts and deadline are the shipped defaults.
+    server = gunicorn_factory(fault_bucket, env={"S3_ENDPOINT_URL": proxy.url, "WEB_CONCURRENCY": "1"})
+    proxy.set_mode("stall", seconds=120, then="close")
+    started = time.monotonic()
+    status, _, body, _ = fetch(server, "notes.html")
+    elapsed = time.monotonic() - started
+    attempts = proxy.faults
+    assert status == 504, body
+    assert elapsed < 60, "nginx's default proxy_read_timeout is 60 s: the reader must get our 504 first"
+    proxy.set_mode("pass")
+    assert_serves_normally(server)
+    record("stall_default_settings", status=status, attempts=attempts, seconds=round(elapsed, 2))

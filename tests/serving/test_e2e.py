@@ -97,11 +97,23 @@ def test_index_and_head_over_http(server):
         ({"If-Unmodified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"}, 412, None),
         ({"Range": "bytes=0-3", "If-Range": "ETAG"}, 206, b"abcd"),
         ({"Range": "bytes=0-3", "If-Range": '"stale"'}, 200, b"abcdefghijklmnopqrstuvwxyz"),
+        # RFC 9110 13.1.2: any listed tag matching (weak comparison) gives 304; If-Match lists 412 or 200.
+        ({"If-None-Match": '"other", ETAG'}, 304, b""),
+        ({"If-None-Match": 'ETAG, "other"'}, 304, b""),
+        ({"If-None-Match": '"other", W/ETAG'}, 304, b""),
+        ({"If-None-Match": '"other", "more"'}, 200, b"abcdefghijklmnopqrstuvwxyz"),
+        ({"If-Match": '"other", ETAG'}, 200, b"abcdefghijklmnopqrstuvwxyz"),
+        ({"If-Match": '"other", "more"'}, 412, b"412 Precondition Failed: no entity tag in If-Match matches the document's current ETag.\n"),
+        ({"Range": "bytes=0-3", "If-None-Match": '"other", ETAG'}, 304, b""),
+        # The object shrank below the range since the client's copy: the whole object, not S3's 416.
+        ({"Range": "bytes=30-40", "If-Range": '"stale"'}, 200, b"abcdefghijklmnopqrstuvwxyz"),
+        ({"Range": "bytes=30-40", "If-Range": "Mon, 01 Jan 2001 00:00:00 GMT"}, 200, b"abcdefghijklmnopqrstuvwxyz"),
+        ({"Range": "bytes=30-40", "If-Range": "ETAG"}, 416, None),
     ],
 )
 def test_range_and_conditionals_over_http(server, headers, status, body):
     _, head, _ = raw_get(server, "/docs/abc.txt", method="HEAD")
-    headers = {name: value.replace("ETAG", head["ETag"]) for name, value in headers.items()}
+    headers = {name: value.replace("W/ETAG", "W/" + head["ETag"]).replace("ETAG", head["ETag"]) for name, value in headers.items()}
     got_status, got_headers, got_body = raw_get(server, "/docs/abc.txt", headers)
     assert got_status == status
     if body is not None:
@@ -125,7 +137,15 @@ def test_directory_redirect_over_http(server):
 def test_double_slash_never_redirects_off_site_over_http(server, path):
     status, headers, _ = raw_get(server, "/docs" + path)
     assert status == 301
-    assert headers["Location"].startswith("/docs/")
+    assert headers["Location"].startswith("../")
+    assert headers["Location"].rstrip("/").endswith("/docs/evil.example")
+
+
+def test_double_slash_before_a_directory_takes_one_relative_redirect_over_http(server):
+    status, headers, _ = raw_get(server, "/docs//guide?q=1")
+    assert (status, headers["Location"]) == (301, "../../docs/guide/?q=1")
+    response = requests.get(f"{server.url}/docs//guide?q=1", timeout=10)
+    assert (len(response.history), response.url, response.content) == (1, f"{server.url}/docs/guide/?q=1", b"guide")
 
 
 @pytest.mark.parametrize(
@@ -203,3 +223,16 @@ def test_gunicorn_refuses_to_start_with_bad_configuration(tmp_path):
     log = (tmp_path / "g.log").read_text()
     assert "docs-proxy: configuration error: S3_ADDRESSING_STYLE='sideways' is not allowed" in log
     assert "Traceback" not in log
+
+
+def test_a_missing_page_is_logged_once_at_info_with_s3s_code(gunicorn_factory, server_s3, bucket):
+    server = gunicorn_factory(bucket["name"], env={"S3_PREFIX": "site/", "WEB_CONCURRENCY": "1"})
+    assert raw_get(server, "/docs/missing.html")[0] == 404
+    assert raw_get(server, "/docs/missing.html", method="HEAD")[0] == 404
+    server.stop()
+    lines = [line for line in server.log().splitlines() if "S3 answered" in line]
+    assert len(lines) == 2, lines
+    get_line, head_line = lines
+    assert "S3 answered 404 NoSuchKey for key 'site/missing.html' (request id " in get_line
+    assert "S3 answered 404 for key 'site/missing.html'" in head_line
+    assert all("INFO" in line and "WARNING" not in line for line in lines), lines

@@ -7,7 +7,9 @@ import pytest
 from app.serving.headers import (
     NOT_MODIFIED_HEADERS,
     conditional_params,
+    is_etag_list,
     is_if_range_satisfied,
+    precondition_status,
     select_headers,
 )
 
@@ -80,7 +82,12 @@ PARSED = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
         ({}, {}),
         ({"Range": "bytes=0-99"}, {"Range": "bytes=0-99"}),
         ({"If-Match": '"a"'}, {"IfMatch": '"a"'}),
-        ({"If-None-Match": '"a", "b"'}, {"IfNoneMatch": '"a", "b"'}),
+        ({"If-None-Match": '"a", "b"'}, {}),
+        ({"If-Match": '"a",W/"b"'}, {}),
+        ({"If-None-Match": 'W/"a"'}, {"IfNoneMatch": 'W/"a"'}),
+        ({"If-None-Match": '"a"', "If-Modified-Since": DATE}, {"IfNoneMatch": '"a"'}),
+        ({"If-None-Match": '"a", "b"', "If-Modified-Since": DATE}, {}),
+        ({"If-Match": '"a"', "If-Unmodified-Since": DATE}, {"IfMatch": '"a"'}),
         ({"If-None-Match": "*"}, {"IfNoneMatch": "*"}),
         ({"If-Modified-Since": DATE}, {"IfModifiedSince": PARSED}),
         ({"If-Unmodified-Since": DATE}, {"IfUnmodifiedSince": PARSED}),
@@ -118,3 +125,40 @@ def test_conditional_and_range_headers_become_s3_parameters(headers, expected):
 def test_if_range_matches_only_a_strong_equal_validator(if_range, s3_headers, expected):
     headers = {"If-Range": if_range} if if_range else {}
     assert is_if_range_satisfied(headers, s3_headers) is expected
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [('"a"', False), ("*", False), ('W/"a"', False), ('"a", "b"', True), ('"a",W/"b"', True), ('"a", "a"', False), ("", False)],
+)
+def test_only_two_or_more_distinct_entity_tags_make_a_list(value, expected):
+    assert is_etag_list(value) is expected
+
+
+CURRENT = {"etag": '"abc"'}
+
+
+@pytest.mark.parametrize(
+    "headers, s3_headers, expected",
+    [
+        ({}, CURRENT, None),
+        ({"If-None-Match": '"other", "abc"'}, CURRENT, 304),
+        ({"If-None-Match": '"other", W/"abc"'}, CURRENT, 304),
+        ({"If-None-Match": 'W/"abc"'}, CURRENT, 304),
+        ({"If-None-Match": '"abc"'}, {"etag": 'W/"abc"'}, 304),
+        ({"If-None-Match": '"other", "more"'}, CURRENT, None),
+        ({"If-None-Match": "*"}, CURRENT, 304),
+        ({"If-None-Match": '"abc"'}, {}, None),
+        ({"If-Match": '"other", "abc"'}, CURRENT, None),
+        ({"If-Match": '"other", "more"'}, CURRENT, 412),
+        ({"If-Match": '"other", W/"abc"'}, CURRENT, 412),
+        ({"If-Match": '"abc"'}, {"etag": 'W/"abc"'}, 412),
+        ({"If-Match": "*"}, CURRENT, None),
+        ({"If-Match": '"abc"'}, {}, 412),
+        ({"If-Match": '"other"', "If-None-Match": '"abc"'}, CURRENT, 412),
+        ({"If-Match": '"abc"', "If-None-Match": '"x", "abc"'}, CURRENT, 304),
+        ({"If-None-Match": '"x", "abc"\r\nX-Injected: 1'}, CURRENT, None),
+    ],
+)
+def test_entity_tag_conditions_decide_with_if_match_first_strong_then_if_none_match_weak(headers, s3_headers, expected):
+    assert precondition_status(headers, s3_headers) == expected

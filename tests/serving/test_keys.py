@@ -2,7 +2,14 @@
 
 import pytest
 
-from app.serving.keys import BadPath, collapse_slashes, directory_location, has_empty_segment, key_for_path
+from app.serving.keys import (
+    BadPath,
+    collapse_slashes,
+    directory_location,
+    folded_location,
+    has_empty_segment,
+    key_for_path,
+)
 
 
 @pytest.mark.parametrize(
@@ -107,3 +114,39 @@ def test_collapse_slashes_never_leaves_a_leading_slash(path, expected):
 )
 def test_empty_segments_include_a_leading_slash_below_docs(path, expected):
     assert has_empty_segment(path) is expected
+
+
+def resolve(base_path, reference):
+    """Resolve a relative path reference as RFC 3986 5.2 and browsers do, keeping empty segments.
+
+    (Python's ``urljoin`` drops empty segments from the base first, which no browser does.)
+    """
+    reference, _, query = reference.partition("?")
+    segments = base_path.split("/")[:-1]
+    for segment in reference.split("/"):
+        if segment == "..":
+            if len(segments) > 1:
+                segments.pop()
+        elif segment != ".":
+            segments.append(segment)
+    return "/".join(segments) + ("?" + query if query else "")
+
+
+@pytest.mark.parametrize("mount", ["", "/intranet", "/a/b"])
+@pytest.mark.parametrize(
+    "path, query, directory, target",
+    [
+        ("/evil.example", "", False, "/docs/evil.example"),
+        ("//evil.example/", "", False, "/docs/evil.example/"),
+        ("a//b", "", False, "/docs/a/b"),
+        ("a//b", "", True, "/docs/a/b/"),
+        ("a/b//", "", True, "/docs/a/b/"),
+        ("//", "", True, "/docs/"),
+        ("/x", "q=1", False, "/docs/x?q=1"),
+        ("/c d:e", "", False, "/docs/c%20d%3Ae"),
+    ],
+)
+def test_folded_location_resolves_below_the_mount_point_of_the_request(mount, path, query, directory, target):
+    location = folded_location(path, query, directory)
+    assert location.startswith("../")
+    assert resolve(f"{mount}/docs/{path}", location) == f"{mount}{target}"

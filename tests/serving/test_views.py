@@ -177,29 +177,40 @@ def test_redirect_uses_the_configured_prefix_and_index(s3, put):
 @pytest.mark.parametrize(
     "url, location",
     [
-        ("/docs//evil.example", "/docs/evil.example"),
-        ("/docs//evil.example/path", "/docs/evil.example/path"),
-        ("/docs///evil.example", "/docs/evil.example"),
-        ("/docs/guide//install.html", "/docs/guide/install.html"),
-        ("/docs/guide//", "/docs/guide/"),
+        ("/docs//evil.example", "../../docs/evil.example"),
+        ("/docs//evil.example/path", "../../../docs/evil.example/path"),
+        ("/docs///evil.example", "../../../docs/evil.example"),
+        ("/docs/guide//install.html", "../../../docs/guide/install.html"),
+        ("/docs/guide//", "../../../docs/guide/"),
+        ("/docs//x?q=1", "../../docs/x?q=1"),
     ],
 )
-def test_double_slashes_redirect_within_the_site(client, url, location):
+def test_double_slashes_redirect_relatively_within_the_site(client, url, location):
     with client.get(url) as response:
         assert response.status_code == 301
         assert response.headers["Location"] == location
         assert not response.headers["Location"].startswith("//")
 
 
-def test_redirects_honour_the_forwarded_prefix_from_a_trusted_proxy(s3):
+def test_double_slashes_before_a_directory_fold_and_add_the_slash_in_one_redirect(client, put):
+    put("guide/index.html", b"guide")
+    with client.get("/docs//guide") as response:
+        assert response.status_code == 301
+        assert response.headers["Location"] == "../../docs/guide/"
+
+
+def test_double_slashes_before_an_existing_key_fold_without_a_slash(client, put):
+    put("LICENSE", b"MIT", ContentType="text/plain")
+    put("LICENSE/index.html", b"a directory too")
+    with client.get("/docs//LICENSE") as response:
+        assert response.headers["Location"] == "../../docs/LICENSE"
+
+
+@pytest.mark.parametrize("headers", [{"X-Forwarded-Prefix": "/intranet"}, {"X-Forwarded-Prefix": "/elsewhere"}, {}])
+def test_folding_redirects_are_relative_whatever_the_forwarded_prefix(s3, headers):
     app = create_app({"S3_BUCKET": BUCKET, "DOCS_TRUSTED_PROXIES": 1})
-    with app.test_client().get("/docs//x", headers={"X-Forwarded-Prefix": "/intranet"}) as response:
-        assert response.headers["Location"] == "/intranet/docs/x"
-
-
-def test_forwarded_headers_are_ignored_unless_trusted(client):
-    with client.get("/docs//x", headers={"X-Forwarded-Prefix": "/elsewhere"}) as response:
-        assert response.headers["Location"] == "/docs/x"
+    with app.test_client().get("/docs//x", headers=headers) as response:
+        assert response.headers["Location"] == "../../docs/x"
 
 
 # --- refusals before any S3 call ----------------------------------------------------------
