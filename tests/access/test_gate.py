@@ -82,8 +82,9 @@ def test_path_attacks_are_decided_before_any_s3_call(app, client, method):
 
 def test_the_slash_folding_redirect_leads_to_the_same_decision(client):
     response = client.get("/docs//payments/x", headers=as_user(DAVE))
-    assert response.headers["Location"] == "/docs/payments/x"
-    assert client.get(response.headers["Location"], headers=as_user(DAVE)).status_code == 403
+    # Relative, resolved by the browser against /docs//payments/x (issue 9).
+    assert response.headers["Location"] == "../../../docs/payments/x"
+    assert client.get("/docs/payments/x", headers=as_user(DAVE)).status_code == 403
 
 
 CONDITIONALS = [

@@ -77,7 +77,7 @@ def test_error_responses_carry_the_request_id_too(client):
 
 
 def test_every_log_line_of_a_request_carries_its_request_id_and_s3_request_id(client, caplog):
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.INFO):
         client.get("/docs/missing.html", headers={"X-Request-ID": "trace-me"}).close()
     records = [record for record in caplog.records if "missing.html" in record.getMessage()]
     assert records, caplog.text
