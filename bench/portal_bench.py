@@ -13,6 +13,7 @@ import datetime
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,7 +49,8 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--projects", type=int, default=50)
     parser.add_argument("--versions", type=int, default=40)
-    parser.add_argument("--duration", type=int, default=8, help="seconds of wrk per URL")
+    parser.add_argument("--duration", type=int, default=3, help="seconds of wrk per URL and round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; each measures every URL once, interleaved")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (keep-alive)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     return parser.parse_args(argv)
@@ -128,9 +130,21 @@ def bench(workdir, args):
             results.setdefault("bytes", {})[name] = len(body)
         if results["bytes"]["landing page"] < 10_000 or b"Service 49" not in fetch(urls["landing page"])[1]:
             raise SystemExit("the landing page does not list every project")
-        for name, url in urls.items():
-            results[name] = run_wrk(url, args.duration, args.connections, args.threads, close=False)
-            print(f"{name}: {results[name]}", flush=True)
+        # Interleaved rounds: on a shared machine the load drifts, and each URL should see the same drift.
+        rounds = {name: [] for name in urls}
+        for number in range(args.rounds):
+            for name, url in urls.items():
+                rounds[name].append(run_wrk(url, args.duration, args.connections, args.threads, close=False))
+                print(f"round {number + 1} {name}: {rounds[name][-1]}", flush=True)
+        for name, runs in rounds.items():
+            results[name] = {
+                "rps": statistics.median(run["rps"] for run in runs),
+                "p50_ms": statistics.median(run["p50_ms"] for run in runs),
+                "p99_ms": statistics.median(run["p99_ms"] for run in runs),
+                "socket_errors": sum(run["socket_errors"] for run in runs),
+                "non_2xx": sum(run["non_2xx"] for run in runs),
+                "runs": runs,
+            }
     return results
 
 
@@ -140,7 +154,7 @@ def report(results):
     lines = [
         f"Portal benchmark, {results['projects']} projects x {results['versions']} versions, "
         f"{results['cpus']} CPUs, wrk -c{results['args']['connections']} keep-alive, "
-        f"{results['args']['duration']} s per URL",
+        f"{results['args']['rounds']} interleaved rounds of {results['args']['duration']} s per URL (medians)",
         "",
         "| URL | bytes | requests/s | p50 ms | p99 ms | p50 vs 4 KiB page | requests/s vs 4 KiB page |",
         "|---|---:|---:|---:|---:|---:|---:|",
