@@ -17,7 +17,7 @@ from ..publishing.run import format_bytes
 from ..s3 import get_s3
 from ..serving import hooks, keys
 from . import get_catalog
-from .catalog import groups
+from .catalog import BadIndex, groups
 from .versions import parse_version, resolve_aliases, resolve_name
 
 bp = Blueprint("portal", __name__, template_folder="templates")
@@ -93,7 +93,7 @@ def json_response(document, status=200):
 def portal_fallback(path, error):
     """Answer a missing key under /docs/ when the portal knows what it means; otherwise ``None``."""
     if path == "":
-        return landing_page()
+        return landing_page(as_fallback=True)
     name, slash, rest = path.partition("/")
     catalog = catalog_or_none()
     project = catalog and visible_project(catalog, name)
@@ -176,7 +176,7 @@ RENDERED = "portal.rendered"
 MAX_RENDERED = 256
 
 
-def landing_page():
+def landing_page(as_fallback=False):
     """Render the landing page: every project the reader may read, filtered by ``?q=`` (works without JavaScript).
 
     The HTML is kept per index version, filter and set of readable versions: rendering 50 projects
@@ -184,10 +184,16 @@ def landing_page():
     """
     query = request.args.get("q", "").strip()
     words = query.lower().split()
-    catalog = catalog_or_none()
-    if catalog is None:
+    try:
+        catalog = get_catalog()
+    except BadIndex as error:
+        current_app.logger.error("portal index unreadable: %s", error)
         return Response(render_template("portal/landing.html", cards=[], query=query, total=0, unavailable=True),
                         status=503, mimetype="text/html", headers={"Retry-After": "10", **NO_CACHE})
+    except (ClientError, BotoCoreError):
+        if as_fallback:
+            return None  # S3's own answer (no such bucket, access denied, unreachable) says more than ours
+        raise
     readable = [(project, readable_names(project)) for project in catalog.projects]
     key = (catalog.version_id, request.script_root, " ".join(words), query,
            hash(tuple(tuple(names) for _, names in readable)))
