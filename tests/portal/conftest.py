@@ -2,8 +2,6 @@
 
 import pytest
 
-from app import create_app
-
 from tests.conftest import BUCKET
 
 
