@@ -78,7 +78,13 @@ def record_publish(project, version, metadata, report):
     """List a successfully published ``project``/``version`` in the portal index; return its entry."""
     files = list(report.plan.uploads) + list(report.plan.unchanged)
     stats = {"size": sum(local.size for local in files), "files": len(files)}
-    document = _update(record_version(project, version, metadata, stats), "updating the portal index")
+    try:
+        document = _update(record_version(project, version, metadata, stats), "updating the portal index")
+    except click.ClickException as error:
+        raise click.ClickException(
+            f"the files of {project} {version} were published but it is not listed in the portal: {error.message}; "
+            "run the same command again (nothing is uploaded twice) or `flask docs reindex`"
+        ) from None
     catalog = catalog_from_index(document, "")
     resolution = catalog.by_name[project].resolution
     aliases = ", ".join(f"{name} -> {target}" for name, target in sorted(resolution.aliases.items())) or "none"

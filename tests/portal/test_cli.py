@@ -187,3 +187,16 @@ def test_commands_on_an_unreachable_bucket_fail_with_a_reason(app, docs_cli):
     result = docs_cli("versions", "payments")
     assert result.exit_code == 1
     assert "does not exist" in result.output and "Traceback" not in result.output
+
+
+def test_a_publish_whose_index_update_fails_says_the_files_are_there_and_how_to_finish(s3, publish, monkeypatch):
+    from app.portal.index import IndexConflict
+
+    def conflict(*args, **kwargs):
+        raise IndexConflict("the portal index changed 40 times while updating it; try again")
+
+    monkeypatch.setattr("app.portal.cli.update_index", conflict)
+    result = publish("payments", "1.0", check=False)
+    assert result.exit_code == 1
+    assert "were published but it is not listed in the portal" in result.output and "reindex" in result.output
+    assert "payments/1.0/index.html" in keys(s3, "payments/")
