@@ -84,6 +84,7 @@ def test_materials_version_selector_lists_our_versions_and_switching_keeps_the_p
     assert page.url == f"{portal_server.url}/docs/material/2.0/guide/install/"
     current = page.locator(".md-version__current")
     expect(current).to_have_text("2.0")
+    expect(page.locator("[data-md-component=outdated]")).to_be_hidden()  # 2.0 is stable
     links = page.locator(".md-version__list .md-version__link")
     expect(links).to_have_count(3)
     assert [text.strip() for text in links.all_inner_texts()] == ["2.0", "1.1", "1.0"]
@@ -92,6 +93,7 @@ def test_materials_version_selector_lists_our_versions_and_switching_keeps_the_p
     page.wait_for_url(f"{portal_server.url}/docs/material/1.0/guide/install/")
     expect(page.locator(".md-version__current")).to_have_text("1.0")
     expect(page.locator("h1")).to_have_text("Install")
+    expect(page.locator("[data-md-component=outdated]")).to_be_visible()  # 1.0 is not stable: the banner says so
     assert page.problems == []
 
 
