@@ -158,6 +158,7 @@ def test_deleting_the_last_version_removes_the_project(s3, publish, docs_cli):
     publish("payments", "1.0")
     assert docs_cli("delete", "payments", "1.0", "--yes").exit_code == 0
     assert index(s3)["projects"] == {}
+    assert keys(s3, "payments/") == []  # nothing left behind, not even the project's saved entry
 
 
 @pytest.mark.parametrize("args", [["_x", "1.0"], ["payments", ".."], ["payments", "a/b"]])
@@ -200,3 +201,15 @@ def test_a_publish_whose_index_update_fails_says_the_files_are_there_and_how_to_
     assert result.exit_code == 1
     assert "were published but it is not listed in the portal" in result.output and "reindex" in result.output
     assert "payments/1.0/index.html" in keys(s3, "payments/")
+
+
+def test_reindex_after_losing_the_index_keeps_titles_pins_and_hidden_flags(s3, publish, docs_cli):
+    publish("payments", "1.0", "--title", "Payments", "--commit", "c0ffee")
+    publish("payments", "2.0")
+    assert docs_cli("alias", "payments", "lts", "1.0").exit_code == 0
+    assert docs_cli("hide", "payments", "2.0").exit_code == 0
+    s3.delete_object(Bucket=BUCKET, Key=INDEX_NAME)
+    assert docs_cli("reindex").exit_code == 0
+    entry = index(s3)["projects"]["payments"]
+    assert entry["title"] == "Payments" and entry["aliases"] == {"lts": "1.0"}
+    assert entry["versions"]["2.0"]["hidden"] is True and entry["versions"]["1.0"]["commit"] == "c0ffee"
