@@ -71,6 +71,9 @@ DEFAULTS = {
     # defects found on trial (issue 9)
     # Well inside nginx's default 60 s proxy_read_timeout, so a stalled S3 gets our 504, not the proxy's.
     "S3_FIRST_BYTE_DEADLINE": 20.0,
+    # portal (issue 11)
+    # How long each worker trusts its copy of the portal index before a conditional GET (at most 10 s).
+    "DOCS_PORTAL_TTL": 10.0,
 }
 
 ADDRESSING_STYLES = ("auto", "path", "virtual")
@@ -238,6 +241,8 @@ PARSERS = {
     "DOCS_READY_TIMEOUT": _number(float, 0.1, 60),
     # defects found on trial (issue 9)
     "S3_FIRST_BYTE_DEADLINE": _number(float, 0.01, 3600),
+    # portal (issue 11)
+    "DOCS_PORTAL_TTL": _number(float, 0, 10),
 }
 
 

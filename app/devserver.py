@@ -78,6 +78,16 @@ def load_sample_site(endpoint_url, environ):
     }
 
 
+def load_sample_projects(endpoint_url):
+    """Publish the portal's sample projects, each in several versions, into the sample bucket."""
+    from .portal.samples import publish_sample_projects
+    from .s3 import create_client
+
+    settings = {**config.DEFAULTS, "S3_BUCKET": SAMPLE_BUCKET, "S3_ENDPOINT_URL": endpoint_url,
+                "S3_REGION": "us-east-1", "S3_ADDRESSING_STYLE": "path"}
+    publish_sample_projects(create_client(settings), SAMPLE_BUCKET)
+
+
 def load_local_build(endpoint_url, environ, source):
     """Create the preview bucket and publish the local build ``source`` into it; return gunicorn's environment."""
     from .publishing.run import PublishError, PublishOptions, publish_tree
@@ -167,9 +177,11 @@ def main(argv=None):
                   f"({endpoint_url}, bucket {PREVIEW_BUCKET}); run it again after rebuilding", flush=True)
         else:
             environ = load_sample_site(endpoint_url, environ)
+            load_sample_projects(endpoint_url)
             print(f"docs-proxy: no S3_BUCKET set, so serving the sample site from an embedded S3 endpoint "
                   f"({endpoint_url}, bucket {SAMPLE_BUCKET})", flush=True)
         print(f"docs-proxy: open http://{bind}/docs/", flush=True)
+        print(f"docs-proxy: the portal of sample projects is at http://{bind}/_/", flush=True)
         return run_gunicorn(environ)
     finally:
         server.stop()
