@@ -16,6 +16,7 @@ from .. import access
 from ..publishing.run import format_bytes
 from ..s3 import get_s3
 from ..serving import hooks, keys
+from ..website.listing import is_listed, parse_prefixes
 from . import get_catalog
 from .catalog import BadIndex, groups
 from .versions import parse_version, resolve_aliases, resolve_name
@@ -53,6 +54,16 @@ def visible_project(catalog, name):
     if any(access.may_read(f"{name}/{version.name}/") for version in project.versions):
         return project
     return None
+
+
+def is_listing_folder(path):
+    """Tell whether ``path`` lies in a folder the operator named in DOCS_LISTING_PREFIXES.
+
+    A folder named there is a listing, even where a bucket without a portal index makes its first
+    segment look like a project; ``*`` (everywhere) leaves the portal's answers to the portal.
+    """
+    prefixes = [prefix for prefix in parse_prefixes(current_app.config["DOCS_LISTING_PREFIXES"]) if prefix != "*"]
+    return is_listed(path.rstrip("/") + "/", prefixes)
 
 
 def catalog_or_none():
@@ -94,6 +105,8 @@ def portal_fallback(path, error):
     """Answer a missing key under /docs/ when the portal knows what it means; otherwise ``None``."""
     if path == "":
         return landing_page(as_fallback=True)
+    if is_listing_folder(path):
+        return None
     name, slash, rest = path.partition("/")
     catalog = catalog_or_none()
     project = catalog and visible_project(catalog, name)
