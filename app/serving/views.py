@@ -80,12 +80,16 @@ def redirect_to_directory(path, error):
     return None
 
 
-def fetch_object(key):
-    """Return the response for ``key``: HEAD via head_object, GET streamed, If-Range honoured."""
+def fetch_object(key, params=None):
+    """Return the response for ``key``: HEAD via head_object, GET streamed, If-Range honoured.
+
+    ``params`` are the conditional and Range parameters for S3, by default the request's own.
+    """
     s3 = get_s3()
     bucket = current_app.config["S3_BUCKET"]
     operation = s3.head_object if request.method == "HEAD" else s3.get_object
-    params = conditional_params(request.headers)
+    if params is None:
+        params = conditional_params(request.headers)
     s3_response = operation(Bucket=bucket, Key=key, **params)
     if s3_response["ResponseMetadata"]["HTTPStatusCode"] == 206 and not is_if_range_satisfied(
         request.headers, s3_headers(s3_response)
