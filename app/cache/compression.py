@@ -7,6 +7,7 @@ import zlib
 # Preference at equal q-values: zstd and br are smaller than gzip for the same CPU.
 PREFERENCE = ("zstd", "br", "gzip")
 ALIASES = {"x-gzip": "gzip"}
+IMPLICIT_IDENTITY_Q = 0.0001
 
 # Levels for objects compressed once and kept (cache) and for bodies compressed as they stream:
 # the kept copy pays once for smaller transfers; a stream pays on every request (figures: bench/).
@@ -106,7 +107,8 @@ def choose_encoding(accept_encoding, available):
 
     ``None`` means nothing acceptable is available (``identity;q=0`` or ``*;q=0`` without an acceptable
     coding, RFC 9110 12.5.3). No header means no preference: identity, which every client can read.
-    The highest q wins; at equal q a coding beats identity and zstd > br > gzip.
+    The highest q wins; at equal q a coding beats identity and zstd > br > gzip; identity the client
+    does not name ranks below every coding it names.
     """
     if accept_encoding is None:
         return "identity"
@@ -119,7 +121,8 @@ def choose_encoding(accept_encoding, available):
         q = accepted.get(coding, wildcard if wildcard is not None else 0.0)
         if q > best_q:
             best, best_q = coding, q
-    identity_q = accepted.get("identity", wildcard if wildcard is not None else 1.0)
+    # Identity not named is acceptable (RFC 9110 12.5.3) but loses to any coding the client named.
+    identity_q = accepted.get("identity", wildcard if wildcard is not None else IMPLICIT_IDENTITY_Q)
     if best is not None and best_q >= identity_q:
         return best
     if identity_q > 0:
