@@ -146,7 +146,9 @@ def load(store, key, entry):
     not be stored (the entry is then a pass marker), for the caller to stream; else ``None``.
     """
     config = current_app.config
-    params = {"IfNoneMatch": entry.etag} if entry is not None and entry.etag else {}
+    # A pass marker has no bytes to revalidate: its object is fetched whole, to stream or to store.
+    revalidate = entry is not None and entry.body is not None and entry.etag
+    params = {"IfNoneMatch": entry.etag} if revalidate else {}
     started = time.monotonic()
     try:
         s3_response = get_s3().get_object(Bucket=config["S3_BUCKET"], Key=key, **params)

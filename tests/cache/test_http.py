@@ -288,3 +288,23 @@ def test_cache_off_sends_every_request_to_s3(gunicorn_factory, s3_proxy, put, ca
     assert [(status, headers["x-cache"]) for status, headers, _ in results] == [(200, "BYPASS")] * 2
     assert [gzip.decompress(body) for _, _, body in results] == [PAGE] * 2
     assert s3_gets(s3_proxy, key) == 2
+
+
+def test_large_object_fetched_again_after_the_ttl_streams_whole(cache_server, s3_proxy, put):
+    key = put("changelog.txt", BIG_TEXT, ContentType="text/plain")
+    get(cache_server, f"/docs/{key}")
+    time.sleep(TTL + 0.1)
+
+    status, headers, body = get(cache_server, f"/docs/{key}")
+
+    assert (status, headers["x-cache"], body) == (200, "BYPASS", BIG_TEXT)
+
+
+def test_first_conditional_request_for_a_large_object_is_answered_304(cache_server, s3_proxy, put, server_s3,
+                                                                       cache_bucket):
+    key = put("changelog.txt", BIG_TEXT, ContentType="text/plain")
+    etag = server_s3.head_object(Bucket=cache_bucket, Key=key)["ETag"]
+
+    status, headers, body = get(cache_server, f"/docs/{key}", {"If-None-Match": etag})
+
+    assert (status, headers["etag"], body) == (304, etag, b"")
