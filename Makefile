@@ -40,6 +40,7 @@ $(VENV)-bench/.installed: requirements-bench.txt
 bench: $(VENV)/.test $(VENV)-bench/.installed
 	bash bench/system-deps.sh
 	$(PY) bench/serve_bench.py
+	$(PY) bench/cache_bench.py
 	$(PY) bench/publish_bench.py
 
 ## publish: make publish SRC=path/to/built/site PREFIX=project/1.0/ (uses S3_BUCKET etc.)

@@ -35,6 +35,8 @@ http {{
 BACKEND = """\
     types {{
         text/html html;
+        text/css css;
+        application/javascript js;
         application/octet-stream bin;
     }}
     default_type binary/octet-stream;
