@@ -27,6 +27,10 @@ STORE = "docs.cache"
 # Werkzeug and the WSGI server compute these for the bytes actually sent (a range, a coding).
 COMPUTED_HEADERS = {"content-length", "content-range", "accept-ranges", "etag"}
 
+# The request headers (as WSGI keys) that make a hit conditional or partial.
+CONDITIONAL_ENVIRON = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH", "HTTP_IF_UNMODIFIED_SINCE",
+                       "HTTP_RANGE", "HTTP_IF_RANGE")
+
 QUOTED = re.compile(r'(?:W/)?"[^"]*"')
 
 # The body S3 answers a failed precondition with, so a hit refuses exactly as the S3 path does.
@@ -220,12 +224,16 @@ def serve(store, key, entry, label, age=None):
     if age is not None:
         headers.append(("Age", str(int(age))))
     g.cache_result = label
+    environ = request.environ
+    if not any(name in environ for name in CONDITIONAL_ENVIRON):
+        # Nothing to evaluate: the plain 200 make_conditional would build, without parsing dates for nothing.
+        headers.append(("Accept-Ranges", "bytes"))
+        return CachedResponse(body, status=200, headers=headers)
     failed = policy.failed_precondition(request.headers, etag, entry_header(entry, "last-modified"))
     if failed:
         return CachedResponse(PRECONDITION_FAILED_XML.format(failed), status=412,
                               headers=[("Content-Type", "application/xml"), ("X-Cache", label)])
     response = CachedResponse(body, status=200, headers=headers)
-    environ = request.environ
     byte_range = environ.get("HTTP_RANGE")
     if byte_range and not is_single_byte_range(byte_range):
         # As on the S3 path: a malformed or multi-range Range is ignored and the whole object sent.

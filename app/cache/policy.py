@@ -68,8 +68,10 @@ def failed_precondition(request_headers, etag, last_modified):
         if wanted.star_tag or (tag is not None and not weak and wanted.contains(tag)):
             return None
         return "If-Match"
-    since = parse_date(request_headers.get("If-Unmodified-Since"))
-    modified = parse_date(last_modified)
+    since = request_headers.get("If-Unmodified-Since")
+    if not since:
+        return None
+    since, modified = parse_date(since), parse_date(last_modified)
     if since is not None and modified is not None and modified > since:
         return "If-Unmodified-Since"
     return None

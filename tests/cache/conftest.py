@@ -8,7 +8,9 @@ import pytest
 from tests.faultproxy import FaultProxy
 from tests.servers import Gunicorn
 
-TTL = 0.5
+TTL = 1.0
+# Objects whose test is about hits, not freshness: a loaded machine must not expire them mid-test.
+IMMUTABLE = "public, max-age=31536000, immutable"
 OBJECT_LIMIT = 64 * 1024
 READ_TIMEOUT = 1.0
 

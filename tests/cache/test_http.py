@@ -1,7 +1,7 @@
 """The cache over real HTTP: gunicorn, moto's S3 server, and the fault proxy counting and breaking S3 requests."""
 
 import gzip
-import os
+import hashlib
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -10,14 +10,14 @@ import brotli
 import pytest
 from backports import zstd
 
-from tests.cache.conftest import OBJECT_LIMIT, TTL, get, s3_gets
+from tests.cache.conftest import IMMUTABLE, OBJECT_LIMIT, TTL, get, s3_gets
 
 PAGE = b"<!doctype html><title>Guide</title>" + b"<p>Install the tool, then run it.</p>\n" * 200
 DECOMPRESS = {"gzip": gzip.decompress, "br": brotli.decompress, "zstd": zstd.decompress}
 
 
 def test_second_request_is_a_hit_without_asking_s3(cache_server, s3_proxy, put):
-    key = put("page.html", PAGE, ContentType="text/html")
+    key = put("page.html", PAGE, ContentType="text/html", CacheControl=IMMUTABLE)
 
     first = get(cache_server, f"/docs/{key}")
     second = get(cache_server, f"/docs/{key}")
@@ -44,7 +44,7 @@ def test_object_changed_in_s3_is_served_new_within_the_ttl(cache_server, s3_prox
 
     assert body == b"new"
     assert headers["x-cache"] == "MISS"
-    assert time.monotonic() - published < TTL + 0.5
+    assert time.monotonic() - published < TTL + 1.0
 
 
 def test_unchanged_object_is_revalidated_after_the_ttl(cache_server, s3_proxy, put):
@@ -74,7 +74,7 @@ def test_immutable_objects_are_not_requested_again(cache_server, s3_proxy, put):
 
 def test_fifty_concurrent_requests_for_a_cold_key_make_one_s3_request(cache_server, s3_proxy, put):
     # Immutable, so the TTL cannot expire while the 50 requests queue for gunicorn's 16 threads.
-    key = put("page.html", PAGE, ContentType="text/html", CacheControl="public, max-age=31536000, immutable")
+    key = put("page.html", PAGE, ContentType="text/html", CacheControl=IMMUTABLE)
     # S3 takes a moment to answer, so every request arrives while the first fetch is in flight.
     s3_proxy.set_mode("stall", count=1, seconds=0.5)
 
@@ -117,31 +117,33 @@ def test_no_store_and_private_objects_are_never_cached(cache_server, s3_proxy, p
     assert s3_gets(s3_proxy, key) == 3
 
 
-DATA = os.urandom(5000)
+# Incompressible-looking but the same in every xdist worker (test ids must match).
+DATA = b"".join(hashlib.sha256(b"%d" % n).digest() for n in range(157))[:5000]
+WHOLE = slice(None)
 
 
 @pytest.mark.parametrize(
     "headers, status, expected",
     [
-        ({"Range": "bytes=10-19"}, 206, DATA[10:20]),
-        ({"Range": "bytes=-5"}, 206, DATA[-5:]),
-        ({"Range": "bytes=4990-"}, 206, DATA[4990:]),
-        ({"Range": "bytes=0-1,5-6"}, 200, DATA),
+        ({"Range": "bytes=10-19"}, 206, slice(10, 20)),
+        ({"Range": "bytes=-5"}, 206, slice(-5, None)),
+        ({"Range": "bytes=4990-"}, 206, slice(4990, None)),
+        ({"Range": "bytes=0-1,5-6"}, 200, WHOLE),
         ({"Range": "bytes=5000-"}, 416, None),
-        ({"If-None-Match": "ETAG"}, 304, b""),
-        ({"If-None-Match": '"other", ETAG'}, 304, b""),
-        ({"If-None-Match": '"other"'}, 200, DATA),
-        ({"If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"}, 304, b""),
+        ({"If-None-Match": "ETAG"}, 304, slice(0, 0)),
+        ({"If-None-Match": '"other", ETAG'}, 304, slice(0, 0)),
+        ({"If-None-Match": '"other"'}, 200, WHOLE),
+        ({"If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"}, 304, slice(0, 0)),
         ({"If-Match": '"other"'}, 412, None),
-        ({"If-Match": "ETAG"}, 200, DATA),
+        ({"If-Match": "ETAG"}, 200, WHOLE),
         ({"If-Unmodified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"}, 412, None),
-        ({"Range": "bytes=0-3", "If-Range": "ETAG"}, 206, DATA[:4]),
-        ({"Range": "bytes=0-3", "If-Range": '"stale"'}, 200, DATA),
+        ({"Range": "bytes=0-3", "If-Range": "ETAG"}, 206, slice(0, 4)),
+        ({"Range": "bytes=0-3", "If-Range": '"stale"'}, 200, WHOLE),
     ],
 )
 def test_conditional_and_range_requests_are_answered_from_the_cache_byte_exact(cache_server, s3_proxy, put,
                                                                                 headers, status, expected):
-    key = put("data.bin", DATA, ContentType="application/octet-stream", CacheControl="public, max-age=60")
+    key = put("data.bin", DATA, ContentType="application/octet-stream", CacheControl=IMMUTABLE)
     _, filled, _ = get(cache_server, f"/docs/{key}")
     headers = {name: value.replace("ETAG", filled["etag"]) for name, value in headers.items()}
 
@@ -150,14 +152,14 @@ def test_conditional_and_range_requests_are_answered_from_the_cache_byte_exact(c
     assert got_status == status
     assert got_headers.get("x-cache", "HIT") == "HIT"  # a 416 is Werkzeug's error response, without it
     if expected is not None:
-        assert body == expected
+        assert body == DATA[expected]
     if status == 206:
         assert got_headers["content-range"].endswith(f"/{len(DATA)}")
-        assert got_headers["content-length"] == str(len(expected))
+        assert got_headers["content-length"] == str(len(DATA[expected]))
     if status == 304:
         # A 304 carries what a 200 would for caching (RFC 9110 15.4.5), not only the ETag.
         assert got_headers["etag"] == filled["etag"]
-        assert got_headers["cache-control"] == "public, max-age=60"
+        assert got_headers["cache-control"] == IMMUTABLE
         assert got_headers["last-modified"] == filled["last-modified"]
     if status == 416:
         assert got_headers["content-range"] == f"bytes */{len(DATA)}"
@@ -165,7 +167,7 @@ def test_conditional_and_range_requests_are_answered_from_the_cache_byte_exact(c
 
 
 def test_head_is_answered_from_the_cache(cache_server, s3_proxy, put):
-    key = put("data.bin", DATA, ContentType="application/octet-stream")
+    key = put("data.bin", DATA, ContentType="application/octet-stream", CacheControl=IMMUTABLE)
     get(cache_server, f"/docs/{key}")
 
     status, headers, body = get(cache_server, f"/docs/{key}", method="HEAD")
