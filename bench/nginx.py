@@ -36,6 +36,7 @@ BACKEND = """\
     types {{
         text/html html;
         text/css css;
+        text/plain txt;
         application/javascript js;
         application/octet-stream bin;
     }}
