@@ -78,6 +78,8 @@ def fetch(key):
     if (entry is None or entry.body is None) and (request.method == "HEAD" or "Range" in request.headers):
         # Nothing stored to answer from, and this request would not fill the cache: S3 as before.
         return stream(key, "MISS", entry)
+    # Until something better is known: an error on the way is counted as a miss.
+    g.cache_result = "MISS"
     flight, leader = store.join(key)
     if not leader:
         return follow(store, key, entry, flight)
@@ -95,6 +97,7 @@ def fetch(key):
     if "Range" in request.headers:
         streaming.close_body(s3_response["Body"])
         return stream(key, "BYPASS", result)
+    g.cache_result = "BYPASS"
     response = finish_stream(object_response(s3_response, current_app.config["DOCS_CHUNK_SIZE"]), key, "BYPASS")
     # The client's conditionals were not sent to S3 (this GET fills the cache); answer them here.
     # Without this flag make_conditional would read the whole stream into memory to count its length.
@@ -108,7 +111,7 @@ def follow(store, key, entry, flight):
         if has_stale_body(entry):
             current_app.logger.warning("S3 fetch of %r still running after the wait; serving the stale copy", key)
             return serve(store, key, entry, "STALE", age=time.monotonic() - entry.validated)
-        raise DocsError("Gateway Timeout: S3 did not answer in time", 504)
+        raise DocsError("S3 did not answer in time", 504)
     outcome = flight.outcome
     if isinstance(outcome, BaseException):
         return stale_or_raise(store, key, entry, outcome)
@@ -192,7 +195,7 @@ def negotiate():
         return "identity"
     coding = compression.choose_encoding(request.headers.get("Accept-Encoding"), compression.available_codecs())
     if coding is None:
-        raise NotAcceptable("Not Acceptable: identity is refused and no acceptable content coding "
+        raise NotAcceptable("identity is refused and no acceptable content coding "
                             f"is available (this server sends {', '.join(sorted(compression.available_codecs()))})")
     return coding
 

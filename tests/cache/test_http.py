@@ -310,3 +310,21 @@ def test_first_conditional_request_for_a_large_object_is_answered_304(cache_serv
     status, headers, body = get(cache_server, f"/docs/{key}", {"If-None-Match": etag})
 
     assert (status, headers["etag"], body) == (304, etag, b"")
+
+
+def test_requests_waiting_on_a_stalled_fetch_get_504_without_a_copy(gunicorn_factory, s3_proxy, put, cache_bucket):
+    server = gunicorn_factory(cache_bucket, env={
+        "S3_ENDPOINT_URL": s3_proxy.url, "WEB_CONCURRENCY": "1", "S3_READ_TIMEOUT": "5", "S3_MAX_ATTEMPTS": "1",
+        "DOCS_CACHE_WAIT": "0.5"})
+    key = put("page.html", PAGE, ContentType="text/html")
+    s3_proxy.set_mode("stall", count=1, seconds=2)
+
+    with ThreadPoolExecutor(2) as pool:
+        leader = pool.submit(get, server, f"/docs/{key}")
+        time.sleep(0.3)
+        waiter = get(server, f"/docs/{key}")
+
+    assert leader.result()[0] == 200
+    assert waiter[0] == 504
+    assert waiter[2] == b"504 Gateway Timeout: S3 did not answer in time.\n"
+    assert s3_gets(s3_proxy, key) == 1
