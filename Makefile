@@ -42,6 +42,7 @@ bench: $(VENV)/.test $(VENV)-bench/.installed
 	$(PY) bench/serve_bench.py
 	$(PY) bench/cache_bench.py
 	$(PY) bench/publish_bench.py
+	$(PY) bench/ops_bench.py
 
 ## publish: make publish SRC=path/to/built/site PREFIX=project/1.0/ (uses S3_BUCKET etc.)
 publish: $(VENV)/.core

@@ -4,6 +4,10 @@ Configuration flows one way: ``DEFAULTS``, then the environment (``from_environ`
 then a test's ``test_config``. Nothing here runs at import time but constant definitions.
 """
 
+import re
+from urllib.parse import urlsplit
+import ipaddress
+
 DEFAULTS = {
     "S3_BUCKET": None,
     "S3_PREFIX": "",
@@ -25,6 +29,43 @@ DEFAULTS = {
     "DOCS_PUBLISH_JOBS": 8,
     "DOCS_MULTIPART_THRESHOLD": 16 * 1024 * 1024,
     "DOCS_MULTIPART_CONCURRENCY": 4,
+    # access control (issue 10): unset = open, as before; app/access/settings.py checks them together
+    "DOCS_AUTH": "",
+    "DOCS_AUTH_USER_HEADER": "X-Forwarded-User",
+    "DOCS_AUTH_EMAIL_HEADER": "X-Forwarded-Email",
+    "DOCS_AUTH_GROUPS_HEADER": "X-Forwarded-Groups",
+    "DOCS_AUTH_TRUSTED_NETWORKS": "",
+    "DOCS_AUTH_SECRET_FILE": None,
+    "DOCS_AUTH_JWT_PRESET": "generic",
+    "DOCS_AUTH_JWT_HEADER": None,
+    "DOCS_AUTH_JWKS_URL": None,
+    "DOCS_AUTH_JWT_ISSUER": None,
+    "DOCS_AUTH_JWT_AUDIENCE": None,
+    "DOCS_AUTH_JWT_ALGORITHMS": None,
+    "DOCS_AUTH_JWT_USER_CLAIM": None,
+    "DOCS_AUTH_JWT_GROUPS_CLAIM": None,
+    "DOCS_AUTH_ALB_ARN": None,
+    "DOCS_AUTH_HTPASSWD": None,
+    "DOCS_ACCESS_RULES": None,
+    "DOCS_AUTH_LOGIN_URL": None,
+    # website features (issue 14)
+    "DOCS_ERROR_DOCUMENT": None,
+    "DOCS_ERROR_DOCUMENT_TTL": 60.0,
+    "DOCS_LISTING_PREFIXES": "",
+    "DOCS_LISTING_PAGE_SIZE": 5000,
+    "DOCS_PRESIGN_ABOVE": None,
+    "DOCS_PRESIGN_EXPIRES": 300,
+    "S3_PUBLIC_ENDPOINT_URL": None,
+    # operations (issue 12)
+    # text by default: someone starting it by hand reads a terminal; deploy/ sets json for log pipelines.
+    "DOCS_LOG_FORMAT": "text",
+    "DOCS_METRICS": True,
+    # Empty: /_/metrics answers everyone who can reach the port; else comma-separated networks (CIDR).
+    "DOCS_METRICS_ALLOW": "",
+    # Seconds a readiness answer is reused: probes from many load balancers cost S3 one call per worker.
+    "DOCS_READY_CACHE_SECONDS": 5.0,
+    # Seconds the readiness call may take: below a Kubernetes probe's default 1 s timeout plus margin.
+    "DOCS_READY_TIMEOUT": 2.0,
     # cache and compression (issue 13)
     "DOCS_CACHE": "on",
     "DOCS_CACHE_SIZE": 64 * 1024 * 1024,
@@ -86,6 +127,67 @@ def _index_document(name, raw):
     return raw
 
 
+SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2, "mib": 1024**2,
+              "g": 1000**3, "gb": 1000**3, "gib": 1024**3, "t": 1000**4, "tb": 1000**4, "tib": 1024**4}
+
+
+def _size(name, raw):
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", raw)
+    unit = match and match.group(2).lower()
+    if not match or unit not in SIZE_UNITS:
+        raise ConfigError(f"{name}={raw!r} is not a size; use bytes or a number with a unit, such as 100MiB or 2GB")
+    value = int(float(match.group(1)) * SIZE_UNITS[unit])
+    if value < 1:
+        raise ConfigError(f"{name}={raw!r} is out of range; use a size of at least 1 byte")
+    return value
+
+
+def _listing_prefixes(name, raw):
+    prefixes = []
+    for item in raw.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if item != "*":
+            segments = [segment for segment in item.strip("/").split("/") if segment]
+            if any(segment in (".", "..") for segment in segments) or any(char in item for char in "\\*\0\r\n"):
+                raise ConfigError(
+                    f"{name} entry {item!r} is not a document path; use folders such as artifacts/, or * for everywhere"
+                )
+            item = "/".join(segments) + "/" if segments else "*"
+        prefixes.append(item)
+    return ",".join(dict.fromkeys(prefixes))
+
+
+def _http_url(name, raw):
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(f"{name}={raw!r} must be an http:// or https:// URL such as https://s3.example.internal")
+LOG_FORMATS = ("text", "json")
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def _boolean(name, raw):
+    word = raw.strip().lower()
+    if word not in TRUE_WORDS + FALSE_WORDS:
+        raise ConfigError(f"{name}={raw!r} is not a boolean; use one of: {', '.join(TRUE_WORDS + FALSE_WORDS)}")
+    return word in TRUE_WORDS
+
+
+def _networks(name, raw):
+    for part in raw.split(","):
+        if not part.strip():
+            continue
+        try:
+            ipaddress.ip_network(part.strip(), strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"{name}={raw!r}: {part.strip()!r} is not a network; use addresses or CIDRs such as 10.0.0.0/8, ::1"
+            ) from None
+    return raw
+
+
 PARSERS = {
     "S3_BUCKET": _text,
     "S3_PREFIX": _prefix,
@@ -104,6 +206,39 @@ PARSERS = {
     "DOCS_PUBLISH_JOBS": _number(int, 1, 256),
     "DOCS_MULTIPART_THRESHOLD": _number(int, 5 * 1024 * 1024),
     "DOCS_MULTIPART_CONCURRENCY": _number(int, 1, 64),
+    # access control (issue 10): each value is checked with the others in validate()
+    "DOCS_AUTH": _text,
+    "DOCS_AUTH_USER_HEADER": _text,
+    "DOCS_AUTH_EMAIL_HEADER": _text,
+    "DOCS_AUTH_GROUPS_HEADER": _text,
+    "DOCS_AUTH_TRUSTED_NETWORKS": _text,
+    "DOCS_AUTH_SECRET_FILE": _text,
+    "DOCS_AUTH_JWT_PRESET": _choice("generic", "alb", "iap", "cloudflare", "pomerium"),
+    "DOCS_AUTH_JWT_HEADER": _text,
+    "DOCS_AUTH_JWKS_URL": _text,
+    "DOCS_AUTH_JWT_ISSUER": _text,
+    "DOCS_AUTH_JWT_AUDIENCE": _text,
+    "DOCS_AUTH_JWT_ALGORITHMS": _text,
+    "DOCS_AUTH_JWT_USER_CLAIM": _text,
+    "DOCS_AUTH_JWT_GROUPS_CLAIM": _text,
+    "DOCS_AUTH_ALB_ARN": _text,
+    "DOCS_AUTH_HTPASSWD": _text,
+    "DOCS_ACCESS_RULES": _text,
+    "DOCS_AUTH_LOGIN_URL": _text,
+    # website features (issue 14)
+    "DOCS_ERROR_DOCUMENT": _index_document,
+    "DOCS_ERROR_DOCUMENT_TTL": _number(float, 0),
+    "DOCS_LISTING_PREFIXES": _listing_prefixes,
+    "DOCS_LISTING_PAGE_SIZE": _number(int, 1, 100_000),
+    "DOCS_PRESIGN_ABOVE": _size,
+    "DOCS_PRESIGN_EXPIRES": _number(int, 1, 7 * 24 * 3600),
+    "S3_PUBLIC_ENDPOINT_URL": _http_url,
+    # operations (issue 12)
+    "DOCS_LOG_FORMAT": _choice(*LOG_FORMATS),
+    "DOCS_METRICS": _boolean,
+    "DOCS_METRICS_ALLOW": _networks,
+    "DOCS_READY_CACHE_SECONDS": _number(float, 0, 3600),
+    "DOCS_READY_TIMEOUT": _number(float, 0.1, 60),
     # cache and compression (issue 13)
     "DOCS_CACHE": _choice("on", "off"),
     "DOCS_CACHE_SIZE": _number(int, 64 * 1024),
@@ -148,3 +283,8 @@ def validate(settings):
             "S3_BUCKET is not set; set it to the bucket to serve "
             "(or run `make run` without it for the embedded sample site)"
         )
+    # Access control reads its files (rules, htpasswd, secret) here too, so gunicorn's start-up
+    # check refuses a configuration that would not fail closed before any worker starts.
+    from app.access.settings import build_access
+
+    build_access(settings)

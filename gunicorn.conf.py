@@ -39,12 +39,18 @@ control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
 loglevel = "info"
-access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(D)sus pid=%(p)s'
+# user=: the reader access control identified (the app puts it in the WSGI environ), or "-".
+access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(D)sus pid=%(p)s user=%({docs_proxy.user}e)s request_id=%({docs_proxy.request_id}e)s'
+# DOCS_LOG_FORMAT=json: error and access logs as one JSON object per line (app/ops/logging.py).
+logger_class = "app.ops.logging.GunicornLogger"
 
 # Limits on what a client may send: a docs path never needs more.
 limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
+# Drop headers with '_' in their names (gunicorn's default, pinned here): X_Forwarded_User would
+# otherwise reach the app as X-Forwarded-User, an identity header no auth proxy vetted.
+header_map = "drop"
 
 
 def on_starting(server):
@@ -52,9 +58,32 @@ def on_starting(server):
     from app import config_problem
 
     problem = config_problem(os.environ, threads)
+    if problem is None and server.cfg.header_map == "dangerous" and "header" in os.environ.get("DOCS_AUTH", "").lower():
+        problem = (
+            "DOCS_AUTH includes header but gunicorn's header_map is 'dangerous': X_Forwarded_User would pass "
+            "as X-Forwarded-User; use header_map = drop (the default here) or refuse"
+        )
     if problem:
         print(f"docs-proxy: configuration error: {problem}", file=sys.stderr)
         sys.exit(1)
+    from app.ops import server as ops
+
+    ops.prepare_metrics_dir()
+    ops.check_s3_at_startup()
+
+
+def child_exit(server, worker):
+    """Stop counting a dead worker's live gauges in /_/metrics."""
+    from app.ops import server as ops
+
+    ops.mark_worker_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the metrics directory gunicorn made at start."""
+    from app.ops import server as ops
+
+    ops.remove_metrics_dir()
 
 
 M_ARENA_MAX = -8  # glibc's mallopt() parameter number, from malloc.h
@@ -86,6 +115,9 @@ def post_worker_init(worker):
     With ``reuse_port`` the master holds no listener, so once every worker has closed its own, new
     connections are refused while in-flight downloads finish.
     """
+    from app.ops import server as ops
+
+    ops.watch_for_drain(worker)  # /_/ready answers 503 from SIGTERM on
     set_accept_enabled = getattr(worker, "set_accept_enabled", None)
     if set_accept_enabled is None:
         return

@@ -271,6 +271,8 @@ def stream(key, label, marker=None):
 def finish_stream(response, key, label):
     """Label a streamed S3 response and compress it on the fly when the client and the object allow it."""
     response.headers["X-Cache"] = label
+    if response.status_code not in (200, 206):
+        return response  # a website redirect (serving/streaming.py): no representation to vary
     headers = {name.lower(): value for name, value in response.headers.items()}
     if current_app.config["DOCS_COMPRESSION"] != "on" or not compression.is_compressible_type(
         headers.get("content-type"), key

@@ -82,6 +82,8 @@ def echo_plan(report):
         click.echo(f"would upload {report.key_prefix}{local.relkey}  ({local.content_type}; {local.cache_control})")
     for relkey in report.plan.deletes:
         click.echo(f"would delete {report.key_prefix}{relkey}")
+    for redirect in report.redirects:
+        click.echo(f"would redirect {report.key_prefix}{redirect.relkey} -> {redirect.location}")
 
 
 def echo_summary(report):
@@ -98,6 +100,8 @@ def echo_summary(report):
         f"Published to {destination}: {len(report.uploaded)} uploaded, {report.unchanged} unchanged, "
         f"{len(report.deleted)} deleted, {format_bytes(report.bytes_uploaded)} in {report.seconds:.1f} s."
     )
+    if report.redirected:
+        click.echo(f"Wrote {len(report.redirected)} redirects from _redirects.")
 
 
 def echo_failures(report):

@@ -26,6 +26,7 @@ from .policy import (
     strip_etag,
 )
 from .manifest import MANIFEST_NAME, apply_manifest, decode_manifest, encode_manifest
+from .redirects import RedirectsError, read_redirects, write_redirects
 from .source import checksum_file, scan_source
 
 DELETE_BATCH = 1000  # S3's limit per DeleteObjects request.
@@ -52,6 +53,8 @@ class PublishOptions:
     hashed_policy: str = "public, max-age=31536000, immutable"
     multipart_threshold: int = 16 * 1024 * 1024
     multipart_concurrency: int = 4
+    docs_prefix: str = ""
+    index_document: str = "index.html"
 
     @classmethod
     def from_config(cls, config, **overrides):
@@ -62,6 +65,8 @@ class PublishOptions:
             hashed_policy=config["DOCS_CACHE_CONTROL_HASHED"],
             multipart_threshold=config["DOCS_MULTIPART_THRESHOLD"],
             multipart_concurrency=config["DOCS_MULTIPART_CONCURRENCY"],
+            docs_prefix=config["S3_PREFIX"],
+            index_document=config["DOCS_INDEX_DOCUMENT"],
         )
         return replace(options, **{name: value for name, value in overrides.items() if value is not None})
 
@@ -79,6 +84,8 @@ class PublishReport:
     failed: list = field(default_factory=list)
     written: dict = field(default_factory=dict)
     held_back: list = field(default_factory=list)
+    redirects: list = field(default_factory=list)
+    redirected: list = field(default_factory=list)
     bytes_uploaded: int = 0
     heads: int = 0
     seconds: float = 0.0
@@ -254,6 +261,12 @@ def publish_tree(s3, bucket, source_dir, key_prefix="", options=PublishOptions()
         hint = "" if options.include_hidden else " (hidden files are skipped; --include-hidden publishes them)"
         raise EmptySource(f"{source_dir} contains no files to publish{hint}")
     report.failed.extend(problems)
+    try:
+        # Checked before anything is listed or uploaded: a bad line leaves the bucket untouched.
+        site_path = key_prefix[len(options.docs_prefix):] if key_prefix.startswith(options.docs_prefix) else key_prefix
+        report.redirects, sources = read_redirects(sources, site_path, options.index_document)
+    except RedirectsError as error:
+        raise PublishError(str(error)) from None
 
     with ThreadPoolExecutor(max_workers=options.jobs, thread_name_prefix="publish") as pool:
         hashing = [(source, pool.submit(describe_local, source, options)) for source in sources]
@@ -286,13 +299,15 @@ def publish_tree(s3, bucket, source_dir, key_prefix="", options=PublishOptions()
                 elif error is None:
                     known[listed.relkey] = result
 
-        plan = plan_publish(local_files, known, delete=options.delete, keep=(MANIFEST_NAME,))
+        keep = (MANIFEST_NAME, *(redirect.relkey for redirect in report.redirects))
+        plan = plan_publish(local_files, known, delete=options.delete, keep=keep)
         report.plan = plan
         if options.dry_run:
             report.seconds = time.monotonic() - started
             return report
 
         upload_all(s3, bucket, key_prefix, plan, options, progress, pool, report)
+        publish_redirects(s3, bucket, key_prefix, options, progress, pool, report)
 
     if plan.deletes and options.delete:
         if report.ok:
@@ -329,6 +344,18 @@ def upload_all(s3, bucket, key_prefix, plan, options, progress, pool, report):
                     report.failed.append((local.relkey, describe_error(error, bucket, f"uploading {local.relkey}")))
     finally:
         progress.finish()
+
+
+def publish_redirects(s3, bucket, key_prefix, options, progress, pool, report):
+    """Write the ``_redirects`` objects once every file is up (a redirect must not lead to a page not yet there)."""
+    if not report.redirects:
+        return
+    if not report.ok:
+        progress.step(f"Not writing {len(report.redirects)} redirects: some files failed")
+        return
+    progress.step(f"Writing {len(report.redirects)} redirects from _redirects")
+    report.redirected, failed = write_redirects(s3, bucket, key_prefix, report.redirects, options.pages_policy, pool)
+    report.failed.extend((relkey, describe_error(error, bucket, f"writing redirect {relkey}")) for relkey, error in failed)
 
 
 def delete_all(s3, bucket, key_prefix, relkeys, progress, report):

@@ -2,9 +2,13 @@
 
 from functools import partial
 
-from flask import Response, current_app, g
+from flask import Response, current_app, g, request
 
 from .headers import select_headers
+from ..website.redirects import BadRedirect, redirect_location
+
+# S3 website semantics: an object carrying this header answers 301 to it (issue 14).
+WEBSITE_REDIRECT = "x-amz-website-redirect-location"
 
 S3_DEFAULT_TYPE = "binary/octet-stream"
 
@@ -50,9 +54,32 @@ def s3_headers(s3_response):
     return s3_response["ResponseMetadata"]["HTTPHeaders"]
 
 
+def website_redirect(raw_headers, body):
+    """Return the 301 for an object with a valid website redirect location, else ``None``.
+
+    An invalid location is logged and ignored (the object is served as it is), never followed.
+    """
+    value = raw_headers.get(WEBSITE_REDIRECT)
+    if value is None:
+        return None
+    try:
+        location = redirect_location(value, f"{request.script_root}/docs")
+    except BadRedirect as error:
+        current_app.logger.warning(
+            "ignoring the website redirect location %r of key %r: %s", value, g.get("s3_key"), error.reason
+        )
+        return None
+    if body is not None:
+        close_body(body)
+    return Response(status=301, headers={"Location": location, "Content-Type": "text/plain", "Cache-Control": "no-cache"})
+
+
 def object_response(s3_response, chunk_size):
-    """Return a Flask response relaying a get_object or head_object result."""
+    """Return a Flask response relaying a get_object or head_object result (or the object's redirect)."""
     raw_headers = s3_headers(s3_response)
+    redirect = website_redirect(raw_headers, s3_response.get("Body"))
+    if redirect is not None:
+        return redirect
     headers = select_headers(raw_headers)
     if "content-type" not in raw_headers:
         headers.append(("Content-Type", S3_DEFAULT_TYPE))

@@ -1,0 +1,21 @@
+"""Website features: error documents, redirect objects, folder listings and presigned downloads (issue 14).
+
+Redirect objects (``x-amz-website-redirect-location``) are answered where the object response is
+built (serving/streaming.py, with the pure policy in ``redirects``); publish writes them from a
+``_redirects`` file (publishing/redirects.py).
+"""
+
+from flask import Blueprint
+
+# No routes: the blueprint only carries the listing template.
+bp = Blueprint("website", __name__, template_folder="templates")
+
+
+def init_app(app):
+    """Register the listing and error-document fallbacks (in that order) and the presign responder."""
+    from . import errordocs, listing, presign
+
+    app.register_blueprint(bp)
+    listing.init_app(app)
+    errordocs.init_app(app)
+    presign.init_app(app)

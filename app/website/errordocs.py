@@ -1,0 +1,161 @@
+"""Error documents: a missing page answers 404 with the nearest ``DOCS_ERROR_DOCUMENT`` up its path.
+
+Each site's own 404 page (Sphinx and MkDocs Material generate one) shows with its styling; non-HTML
+clients keep S3's XML error. The lookup costs at most one S3 call per folder level, and which key
+answered for a folder is cached for ``DOCS_ERROR_DOCUMENT_TTL`` seconds.
+"""
+
+import threading
+import time
+from functools import partial
+
+from botocore.exceptions import ClientError
+from flask import Response, current_app, g, request
+
+from ..access import may_read
+from ..errors import error_status
+from ..s3 import get_s3
+from ..serving.hooks import add_fallback
+from ..serving.streaming import close_body, prepend, stream_body
+
+CACHE = "website.errordocs"
+MAX_CACHED_FOLDERS = 10_000
+# What an error page keeps of its object's headers: how to render it, never its validators (a 404
+# must not become a 304 for the missing URL).
+KEPT_HEADERS = {"content-type": "Content-Type", "content-language": "Content-Language",
+                "content-encoding": "Content-Encoding"}
+
+
+def candidate_paths(path, document):
+    """Return the document paths where the error document for ``path`` may be, nearest first.
+
+    ``path`` is a document path below the docs root (``a/b/page.html``, ``a/b/``); the search goes up
+    to the docs root (``S3_PREFIX``) and never above it.
+    """
+    folders = path.split("/")[:-1]
+    return ["".join(f"{folder}/" for folder in folders[:depth]) + document for depth in range(len(folders), -1, -1)]
+
+
+def wants_html(accept):
+    """Tell whether an ``Accept`` header names ``text/html`` (with a non-zero quality)."""
+    for item in accept.split(","):
+        media, _, params = item.strip().partition(";")
+        if media.strip().lower() != "text/html":
+            continue
+        quality = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        return quality > 0
+    return False
+
+
+class LookupCache:
+    """Which error document path answered for a folder (or ``None``), each kept for ``ttl`` seconds."""
+
+    def __init__(self, ttl, clock=time.monotonic):
+        self.ttl = ttl
+        self.clock = clock
+        self.entries = {}
+        self.lock = threading.Lock()
+
+    def get(self, folder):
+        """Return ``(found, document_path)`` for ``folder``; ``found`` is False when unknown or expired."""
+        with self.lock:
+            entry = self.entries.get(folder)
+        if entry is None or entry[0] < self.clock():
+            return False, None
+        return True, entry[1]
+
+    def put(self, folder, document_path):
+        """Remember the answer for ``folder``."""
+        if self.ttl <= 0:
+            return
+        with self.lock:
+            if len(self.entries) >= MAX_CACHED_FOLDERS:
+                now = self.clock()
+                self.entries = {key: value for key, value in self.entries.items() if value[0] >= now}
+                if len(self.entries) >= MAX_CACHED_FOLDERS:
+                    self.entries.clear()
+            self.entries[folder] = (self.clock() + self.ttl, document_path)
+
+    def forget(self, folder):
+        """Drop what is known about ``folder``."""
+        with self.lock:
+            self.entries.pop(folder, None)
+
+
+def fetch_document(document_path):
+    """Return S3's GET (or HEAD) of an error document, or ``None`` when it is missing."""
+    config = current_app.config
+    s3 = get_s3()
+    operation = s3.head_object if request.method == "HEAD" else s3.get_object
+    try:
+        return operation(Bucket=config["S3_BUCKET"], Key=config["S3_PREFIX"] + document_path)
+    except ClientError as error:
+        if error_status(error) in (403, 404):
+            return None
+        raise
+
+
+def find_document(path):
+    """Return ``(document_path, s3_response)`` for the nearest error document of ``path``, or ``None``."""
+    cache = current_app.extensions[CACHE]
+    folder = path.rsplit("/", 1)[0] + "/" if "/" in path else ""
+    known, cached = cache.get(folder)
+    if known and (cached is None or may_read(cached)):
+        if cached is None:
+            return None
+        response = fetch_document(cached)
+        if response is not None:
+            return cached, response
+        cache.forget(folder)
+    skipped = False
+    for candidate in candidate_paths(path, current_app.config["DOCS_ERROR_DOCUMENT"]):
+        if not may_read(candidate):
+            skipped = True
+            continue
+        response = fetch_document(candidate)
+        if response is not None:
+            cache.put(folder, candidate)
+            return candidate, response
+    if not skipped:
+        # "None here" is only true for every reader when no candidate was hidden from this one.
+        cache.put(folder, None)
+    return None
+
+
+def error_document(path, error):
+    """Answer a missing key with the nearest error document, for clients that accept HTML (a fallback)."""
+    if not wants_html(request.headers.get("Accept", "")):
+        return None
+    found = find_document(path)
+    if found is None:
+        return None
+    document_path, s3_response = found
+    raw = s3_response["ResponseMetadata"]["HTTPHeaders"]
+    headers = [(name, raw[lower]) for lower, name in KEPT_HEADERS.items() if lower in raw]
+    headers.append(("Cache-Control", "no-cache"))
+    # S3 answers 403 for a missing key when the proxy may not list the bucket; the reader sees S3's status.
+    status = error_status(error)
+    if "content-length" in raw:
+        headers.append(("Content-Length", raw["content-length"]))
+    body = s3_response.get("Body")
+    if body is None:
+        return Response(status=status, headers=headers)
+    chunks = stream_body(body, current_app.config["DOCS_CHUNK_SIZE"], g.get("s3_key"), current_app.logger)
+    response = Response(prepend(next(chunks, None), chunks), status=status, headers=headers)
+    response.call_on_close(partial(close_body, body))
+    return response
+
+
+def init_app(app):
+    """Register the error-document fallback when ``DOCS_ERROR_DOCUMENT`` is set."""
+    if not app.config.get("DOCS_ERROR_DOCUMENT"):
+        return
+    app.extensions[CACHE] = LookupCache(app.config["DOCS_ERROR_DOCUMENT_TTL"])
+    add_fallback(app, error_document)

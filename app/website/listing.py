@@ -1,0 +1,220 @@
+"""Folder listings: a folder without an index document, below a ``DOCS_LISTING_PREFIXES`` entry, lists its contents.
+
+HTML (escaped by Jinja, sortable by name, size and date, with breadcrumbs) or JSON for clients that
+ask for ``application/json``. A page holds up to ``DOCS_LISTING_PAGE_SIZE`` entries, gathered from as
+many ``list_objects_v2`` calls as that takes (S3 returns at most 1,000 keys per call); a longer folder
+links to its next page with S3's continuation token. Entries the reader may not read are left out.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import quote, urlencode
+
+from botocore.exceptions import ClientError
+from flask import Response, current_app, render_template, request
+
+from ..access import may_read
+from ..errors import DocsError, error_status
+from ..publishing.manifest import MANIFEST_NAME
+from ..s3 import get_s3
+from ..serving.hooks import add_fallback
+from ..serving.keys import directory_location
+from ..serving.views import redirect
+
+S3_MAX_KEYS = 1000
+SORT_KEYS = ("name", "size", "date")
+ORDERS = ("asc", "desc")
+HIDDEN_NAMES = {MANIFEST_NAME}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of a listing: a file, or a folder (``name`` ends in '/', no size or date)."""
+
+    name: str
+    size: int | None = None
+    last_modified: datetime | None = None
+
+    @property
+    def is_folder(self):
+        """Tell whether the entry is a folder."""
+        return self.name.endswith("/")
+
+    @property
+    def href(self):
+        """Return the entry's link, relative to the folder ('./' keeps a ':' from reading as a scheme)."""
+        return "./" + quote(self.name, safe="/")
+
+
+def parse_prefixes(value):
+    """Return the listing prefixes of a ``DOCS_LISTING_PREFIXES`` value (already normalised by config)."""
+    return tuple(item for item in (value or "").split(",") if item)
+
+
+def is_listed(path, prefixes):
+    """Tell whether the folder ``path`` (``''`` or ending in '/') may be listed under ``prefixes``."""
+    return any(prefix == "*" or path.startswith(prefix) for prefix in prefixes)
+
+
+def human_size(size):
+    """Return ``size`` bytes the way people read them: ``999 B``, ``1.5 KiB``, ``2.0 GiB``."""
+    if size is None:
+        return ""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
+def breadcrumbs(path):
+    """Return ``(label, href)`` pairs from the docs root down to the folder ``path``, hrefs relative."""
+    segments = [segment for segment in path.split("/") if segment]
+    crumbs = [("docs", "../" * len(segments) or "./")]
+    for depth, segment in enumerate(segments, start=1):
+        crumbs.append((segment, "../" * (len(segments) - depth) or "./"))
+    return crumbs
+
+
+def sort_entries(entries, sort="name", order="asc"):
+    """Return ``entries`` sorted by ``sort`` in ``order``, folders always before files."""
+    keys = {
+        "name": lambda entry: entry.name,
+        "size": lambda entry: (entry.size or 0, entry.name),
+        "date": lambda entry: (entry.last_modified.timestamp() if entry.last_modified else 0.0, entry.name),
+    }
+    reverse = order == "desc"
+    folders = sorted((entry for entry in entries if entry.is_folder), key=lambda entry: entry.name, reverse=reverse and sort == "name")
+    files = sorted((entry for entry in entries if not entry.is_folder), key=keys[sort], reverse=reverse)
+    return folders + files
+
+
+def entries_of_page(page, key_prefix):
+    """Return the ``Entry`` list of one ``list_objects_v2`` answer, names relative to ``key_prefix``."""
+    entries = []
+    for common in page.get("CommonPrefixes", ()):
+        entries.append(Entry(common["Prefix"][len(key_prefix):]))
+    for item in page.get("Contents", ()):
+        entries.append(Entry(item["Key"][len(key_prefix):], item["Size"], item["LastModified"].astimezone(timezone.utc)))
+    # The folder's own marker object, names S3 cannot turn back into a path, and our publish manifest.
+    return [
+        entry for entry in entries
+        if entry.name and not entry.name.startswith("/") and entry.name not in HIDDEN_NAMES
+    ]
+
+
+def list_folder(key_prefix, page_size, token=None):
+    """Return ``(entries, next_token)``: up to ``page_size`` entries of the folder, from ``token`` on."""
+    s3 = get_s3()
+    bucket = current_app.config["S3_BUCKET"]
+    entries = []
+    while True:
+        params = {"Bucket": bucket, "Prefix": key_prefix, "Delimiter": "/",
+                  "MaxKeys": min(S3_MAX_KEYS, page_size - len(entries))}
+        if token:
+            params["ContinuationToken"] = token
+        page = s3.list_objects_v2(**params)
+        entries.extend(entries_of_page(page, key_prefix))
+        token = page.get("NextContinuationToken") if page.get("IsTruncated") else None
+        if token is None or len(entries) >= page_size:
+            return entries, token
+
+
+def has_contents(key_prefix):
+    """Tell whether any key lies below ``key_prefix``."""
+    page = get_s3().list_objects_v2(Bucket=current_app.config["S3_BUCKET"], Prefix=key_prefix, MaxKeys=1)
+    return bool(page.get("KeyCount") or page.get("Contents"))
+
+
+def wants_json():
+    """Tell whether the client prefers JSON to HTML."""
+    accept = request.accept_mimetypes
+    return accept.best_match(["text/html", "application/json"]) == "application/json" and accept["application/json"] > 0
+
+
+def page_link(token, sort, order):
+    """Return the relative link to a listing page with its sort order."""
+    params = {}
+    if sort != "name" or order != "asc":
+        params.update(sort=sort, order=order)
+    if token:
+        params["page"] = token
+    return "./?" + urlencode(params) if params else "./"
+
+
+def listing(path, error):
+    """List a folder that has no index document, when listings are on for it (a fallback)."""
+    prefixes = current_app.extensions["website.listing_prefixes"]
+    config = current_app.config
+    if path != "" and not path.endswith("/"):
+        # A listable folder named without its slash: the same redirect an index document gets.
+        if is_listed(path + "/", prefixes) and may_read(path + "/") and has_contents(config["S3_PREFIX"] + path + "/"):
+            return redirect(directory_location(path, request.query_string.decode("latin-1")))
+        return None
+    if not is_listed(path, prefixes) or not may_read(path):
+        return None
+    sort = request.args.get("sort", "name")
+    order = request.args.get("order", "asc")
+    if sort not in SORT_KEYS or order not in ORDERS:
+        raise DocsError(f"sort must be one of {', '.join(SORT_KEYS)} and order one of {', '.join(ORDERS)}")
+    token = request.args.get("page") or None
+    key_prefix = config["S3_PREFIX"] + path
+    try:
+        entries, next_token = list_folder(key_prefix, config["DOCS_LISTING_PAGE_SIZE"], token)
+    except ClientError as failure:
+        if token is None or error_status(failure) != 400:
+            raise
+        # S3 refuses a token it did not issue (or one for another prefix) with 400 InvalidArgument.
+        raise DocsError("the page parameter is not a page of this folder; start again from the first page") from None
+    if not entries and token is None and not has_contents(key_prefix):
+        return None
+    entries = sort_entries([entry for entry in entries if may_read(path + entry.name)], sort, order)
+    next_link = page_link(next_token, sort, order) if next_token else None
+    headers = {"Cache-Control": "no-cache", "Vary": "Accept"}
+    if wants_json():
+        response = current_app.json.response(listing_json(path, entries, next_link))
+        response.headers.update(headers)
+        return response
+    html = render_template(
+        "website/listing.html",
+        path=path,
+        title="/docs/" + path,
+        entries=entries,
+        crumbs=breadcrumbs(path),
+        parent="../" if path else None,
+        sort=sort,
+        order=order,
+        sort_link=lambda column: page_link(token, column, "desc" if column == sort and order == "asc" else "asc"),
+        next_link=next_link,
+        first_link=page_link(None, sort, order) if token else None,
+        human_size=human_size,
+    )
+    return Response(html, status=200, headers=headers, mimetype="text/html")
+
+
+def listing_json(path, entries, next_link):
+    """Return the JSON body of a listing page."""
+    return {
+        "path": path,
+        "entries": [
+            {
+                "name": entry.name,
+                "type": "folder" if entry.is_folder else "file",
+                "size": entry.size,
+                "last_modified": entry.last_modified.isoformat() if entry.last_modified else None,
+                "href": entry.href,
+            }
+            for entry in entries
+        ],
+        "next": next_link,
+    }
+
+
+def init_app(app):
+    """Register the listing fallback when ``DOCS_LISTING_PREFIXES`` names any folder."""
+    prefixes = parse_prefixes(app.config.get("DOCS_LISTING_PREFIXES"))
+    if not prefixes:
+        return
+    app.extensions["website.listing_prefixes"] = prefixes
+    add_fallback(app, listing)

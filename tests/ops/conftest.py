@@ -1,0 +1,59 @@
+"""Fixtures for the ops tests: a bucket with pages, metrics read back as numbers, canned S3 answers."""
+
+import pytest
+from botocore.awsrequest import AWSResponse
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import BUCKET
+
+
+@pytest.fixture
+def put(s3):
+    """Put an object into the mocked bucket."""
+
+    def put(key, body, **kwargs):
+        s3.put_object(Bucket=BUCKET, Key=key, Body=body, **kwargs)
+
+    return put
+
+
+def parse_metrics(text):
+    """Return {(sample name, frozenset of labels): value} of a Prometheus text exposition."""
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return samples
+
+
+def sample(samples, name, **labels):
+    """Return one sample's value (0 when absent, as Prometheus would treat a counter never incremented)."""
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+@pytest.fixture
+def read_metrics(client):
+    """Return the app's /_/metrics, parsed."""
+
+    def read():
+        with client.get("/_/metrics") as response:
+            assert response.status_code == 200
+            return parse_metrics(response.get_data(as_text=True))
+
+    return read
+
+
+def canned_answer(s3_client, status, body=b"", headers=None):
+    """Make ``s3_client`` receive this HTTP response for every request."""
+
+    class Raw:
+        def __init__(self):
+            self.data = body
+
+        def stream(self, **kwargs):
+            yield body
+
+    def send(request, **kwargs):
+        return AWSResponse(request.url, status, {"x-amz-request-id": "REQ-OPS", **(headers or {})}, Raw())
+
+    s3_client.meta.events.register_first("before-send.s3.*", send)
