@@ -47,6 +47,7 @@ $(VENV)-bench/.installed: requirements-bench.txt
 bench: $(VENV)/.test $(VENV)-bench/.installed
 	bash bench/system-deps.sh
 	$(PY) bench/serve_bench.py
+	$(PY) bench/cache_bench.py
 	$(PY) bench/publish_bench.py
 	$(PY) bench/ops_bench.py
 

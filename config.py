@@ -74,6 +74,17 @@ DEFAULTS = {
     # portal (issue 11)
     # How long each worker trusts its copy of the portal index before a conditional GET (at most 10 s).
     "DOCS_PORTAL_TTL": 10.0,
+    # cache and compression (issue 13)
+    "DOCS_CACHE": "on",
+    "DOCS_CACHE_SIZE": 64 * 1024 * 1024,
+    "DOCS_CACHE_OBJECT_SIZE": 1024 * 1024,
+    # A publish shows within this many seconds; objects marked immutable stay DOCS_CACHE_IMMUTABLE_TTL.
+    "DOCS_CACHE_TTL": 5.0,
+    "DOCS_CACHE_IMMUTABLE_TTL": 86400.0,
+    "DOCS_CACHE_MAX_STALE": 86400.0,
+    "DOCS_CACHE_WAIT": 10.0,
+    "DOCS_COMPRESSION": "on",
+    "DOCS_COMPRESSION_MIN_SIZE": 1024,
 }
 
 ADDRESSING_STYLES = ("auto", "path", "virtual")
@@ -243,6 +254,16 @@ PARSERS = {
     "S3_FIRST_BYTE_DEADLINE": _number(float, 0.01, 3600),
     # portal (issue 11)
     "DOCS_PORTAL_TTL": _number(float, 0, 10),
+    # cache and compression (issue 13)
+    "DOCS_CACHE": _choice("on", "off"),
+    "DOCS_CACHE_SIZE": _number(int, 64 * 1024),
+    "DOCS_CACHE_OBJECT_SIZE": _number(int, 1),
+    "DOCS_CACHE_TTL": _number(float, 0.0, 10.0),
+    "DOCS_CACHE_IMMUTABLE_TTL": _number(float, 0.0),
+    "DOCS_CACHE_MAX_STALE": _number(float, 0.0),
+    "DOCS_CACHE_WAIT": _number(float, 0.01),
+    "DOCS_COMPRESSION": _choice("on", "off"),
+    "DOCS_COMPRESSION_MIN_SIZE": _number(int, 0),
 }
 
 
@@ -324,6 +345,11 @@ def validate(settings):
         value = settings.get(name)
         if value is not None:
             parse(name, str(value))
+    if settings.get("DOCS_CACHE_OBJECT_SIZE", 0) > settings.get("DOCS_CACHE_SIZE", 0):
+        raise ConfigError(
+            f"DOCS_CACHE_OBJECT_SIZE={settings['DOCS_CACHE_OBJECT_SIZE']} is above DOCS_CACHE_SIZE="
+            f"{settings['DOCS_CACHE_SIZE']}; an object larger than the whole cache could never be kept"
+        )
     if not settings.get("S3_BUCKET"):
         raise ConfigError(
             "S3_BUCKET is not set; set it to the bucket to serve "

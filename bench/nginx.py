@@ -35,6 +35,9 @@ http {{
 BACKEND = """\
     types {{
         text/html html;
+        text/css css;
+        text/plain txt;
+        application/javascript js;
         application/octet-stream bin;
     }}
     default_type binary/octet-stream;

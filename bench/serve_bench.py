@@ -367,7 +367,7 @@ def measure_page_ttfb(url, reps=5):
 class Gunicorn:
     """gunicorn serving the app with the repository's gunicorn.conf.py, its log in a file."""
 
-    def __init__(self, processes, workdir, endpoint, extra_env, label="app"):
+    def __init__(self, processes, workdir, endpoint, extra_env, label="app", app_spec="wsgi:app"):
         self.port = free_port()
         self.log_path = Path(workdir) / f"gunicorn-{label}-{self.port}.log"
         env = {
@@ -387,7 +387,7 @@ class Gunicorn:
             self.process = processes.add(
                 label,
                 subprocess.Popen(
-                    [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+                    [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", app_spec],
                     cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                     start_new_session=True,
                 ),

@@ -103,9 +103,15 @@ def redirect_to_directory(path, error):
     return None
 
 
-def fetch_object(key):
-    """Return the response for ``key``: HEAD via head_object, GET streamed, If-Range and tag lists honoured."""
-    s3_response = call_s3(key, conditional_params(request.headers))
+def fetch_object(key, params=None):
+    """Return the response for ``key``: HEAD via head_object, GET streamed, If-Range and tag lists honoured.
+
+    ``params`` are the conditional and Range parameters for S3, by default the request's own (the
+    cache passes its own when it strips an encoding's ETag suffix).
+    """
+    if params is None:
+        params = conditional_params(request.headers)
+    s3_response = call_s3(key, params)
     raw_headers = s3_headers(s3_response)
     decided = precondition_status(request.headers, raw_headers)
     if decided is not None:
