@@ -39,6 +39,21 @@ class DocsError(Exception):
         self.headers = list(headers or [])
 
 
+# The body S3 answers a failed precondition with: a refusal looks the same whether S3, the serving
+# code (tag lists S3 does not compare) or a cache hit decided it.
+PRECONDITION_FAILED_XML = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PreconditionFailed</Code>'
+    "<Message>At least one of the pre-conditions you specified did not hold</Message>"
+    "<Condition>{}</Condition></Error>"
+)
+
+
+def precondition_failed(condition, headers=()):
+    """Return the 412 for a failed ``condition`` (a request header name), shaped as S3's own."""
+    return Response(PRECONDITION_FAILED_XML.format(condition), status=412,
+                    headers=[("Content-Type", "application/xml"), *headers])
+
+
 def plain(status, text, headers=None):
     """Return a short plain-text response."""
     return Response(text.rstrip("\n") + "\n", status=status, headers=headers, mimetype="text/plain")

@@ -13,9 +13,15 @@ from dataclasses import replace
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Response, current_app, g, request
 
-from ..errors import DocsError, error_status
+from ..errors import DocsError, error_status, precondition_failed
 from ..s3 import get_s3
-from ..serving.headers import NOT_MODIFIED_HEADERS, conditional_params, is_single_byte_range, select_headers
+from ..serving.headers import (
+    NOT_MODIFIED_HEADERS,
+    conditional_params,
+    is_single_byte_range,
+    precondition_status,
+    select_headers,
+)
 from ..serving import streaming
 from ..serving.streaming import S3_DEFAULT_TYPE, object_response, s3_headers
 from ..serving.views import fetch_object
@@ -32,13 +38,6 @@ CONDITIONAL_ENVIRON = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_
                        "HTTP_RANGE", "HTTP_IF_RANGE")
 
 QUOTED = re.compile(r'(?:W/)?"[^"]*"')
-
-# The body S3 answers a failed precondition with, so a hit refuses exactly as the S3 path does.
-PRECONDITION_FAILED_XML = (
-    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PreconditionFailed</Code>'
-    "<Message>At least one of the pre-conditions you specified did not hold</Message>"
-    "<Condition>{}</Condition></Error>"
-)
 
 
 class NotAcceptable(DocsError):
@@ -234,12 +233,14 @@ def serve(store, key, entry, label, age=None):
         return CachedResponse(body, status=200, headers=headers)
     failed = policy.failed_precondition(request.headers, etag, entry_header(entry, "last-modified"))
     if failed:
-        return CachedResponse(PRECONDITION_FAILED_XML.format(failed), status=412,
-                              headers=[("Content-Type", "application/xml"), ("X-Cache", label)])
+        return precondition_failed(failed, [("X-Cache", label)])
     response = CachedResponse(body, status=200, headers=headers)
     byte_range = environ.get("HTTP_RANGE")
-    if byte_range and not is_single_byte_range(byte_range):
-        # As on the S3 path: a malformed or multi-range Range is ignored and the whole object sent.
+    if byte_range and (
+        not is_single_byte_range(byte_range) or precondition_status(request.headers, {"etag": etag or ""}) == 304
+    ):
+        # As on the S3 path: a malformed or multi-range Range is ignored and the whole object sent. And
+        # If-None-Match is decided before Range (RFC 9110 13.2.2), which make_conditional does the other way round.
         environ = {name: value for name, value in environ.items() if name != "HTTP_RANGE"}
     return response.make_conditional(environ, accept_ranges=True, complete_length=len(body))
 

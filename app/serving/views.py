@@ -5,7 +5,7 @@ from flask import Blueprint, Response, current_app, g, request
 from werkzeug.routing import PathConverter
 
 from . import hooks, keys
-from ..errors import DocsError, error_status
+from ..errors import DocsError, error_status, precondition_failed
 from .headers import (
     NOT_MODIFIED_HEADERS,
     conditional_params,
@@ -118,7 +118,7 @@ def fetch_object(key, params=None):
         close_s3_response(s3_response)
         if decided == 304:
             return Response(status=304, headers=select_headers(raw_headers, NOT_MODIFIED_HEADERS))
-        raise DocsError("no entity tag in If-Match matches the document's current ETag", 412)
+        return precondition_failed("If-Match")
     return object_response(s3_response, current_app.config["DOCS_CHUNK_SIZE"])
 
 
