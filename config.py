@@ -25,6 +25,13 @@ DEFAULTS = {
     "DOCS_PUBLISH_JOBS": 8,
     "DOCS_MULTIPART_THRESHOLD": 16 * 1024 * 1024,
     "DOCS_MULTIPART_CONCURRENCY": 4,
+    # search (issue 15)
+    "DOCS_SEARCH_QUERY_MAX_CHARS": 200,
+    "DOCS_SEARCH_QUERY_MAX_TERMS": 12,
+    "DOCS_SEARCH_TIMEOUT": 0.5,
+    "DOCS_SEARCH_BUILD_WAIT": 10.0,
+    "DOCS_SEARCH_PER_PAGE": 10,
+    "DOCS_SEARCH_PROJECT_INDEXES": 4,
 }
 
 ADDRESSING_STYLES = ("auto", "path", "virtual")
@@ -93,6 +100,13 @@ PARSERS = {
     "DOCS_PUBLISH_JOBS": _number(int, 1, 256),
     "DOCS_MULTIPART_THRESHOLD": _number(int, 5 * 1024 * 1024),
     "DOCS_MULTIPART_CONCURRENCY": _number(int, 1, 64),
+    # search (issue 15)
+    "DOCS_SEARCH_QUERY_MAX_CHARS": _number(int, 10, 10_000),
+    "DOCS_SEARCH_QUERY_MAX_TERMS": _number(int, 1, 64),
+    "DOCS_SEARCH_TIMEOUT": _number(float, 0.01, 60),
+    "DOCS_SEARCH_BUILD_WAIT": _number(float, 0, 600),
+    "DOCS_SEARCH_PER_PAGE": _number(int, 1, 100),
+    "DOCS_SEARCH_PROJECT_INDEXES": _number(int, 0, 100),
 }
 
 

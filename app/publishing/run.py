@@ -52,6 +52,8 @@ class PublishOptions:
     hashed_policy: str = "public, max-age=31536000, immutable"
     multipart_threshold: int = 16 * 1024 * 1024
     multipart_concurrency: int = 4
+    # Per-page indexers (search, issue 15): see ``start_indexers`` and ``finish_indexers``.
+    indexers: tuple = ()
 
     @classmethod
     def from_config(cls, config, **overrides):
@@ -247,9 +249,10 @@ def publish_tree(s3, bucket, source_dir, key_prefix="", options=PublishOptions()
 
     progress.step(f"Scanning {source_dir}")
     sources, problems = scan_source(source_dir, options.include_hidden)
-    if MANIFEST_NAME in {source.relkey for source in sources}:
-        problems.append((MANIFEST_NAME, "reserved for the publish manifest; not uploaded"))
-        sources = [source for source in sources if source.relkey != MANIFEST_NAME]
+    reserved = {MANIFEST_NAME: "the publish manifest", **{indexer.name: "the search document" for indexer in options.indexers}}
+    for source in [source for source in sources if source.relkey in reserved]:
+        problems.append((source.relkey, f"reserved for {reserved[source.relkey]}; not uploaded"))
+        sources.remove(source)
     if not sources and not problems:
         hint = "" if options.include_hidden else " (hidden files are skipped; --include-hidden publishes them)"
         raise EmptySource(f"{source_dir} contains no files to publish{hint}")
@@ -257,11 +260,12 @@ def publish_tree(s3, bucket, source_dir, key_prefix="", options=PublishOptions()
 
     with ThreadPoolExecutor(max_workers=options.jobs, thread_name_prefix="publish") as pool:
         hashing = [(source, pool.submit(describe_local, source, options)) for source in sources]
+        indexing = [] if options.dry_run else start_indexers(pool, options.indexers, sources)
         try:
             progress.step(f"Listing {destination}")
             remote = list_remote(s3, bucket, key_prefix)
         except (ClientError, BotoCoreError) as error:
-            for _, future in hashing:
+            for future in [future for _, future in hashing] + [f for _, futures in indexing for f in futures.values()]:
                 future.cancel()
             raise PublishError(describe_error(error, bucket, f"listing {destination}")) from None
         local_files = []
@@ -286,7 +290,8 @@ def publish_tree(s3, bucket, source_dir, key_prefix="", options=PublishOptions()
                 elif error is None:
                     known[listed.relkey] = result
 
-        plan = plan_publish(local_files, known, delete=options.delete, keep=(MANIFEST_NAME,))
+        keep = (MANIFEST_NAME, *(indexer.name for indexer in options.indexers))
+        plan = plan_publish(local_files, known, delete=options.delete, keep=keep)
         report.plan = plan
         if options.dry_run:
             report.seconds = time.monotonic() - started
@@ -301,8 +306,34 @@ def publish_tree(s3, bucket, source_dir, key_prefix="", options=PublishOptions()
             progress.step(f"Not deleting {len(plan.deletes)} objects: some files failed")
     if report.uploaded or report.deleted or manifest_is_stale(manifest, known, plan):
         write_manifest(s3, bucket, key_prefix, known, plan, report, progress)
+    if indexing and report.ok:
+        finish_indexers(s3, bucket, key_prefix, indexing, remote, progress)
     report.seconds = time.monotonic() - started
     return report
+
+
+def start_indexers(pool, indexers, sources):
+    """Submit each indexer's ``page(relkey, path)`` for every source file to ``pool``, beside the checksums.
+
+    Extraction runs here, on every file of the source, rather than in the upload pass: an
+    incremental publish uploads only what changed, yet the index must describe every page.
+    Returns ``[(indexer, {relkey: future})]``.
+    """
+    return [
+        (indexer, {source.relkey: pool.submit(indexer.page, source.relkey, source.path) for source in sources})
+        for indexer in indexers
+    ]
+
+
+def finish_indexers(s3, bucket, key_prefix, indexing, remote, progress):
+    """After a fully successful publish, let each indexer write what it gathered (``finish``)."""
+    for indexer, futures in indexing:
+        results = {relkey: future.result() for relkey, future in futures.items()}
+        try:
+            indexer.finish(s3, bucket, key_prefix, results, remote, progress)
+        except (ClientError, BotoCoreError) as error:
+            # The site itself is published; the next publish writes the index again.
+            progress.step(f"Warning: could not write {indexer.name}: {describe_error(error, bucket, f'writing {indexer.name}')}")
 
 
 def upload_all(s3, bucket, key_prefix, plan, options, progress, pool, report):
