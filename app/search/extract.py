@@ -48,6 +48,7 @@ CONTENT, MAIN, BODY = 0, 1, 2
 # Generator pages that are lists of links, not documentation.
 UNINDEXED_NAMES = frozenset({"genindex.html", "search.html", "py-modindex.html", "404.html", "modindex.html"})
 WHITESPACE = re.compile(r"\s+")
+PERMALINK_SYMBOLS = " #¶§\U0001f517"
 
 
 @dataclass
@@ -111,7 +112,8 @@ class _Extractor(HTMLParser):
     def handle_starttag(self, tag, attrs):
         attributes = dict(attrs)
         parent = self.stack[-1]
-        if tag == "title" and not parent.skip:
+        if tag == "title" and not any(frame.tag == "svg" for frame in self.stack):
+            # The document's <title> (in <head>, itself skipped as text), not an SVG's tooltip.
             self.in_title = True
         if tag == "meta" and (attributes.get("name") or "").lower() == "robots":
             self.noindex = "noindex" in (attributes.get("content") or "").lower()
@@ -174,7 +176,8 @@ class _Extractor(HTMLParser):
     def _finish_heading(self):
         level, anchor, parts, rank, section_id = self.heading
         self.heading = None
-        text = clean("".join(parts), MAX_HEADING_TEXT)
+        # Permalinks that are not marked by a class ("Go#", "Setup ¶") leave their symbol behind.
+        text = clean("".join(parts), MAX_HEADING_TEXT).rstrip(PERMALINK_SYMBOLS)
         if not text:
             return
         self.best_rank = min(self.best_rank, rank)
@@ -202,6 +205,7 @@ class _Extractor(HTMLParser):
             # Text from another container (a sidebar outside the article): its own block, same heading.
             last = self.blocks[-1] if self.blocks else None
             self._new_block(frame.rank, *(last[1:4] if last else ()))
+        data = data[: MAX_PAGE_TEXT - self.text_size]
         self.blocks[-1][4].append(data)
         self.text_size += len(data)
 
