@@ -25,6 +25,9 @@ DEFAULTS = {
     "DOCS_PUBLISH_JOBS": 8,
     "DOCS_MULTIPART_THRESHOLD": 16 * 1024 * 1024,
     "DOCS_MULTIPART_CONCURRENCY": 4,
+    # portal (issue 11)
+    # How long each worker trusts its copy of the portal index before a conditional GET (at most 10 s).
+    "DOCS_PORTAL_TTL": 10.0,
     # search (issue 15)
     "DOCS_SEARCH_QUERY_MAX_CHARS": 200,
     "DOCS_SEARCH_QUERY_MAX_TERMS": 12,
@@ -100,6 +103,8 @@ PARSERS = {
     "DOCS_PUBLISH_JOBS": _number(int, 1, 256),
     "DOCS_MULTIPART_THRESHOLD": _number(int, 5 * 1024 * 1024),
     "DOCS_MULTIPART_CONCURRENCY": _number(int, 1, 64),
+    # portal (issue 11)
+    "DOCS_PORTAL_TTL": _number(float, 0, 10),
     # search (issue 15)
     "DOCS_SEARCH_QUERY_MAX_CHARS": _number(int, 10, 10_000),
     "DOCS_SEARCH_QUERY_MAX_TERMS": _number(int, 1, 64),

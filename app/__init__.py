@@ -39,13 +39,13 @@ def create_app(test_config=None):
     app = Flask(__name__)
     load_config(app, test_config)
 
-    from . import access, errors, publishing, s3, search, serving
+    from . import access, errors, portal, publishing, s3, search, serving
 
     s3.init_app(app)
     errors.init_app(app)
     # Order matters: serving creates the request-path hooks that later packages register into
     # (docs/architecture.md), and each hook list runs in registration order.
-    for package in (serving, access, search, publishing):
+    for package in (serving, access, portal, search, publishing):
         package.init_app(app)
 
     trusted = app.config["DOCS_TRUSTED_PROXIES"]

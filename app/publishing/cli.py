@@ -29,9 +29,29 @@ def init_app(app):
 @click.option("--dry-run", is_flag=True, help="Print what would be uploaded and deleted; change nothing.")
 @click.option("--jobs", type=click.IntRange(1, 256), default=None, help="Parallel uploads [default: DOCS_PUBLISH_JOBS].")
 @click.option("--include-hidden", is_flag=True, help="Also publish files and folders whose names start with '.'.")
-def publish_command(source_dir, prefix, delete, dry_run, jobs, include_hidden):
+@click.option("--project", help="Project name: publishes to PROJECT/VERSION/ and lists it in the portal.")
+@click.option("--version", "version", help="Version name, such as 2.4.0 (with --project).")
+@click.option("--title", help="Project title shown in the portal.")
+@click.option("--description", help="One-line project description shown in the portal.")
+@click.option("--owner", help="Owning team or person.")
+@click.option("--contact", help="Where to ask questions (e-mail, chat channel).")
+@click.option("--repo", help="Source repository URL.")
+@click.option("--tag", "tags", multiple=True, help="Tag shown in the portal (repeatable).")
+@click.option("--commit", help="Commit the docs were built from.")
+@click.option("--hidden", is_flag=True, help="Publish the version hidden: served, but listed nowhere.")
+def publish_command(source_dir, prefix, delete, dry_run, jobs, include_hidden, project, version, **metadata):
     """Upload a built docs folder SOURCE_DIR to the bucket: right types and cache headers, changed files only."""
     config = current_app.config
+    portal_target = project is not None or version is not None or any(metadata.values())
+    if portal_target:
+        from ..portal.cli import check_publish_target
+
+        if prefix:
+            raise click.UsageError("give either --prefix or --project/--version (which publishes to PROJECT/VERSION/), not both")
+        if not project or not version:
+            raise click.UsageError("--project and --version go together (and the metadata options need them)")
+        check_publish_target(project, version)
+        prefix = f"{project}/{version}/"
     try:
         key_prefix = config["S3_PREFIX"] + normalise_prefix(prefix)
     except BadPrefix as error:
@@ -63,6 +83,11 @@ def publish_command(source_dir, prefix, delete, dry_run, jobs, include_hidden):
             f"{len(report.failed) + len(report.held_back)} files were not published;{deleted} "
             "run the same command again to finish"
         )
+    if portal_target and not report.dry_run:
+        # A separate step after a complete upload: a half-published version is never listed.
+        from ..portal.cli import record_publish
+
+        record_publish(project, version, metadata, report)
 
 
 def publish_client(options):

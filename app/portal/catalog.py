@@ -1,0 +1,170 @@
+"""Pure: the portal index document (what the bucket holds) and the Catalog read from it.
+
+The index is one JSON object in the bucket, ``<S3_PREFIX>.docs-portal.json``::
+
+    {"format": 1, "projects": {"payments": {
+        "title": "Payments", "description": "...", "owner": "...", "contact": "...", "repo": "...",
+        "tags": ["api"], "aliases": {"lts": "1.10.0"},
+        "versions": {"2.0.0": {"published": "2026-11-22T14:00:00+00:00", "commit": "abc123",
+                               "size": 123456, "files": 42, "hidden": false}}}}}
+
+``aliases`` holds only pins; ``latest``, ``stable`` and release lines are computed (versions.py).
+"""
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from .versions import DEVELOPMENT, LINE, PRERELEASE, order_versions, parse_version, resolve_aliases
+
+FORMAT = 1
+METADATA_FIELDS = ("title", "description", "owner", "contact", "repo")
+
+
+class BadIndex(ValueError):
+    """The index object is not a portal index this version understands."""
+
+
+def empty_index():
+    """Return an index document with no projects."""
+    return {"format": FORMAT, "projects": {}}
+
+
+def decode_index(data):
+    """Return the index document in ``data`` (bytes), raising ``BadIndex`` if it is not one."""
+    try:
+        document = json.loads(data)
+    except ValueError as error:
+        raise BadIndex(f"not JSON: {error}") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT or not isinstance(document.get("projects"), dict):
+        raise BadIndex(f"not a format-{FORMAT} portal index")
+    for name, project in document["projects"].items():
+        if not isinstance(project, dict) or not isinstance(project.get("versions", {}), dict):
+            raise BadIndex(f"project {name!r} is malformed")
+    return document
+
+
+def encode_index(document):
+    """Return the bytes of an index document (sorted keys: equal content, equal ETag)."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+
+
+def new_project(name):
+    """Return an index entry for a project with no versions yet."""
+    return {"title": name, "description": "", "owner": "", "contact": "", "repo": "", "tags": [],
+            "aliases": {}, "versions": {}}
+
+
+@dataclass(frozen=True)
+class Version:
+    """One published version of a project."""
+
+    name: str
+    hidden: bool = False
+    published: str = None
+    commit: str = ""
+    size: int = None
+    files: int = None
+
+    @cached_property
+    def kind(self):
+        """Return ``release``, ``prerelease``, ``line`` or ``development`` (versions.py)."""
+        return parse_version(self.name).kind
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project with its metadata and versions, newest first (hidden ones included, flagged)."""
+
+    name: str
+    title: str = ""
+    description: str = ""
+    owner: str = ""
+    contact: str = ""
+    repo: str = ""
+    tags: tuple = ()
+    pins: dict = field(default_factory=dict)
+    versions: tuple = ()
+
+    @cached_property
+    def by_name(self):
+        """Return ``{name: Version}``."""
+        return {version.name: version for version in self.versions}
+
+    @cached_property
+    def resolution(self):
+        """Return the aliases of the listed (not hidden) versions, for a reader who may read them all."""
+        return resolve_aliases([version.name for version in self.versions if not version.hidden], self.pins)
+
+    @property
+    def default_version(self):
+        """Return the version ``/docs/<project>/`` leads to, or ``None`` when nothing is listed."""
+        return self.resolution.default
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Every project in the bucket; ``version_id`` changes whenever anything in the index changes."""
+
+    projects: tuple
+    version_id: str
+    source: str = "index"
+
+    @cached_property
+    def by_name(self):
+        """Return ``{name: Project}``."""
+        return {project.name: project for project in self.projects}
+
+
+def catalog_from_index(document, version_id, source="index"):
+    """Return the ``Catalog`` an index document describes (projects by name, versions newest first)."""
+    projects = []
+    for name in sorted(document["projects"]):
+        entry = document["projects"][name]
+        raw_versions = entry.get("versions", {})
+        versions = tuple(
+            Version(
+                name=version,
+                hidden=bool(raw_versions[version].get("hidden", False)),
+                published=raw_versions[version].get("published"),
+                commit=raw_versions[version].get("commit", "") or "",
+                size=raw_versions[version].get("size"),
+                files=raw_versions[version].get("files"),
+            )
+            for version in order_versions(raw_versions)
+        )
+        projects.append(Project(
+            name=name,
+            title=entry.get("title") or name,
+            description=entry.get("description", "") or "",
+            owner=entry.get("owner", "") or "",
+            contact=entry.get("contact", "") or "",
+            repo=entry.get("repo", "") or "",
+            tags=tuple(entry.get("tags", ()) or ()),
+            pins=dict(entry.get("aliases", {}) or {}),
+            versions=versions,
+        ))
+    return Catalog(tuple(projects), version_id, source)
+
+
+def groups(project, names):
+    """Split a project's listed version ``names`` into stable / next / past / development, for the project page.
+
+    ``stable``: the stable version; ``next``: prereleases newer than it; ``past``: every other release
+    and prerelease; ``development``: branches and lines (``main``, ``1.x``).
+    """
+    resolution = resolve_aliases(names, project.pins)
+    stable = resolution.aliases.get("stable")
+    stable_info = parse_version(stable) if stable else None
+    result = {"stable": [], "next": [], "past": [], "development": []}
+    for name in resolution.ordered:
+        info = parse_version(name)
+        if info.kind in (DEVELOPMENT, LINE):
+            result["development"].append(name)
+        elif name == stable:
+            result["stable"].append(name)
+        elif info.kind == PRERELEASE and (stable_info is None or stable_info < info):
+            result["next"].append(name)
+        else:
+            result["past"].append(name)
+    return resolution, result

@@ -1,0 +1,214 @@
+"""The portal's ``flask docs`` commands (versions, alias, hide, show, delete, reindex) and publish's index step."""
+
+import click
+from botocore.exceptions import BotoCoreError, ClientError
+from flask import current_app
+from flask.cli import with_appcontext
+
+from ..publishing.cli import docs_cli
+from ..publishing.run import describe_error, format_bytes
+from ..s3 import get_s3
+from . import get_index_cache
+from .catalog import catalog_from_index
+from .index import (
+    IndexConflict,
+    build_index,
+    index_key,
+    pin_alias,
+    read_index,
+    record_version,
+    remove_version,
+    set_hidden,
+    update_index,
+)
+from .versions import BadName, check_project_name, check_version_name
+
+DELETE_BATCH = 1000
+
+
+def init_app(app):
+    """Add the portal's commands to the ``flask docs`` group."""
+    for command in (versions_command, alias_command, hide_command, show_command, delete_command, reindex_command):
+        docs_cli.add_command(command)
+
+
+def _where():
+    config = current_app.config
+    return get_s3(), config["S3_BUCKET"], config["S3_PREFIX"]
+
+
+def _fail(error, what):
+    if isinstance(error, (ClientError, BotoCoreError)):
+        raise click.ClickException(describe_error(error, current_app.config["S3_BUCKET"], what)) from None
+    raise click.ClickException(str(error).strip("'\"")) from None
+
+
+def _update(change, what):
+    s3, bucket, prefix = _where()
+    try:
+        document = update_index(s3, bucket, prefix, change)
+    except (BadName, LookupError, IndexConflict, ClientError, BotoCoreError) as error:
+        _fail(error, what)
+    get_index_cache().invalidate()
+    return document
+
+
+def _read():
+    s3, bucket, prefix = _where()
+    try:
+        document, _ = read_index(s3, bucket, prefix)
+    except (ClientError, BotoCoreError) as error:
+        _fail(error, f"reading {index_key(prefix)}")
+    if document is None:
+        document = build_index(s3, bucket, prefix)
+    return document
+
+
+def check_publish_target(project, version):
+    """Refuse (``click.BadParameter``) a project or version that cannot be published, before any upload."""
+    try:
+        check_project_name(project)
+        entry = _read()["projects"].get(project, {})
+        check_version_name(version, list(entry.get("versions", {})), entry.get("aliases", {}))
+    except BadName as error:
+        raise click.BadParameter(str(error), param_hint="'--project'/'--version'") from None
+
+
+def record_publish(project, version, metadata, report):
+    """List a successfully published ``project``/``version`` in the portal index; return its entry."""
+    files = list(report.plan.uploads) + list(report.plan.unchanged)
+    stats = {"size": sum(local.size for local in files), "files": len(files)}
+    document = _update(record_version(project, version, metadata, stats), "updating the portal index")
+    catalog = catalog_from_index(document, "")
+    resolution = catalog.by_name[project].resolution
+    aliases = ", ".join(f"{name} -> {target}" for name, target in sorted(resolution.aliases.items())) or "none"
+    click.echo(f"Portal: {project} {version} listed ({len(resolution.ordered)} versions; aliases: {aliases}).")
+    return document["projects"][project]["versions"][version]
+
+
+@click.command("versions")
+@with_appcontext
+@click.argument("project")
+def versions_command(project):
+    """List PROJECT's versions newest first, with their aliases and flags."""
+    document = _read()
+    catalog = catalog_from_index(document, "")
+    found = catalog.by_name.get(project)
+    if found is None:
+        known = ", ".join(sorted(catalog.by_name)) or "none"
+        raise click.ClickException(f"no project {project!r} in the portal (known: {known})")
+    resolution = found.resolution
+    for version in found.versions:
+        flags = resolution.aliases_of(version.name)
+        notes = [", ".join(flags)] if flags else []
+        if version.hidden:
+            notes.append("hidden")
+        if version.name == resolution.default:
+            notes.append("default")
+        notes.append(version.kind)
+        size = format_bytes(version.size) if version.size is not None else "?"
+        click.echo(f"{version.name:24} {version.published or '':26} {size:>10}  {version.commit[:12]:12}  {'; '.join(notes)}")
+    for name, target in sorted(found.pins.items()):
+        if name not in resolution.aliases:
+            click.echo(f"(pin {name} -> {target} is not in effect: its version is hidden or gone)")
+
+
+@click.command("alias")
+@with_appcontext
+@click.argument("project")
+@click.argument("name")
+@click.argument("version", required=False)
+@click.option("--unset", is_flag=True, help="Remove the pin NAME instead of setting it.")
+def alias_command(project, name, version, unset):
+    """Pin alias NAME of PROJECT (e.g. stable, lts, default) to VERSION, or --unset it."""
+    if unset == (version is not None):
+        raise click.UsageError("give VERSION to pin the alias, or --unset without VERSION to remove it")
+    _update(pin_alias(project, name, None if unset else version), "updating the portal index")
+    click.echo(f"{project}: alias {name} " + ("unset (computed again)" if unset else f"-> {version}"))
+
+
+@click.command("hide")
+@with_appcontext
+@click.argument("project")
+@click.argument("version")
+def hide_command(project, version):
+    """Hide VERSION of PROJECT: still served, but listed nowhere and never an alias target."""
+    _update(set_hidden(project, version, True), "updating the portal index")
+    click.echo(f"{project} {version} hidden")
+
+
+@click.command("show")
+@with_appcontext
+@click.argument("project")
+@click.argument("version")
+def show_command(project, version):
+    """List a hidden VERSION of PROJECT again."""
+    _update(set_hidden(project, version, False), "updating the portal index")
+    click.echo(f"{project} {version} shown")
+
+
+@click.command("delete")
+@with_appcontext
+@click.argument("project")
+@click.argument("version")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete_command(project, version, yes):
+    """Delete VERSION of PROJECT: first from the portal, then every object under PROJECT/VERSION/."""
+    try:
+        check_project_name(project)
+    except BadName as error:
+        raise click.BadParameter(str(error), param_hint="PROJECT") from None
+    if not version or "/" in version or version[:1] in (".", "_"):
+        raise click.BadParameter(f"{version!r} is not a version name", param_hint="VERSION")
+    s3, bucket, prefix = _where()
+    folder = f"{prefix}{project}/{version}/"
+    if not yes:
+        click.confirm(f"Delete s3://{bucket}/{folder} and everything in it?", abort=True)
+    removed = []
+    try:
+        _update(remove_version(project, version, removed), "updating the portal index")
+    except click.ClickException as error:
+        # Not in the index (copied by hand, or an earlier delete stopped half way): delete the objects anyway.
+        click.echo(f"Note: {error.message}", err=True)
+    if removed:
+        click.echo(f"Unpinned {', '.join(removed)} (they pointed at {version})")
+    count = 0
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=folder):
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", ())]
+            for start in range(0, len(keys), DELETE_BATCH):
+                response = s3.delete_objects(Bucket=bucket, Delete={"Objects": keys[start:start + DELETE_BATCH], "Quiet": True})
+                errors = response.get("Errors", ())
+                if errors:
+                    raise click.ClickException(
+                        f"S3 refused to delete {len(errors)} objects (first: {errors[0].get('Key')}: "
+                        f"{errors[0].get('Code')}); run the same command again"
+                    )
+                count += len(keys[start:start + DELETE_BATCH])
+    except (ClientError, BotoCoreError) as error:
+        _fail(error, f"deleting {folder}")
+    click.echo(f"Deleted {project} {version}: removed from the portal, {count} objects deleted")
+
+
+@click.command("reindex")
+@with_appcontext
+def reindex_command():
+    """Rebuild the portal index from a listing of the bucket, keeping metadata, pins and hidden flags."""
+    s3, bucket, prefix = _where()
+    index_document = current_app.config["DOCS_INDEX_DOCUMENT"]
+    summary = {}
+
+    def change(document):
+        rebuilt = build_index(s3, bucket, prefix, previous=document, index_document=index_document)
+        before = {(p, v) for p, entry in document["projects"].items() for v in entry["versions"]}
+        after = {(p, v) for p, entry in rebuilt["projects"].items() for v in entry["versions"]}
+        summary.update(added=sorted(after - before), dropped=sorted(before - after), total=len(after))
+        document.clear()
+        document.update(rebuilt)
+
+    _update(change, "rebuilding the portal index")
+    for project, version in summary["added"]:
+        click.echo(f"added   {project} {version}")
+    for project, version in summary["dropped"]:
+        click.echo(f"dropped {project} {version} (no index page under it any more)")
+    click.echo(f"Reindexed: {summary['total']} versions; {len(summary['added'])} added, {len(summary['dropped'])} dropped.")

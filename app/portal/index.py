@@ -1,0 +1,320 @@
+"""The portal index in the bucket: read it (cached per worker), update it with conditional writes, rebuild it.
+
+Writers never lose each other's changes: every update reads the index with its ETag, applies one
+change and writes it back with ``IfMatch`` (or ``IfNoneMatch: *`` when creating it); S3 refuses the
+write if someone else wrote in between (412, or 409 for a write racing ours), and the update starts
+over from a fresh read. Readers keep the parsed index for at most ``DOCS_PORTAL_TTL`` seconds and
+then revalidate it with a conditional GET (a 304 costs no body and no parsing). A bucket without an
+index (sites copied in by hand) is listed with ``ListObjectsV2`` and a delimiter instead, cached the
+same way.
+"""
+
+import hashlib
+import random
+import threading
+import time
+from collections import defaultdict
+from datetime import datetime, timezone
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .catalog import BadIndex, catalog_from_index, decode_index, empty_index, encode_index, new_project
+from .versions import (
+    PROJECT_PATTERN,
+    BadName,
+    check_alias_name,
+    check_project_name,
+    check_version_name,
+    order_versions,
+    parse_version,
+)
+
+INDEX_NAME = ".docs-portal.json"
+UPDATE_ATTEMPTS = 40
+CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
+
+
+class IndexConflict(Exception):
+    """The index kept changing under an update; nothing was written."""
+
+
+def index_key(prefix):
+    """Return the key of the portal index under ``S3_PREFIX`` ``prefix``."""
+    return prefix + INDEX_NAME
+
+
+def now_iso():
+    """Return the current UTC time as ISO 8601, to the second."""
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def error_code(error):
+    """Return S3's error code for a ``ClientError`` (falling back to the HTTP status)."""
+    response = error.response
+    return response.get("Error", {}).get("Code") or str(response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+
+
+def is_missing(error):
+    """Tell whether a ``ClientError`` says the object does not exist."""
+    return error_code(error) in ("NoSuchKey", "404")
+
+
+def read_index(s3, bucket, prefix, if_none_match=None):
+    """Return ``(document, etag)``; ``(None, None)`` when there is no index; ``(None, etag)`` on a 304."""
+    params = {"IfNoneMatch": if_none_match} if if_none_match else {}
+    try:
+        response = s3.get_object(Bucket=bucket, Key=index_key(prefix), **params)
+    except ClientError as error:
+        if is_missing(error):
+            return None, None
+        if error_code(error) in ("304", "NotModified"):
+            return None, if_none_match
+        raise
+    with response["Body"] as body:
+        data = body.read()
+    return decode_index(data), response["ETag"]
+
+
+def update_index(s3, bucket, prefix, change, attempts=UPDATE_ATTEMPTS):
+    """Apply ``change(document)`` to the index with a conditional write, retrying on conflict; return the new document.
+
+    ``change`` mutates the document it is given and may raise (``BadName``, ``LookupError``) to
+    refuse; it is called again on every retry, so it must decide from the document alone. A missing
+    index is first rebuilt from a listing, so projects copied in by hand do not vanish from the portal.
+    """
+    for attempt in range(attempts):
+        document, etag = read_index(s3, bucket, prefix)
+        if document is None:
+            document = build_index(s3, bucket, prefix)
+            condition = {"IfNoneMatch": "*"}
+        else:
+            condition = {"IfMatch": etag}
+        change(document)
+        try:
+            s3.put_object(
+                Bucket=bucket, Key=index_key(prefix), Body=encode_index(document),
+                ContentType="application/json", CacheControl="no-store", **condition,
+            )
+            return document
+        except ClientError as error:
+            if error_code(error) not in CONFLICT_CODES:
+                raise
+        # Someone else wrote first: back off with jitter so 20 writers do not collide in lockstep.
+        time.sleep(random.uniform(0, min(1.0, 0.02 * 2 ** min(attempt, 6))))
+    raise IndexConflict(f"the portal index changed {attempts} times while updating it; try again")
+
+
+def list_folders(s3, bucket, prefix):
+    """Return ``(folders, files)`` directly under ``prefix`` (names without the prefix or trailing '/')."""
+    folders, files = [], []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        folders.extend(item["Prefix"][len(prefix):-1] for item in page.get("CommonPrefixes", ()))
+        files.extend(item["Key"][len(prefix):] for item in page.get("Contents", ()))
+    return folders, files
+
+
+def is_project_folder(name, files, index_document):
+    """Tell whether a top-level folder looks like a project: a valid name and no index page of its own."""
+    return bool(PROJECT_PATTERN.fullmatch(name)) and index_document not in files
+
+
+def listing_index(s3, bucket, prefix, index_document="index.html"):
+    """Return an index document from a delimiter listing: top-level folders as projects, their folders as versions.
+
+    A folder with its own index page is a plain site (``guide/``), not a project.
+    """
+    document = empty_index()
+    projects, _ = list_folders(s3, bucket, prefix)
+    for name in projects:
+        if name[:1] in ("_", "."):
+            continue
+        versions, files = list_folders(s3, bucket, f"{prefix}{name}/")
+        if not is_project_folder(name, files, index_document):
+            continue
+        versions = [version for version in versions if version[:1] not in ("_", ".")]
+        if versions:
+            entry = document["projects"].setdefault(name, new_project(name))
+            for version in versions:
+                entry["versions"][version] = {"hidden": False}
+    return document
+
+
+def build_index(s3, bucket, prefix, previous=None, index_document="index.html"):
+    """Return an index rebuilt from a full listing of the bucket, keeping ``previous``'s metadata, pins and flags.
+
+    A version is a folder ``<project>/<version>/`` holding an index page; its size, file count and
+    publish time (the newest object's) come from the listing.
+    """
+    stats = defaultdict(lambda: {"size": 0, "files": 0, "published": "", "pages": False})
+    top_pages = set()
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", ()):
+            parts = item["Key"][len(prefix):].split("/")
+            if len(parts) == 2 and parts[1] == index_document:
+                top_pages.add(parts[0])
+            if len(parts) < 3 or parts[0][:1] in ("_", ".") or parts[1][:1] in ("_", "."):
+                continue
+            entry = stats[(parts[0], parts[1])]
+            entry["size"] += item["Size"]
+            entry["files"] += 1
+            entry["published"] = max(entry["published"], item["LastModified"].astimezone(timezone.utc).replace(microsecond=0).isoformat())
+            if len(parts) == 3 and parts[2] == index_document:
+                entry["pages"] = True
+    old = (previous or empty_index())["projects"]
+    document = empty_index()
+    for (project, version), entry in sorted(stats.items()):
+        if not entry["pages"] or project in top_pages or not PROJECT_PATTERN.fullmatch(project):
+            continue
+        target = document["projects"].setdefault(project, _carry_project(old.get(project), project))
+        kept = old.get(project, {}).get("versions", {}).get(version, {})
+        target["versions"][version] = {
+            "published": kept.get("published") or entry["published"],
+            "commit": kept.get("commit", ""),
+            "size": entry["size"],
+            "files": entry["files"],
+            "hidden": bool(kept.get("hidden", False)),
+        }
+    for project in document["projects"].values():
+        project["aliases"] = {name: target for name, target in project["aliases"].items() if target in project["versions"]}
+    return document
+
+
+def _carry_project(previous, name):
+    entry = new_project(name)
+    if previous:
+        entry.update({key: value for key, value in previous.items() if key != "versions"})
+        entry["aliases"] = dict(previous.get("aliases", {}))
+    entry["versions"] = {}
+    return entry
+
+
+# --- changes for update_index: each mutates the document it is given, or raises to refuse ---
+
+def record_version(project, version, metadata, stats):
+    """Return a change that records a successful publish of ``project``/``version`` with ``metadata``."""
+    def change(document):
+        check_project_name(project)
+        entry = document["projects"].setdefault(project, new_project(project))
+        check_version_name(version, [name for name in entry["versions"]], entry["aliases"])
+        old = entry["versions"].get(version, {})
+        for key in ("title", "description", "owner", "contact", "repo"):
+            if metadata.get(key) is not None:
+                entry[key] = metadata[key]
+        if metadata.get("tags"):
+            entry["tags"] = list(metadata["tags"])
+        entry["versions"][version] = {
+            "published": now_iso(),
+            "commit": metadata.get("commit") or "",
+            "size": stats.get("size"),
+            "files": stats.get("files"),
+            "hidden": bool(metadata.get("hidden")) or bool(old.get("hidden", False)),
+        }
+    return change
+
+
+def project_entry(document, project):
+    """Return the index entry of ``project``, raising ``LookupError`` naming the known ones."""
+    entry = document["projects"].get(project)
+    if entry is None:
+        known = ", ".join(sorted(document["projects"])) or "none"
+        raise LookupError(f"no project {project!r} in the portal index (known: {known})")
+    return entry
+
+
+def version_entry(document, project, version):
+    """Return the index entry of ``project``/``version``, raising ``LookupError`` naming the known versions."""
+    entry = project_entry(document, project)
+    if version not in entry["versions"]:
+        known = ", ".join(order_versions(entry["versions"])) or "none"
+        raise LookupError(f"project {project!r} has no version {version!r} (versions: {known})")
+    return entry["versions"][version]
+
+
+def set_hidden(project, version, hidden):
+    """Return a change that hides or shows ``project``/``version``."""
+    def change(document):
+        version_entry(document, project, version)["hidden"] = hidden
+    return change
+
+
+def pin_alias(project, name, version):
+    """Return a change that pins alias ``name`` of ``project`` to ``version`` (``None`` unsets it)."""
+    def change(document):
+        entry = project_entry(document, project)
+        if version is None:
+            if name not in entry["aliases"]:
+                raise LookupError(f"project {project!r} has no pinned alias {name!r}")
+            del entry["aliases"][name]
+            return
+        check_alias_name(name, entry["versions"])
+        target = version_entry(document, project, version)
+        if target.get("hidden"):
+            raise BadName(f"version {version!r} is hidden; hidden versions are never alias targets (flask docs show first)")
+        if not parse_version(version).is_alias_target:
+            raise BadName(f"version {version!r} is a development version; aliases point at releases and prereleases only")
+        entry["aliases"][name] = version
+    return change
+
+
+def remove_version(project, version, removed):
+    """Return a change that drops ``project``/``version`` and the pins naming it (noted in ``removed``)."""
+    def change(document):
+        entry = project_entry(document, project)
+        version_entry(document, project, version)
+        del entry["versions"][version]
+        removed[:] = [name for name, target in entry["aliases"].items() if target == version]
+        for name in removed:
+            del entry["aliases"][name]
+        if not entry["versions"]:
+            del document["projects"][project]
+    return change
+
+
+# --- the per-worker cache ---
+
+class IndexCache:
+    """The parsed index of one app (one per worker), at most ``ttl`` seconds old, refreshed by one thread at a time."""
+
+    def __init__(self, ttl, clock=time.monotonic):
+        self.ttl = ttl
+        self.clock = clock
+        self.lock = threading.Lock()
+        self.catalog = None
+        self.etag = None
+        self.checked = None
+
+    def get(self, s3, bucket, prefix, index_document="index.html", logger=None):
+        """Return the current ``Catalog``, revalidating it when older than the TTL."""
+        if self.catalog is not None and self.clock() - self.checked < self.ttl:
+            return self.catalog
+        with self.lock:
+            if self.catalog is not None and self.clock() - self.checked < self.ttl:
+                return self.catalog
+            try:
+                self._refresh(s3, bucket, prefix, index_document)
+            except (ClientError, BotoCoreError, BadIndex) as error:
+                if self.catalog is None:
+                    raise
+                # A stale catalog beats an error page; the next request after the TTL tries again.
+                if logger is not None:
+                    logger.warning("portal index could not be refreshed, serving the previous one: %s", error)
+            self.checked = self.clock()
+            return self.catalog
+
+    def _refresh(self, s3, bucket, prefix, index_document):
+        document, etag = read_index(s3, bucket, prefix, if_none_match=self.etag)
+        if document is None and etag is not None:
+            return  # 304: unchanged
+        if document is not None:
+            self.catalog = catalog_from_index(document, version_id=etag.strip('"'))
+            self.etag = etag
+            return
+        listed = listing_index(s3, bucket, prefix, index_document)
+        digest = hashlib.sha256(encode_index(listed)).hexdigest()[:32]
+        if self.catalog is None or self.catalog.version_id != f"listing-{digest}":
+            self.catalog = catalog_from_index(listed, version_id=f"listing-{digest}", source="listing")
+        self.etag = None
+
+    def invalidate(self):
+        """Forget the cached copy's age, so the next read revalidates (after this worker changed the index)."""
+        self.checked = None if self.catalog is None else self.clock() - self.ttl - 1

@@ -1,0 +1,325 @@
+"""The portal's answers: the /docs fallback (landing page, project root, aliases, unknown versions, JSON) and /_/ pages.
+
+Everything a reader sees is filtered through ``app.access.may_read``: a version the reader may not
+read is listed nowhere, is never an alias target and is named in no error page.
+"""
+
+import json
+from datetime import datetime
+from urllib.parse import quote
+
+from botocore.exceptions import BotoCoreError, ClientError
+from flask import Blueprint, Response, current_app, render_template, request
+
+from .. import access
+from ..publishing.run import format_bytes
+from ..s3 import get_s3
+from ..serving import hooks, keys
+from . import get_catalog
+from .catalog import groups
+from .versions import parse_version, resolve_aliases, resolve_name
+
+bp = Blueprint("portal", __name__, template_folder="templates")
+
+ROUTE = {"methods": ["GET", "HEAD"], "provide_automatic_options": False}
+NO_CACHE = {"Cache-Control": "no-cache"}
+MAX_SWITCH_PROBES = 8
+
+
+# --- what a reader may see ---
+
+def readable_names(project):
+    """Return the names of ``project``'s listed versions the reader may read, newest first."""
+    return [
+        version.name for version in project.versions
+        if not version.hidden and access.may_read(f"{project.name}/{version.name}/")
+    ]
+
+
+def reader_resolution(project, names=None):
+    """Return the aliases of ``project`` as the current reader sees them."""
+    names = readable_names(project) if names is None else names
+    if len(names) == sum(1 for version in project.versions if not version.hidden):
+        return project.resolution  # computed once per index version
+    return resolve_aliases(names, project.pins)
+
+
+def visible_project(catalog, name):
+    """Return the project ``name`` if the reader may read any of its versions (hidden ones included), else ``None``."""
+    project = catalog.by_name.get(name)
+    if project is None:
+        return None
+    if any(access.may_read(f"{name}/{version.name}/") for version in project.versions):
+        return project
+    return None
+
+
+def catalog_or_none():
+    """Return the catalog, or ``None`` when S3 cannot give it (the caller then answers as if the portal were absent)."""
+    try:
+        return get_catalog()
+    except (ClientError, BotoCoreError, ValueError) as error:
+        current_app.logger.error("portal index unavailable: %s", error)
+        return None
+
+
+# --- URLs ---
+
+def docs_url(*parts, query=""):
+    """Return the path of ``/docs/<parts joined>``, each part quoted, with ``query`` kept."""
+    path = "/".join(quote(part) for part in parts)
+    return f"{request.script_root}/docs/{path}" + (f"?{query}" if query else "")
+
+
+def found(location):
+    """Return a 302 to ``location`` (a path on this site) that no cache keeps: the target moves every release."""
+    return Response(status=302, headers={"Location": location, "Content-Type": "text/plain", **NO_CACHE})
+
+
+def json_response(document, status=200):
+    """Return ``document`` as JSON that is revalidated on every use."""
+    return Response(json.dumps(document, indent=1) + "\n", status=status, mimetype="application/json", headers=NO_CACHE)
+
+
+# --- the /docs fallback ---
+
+def portal_fallback(path, error):
+    """Answer a missing key under /docs/ when the portal knows what it means; otherwise ``None``."""
+    if path == "":
+        return landing_page()
+    name, slash, rest = path.partition("/")
+    catalog = catalog_or_none()
+    project = catalog and visible_project(catalog, name)
+    if project is None:
+        return None
+    query = request.query_string.decode("latin-1")
+    names = readable_names(project)
+    resolution = reader_resolution(project, names)
+    if rest == "":
+        if resolution.default is None:
+            return None
+        return found(docs_url(project.name, resolution.default, "", query=query))
+    if rest == "versions.json":
+        return json_response(mike_versions(project, resolution))
+    if rest == "switcher.json":
+        return json_response(switcher_versions(project, resolution))
+    wanted, slash, tail = rest.partition("/")
+    if wanted in project.by_name:
+        return None  # a real version: the page is simply missing, S3's 404 (or a later fallback) says so
+    target = resolve_name(wanted, resolution)
+    if target is not None:
+        return found(docs_url(project.name, target, tail, query=query))
+    return unknown_version(project, resolution, wanted, tail)
+
+
+def unknown_version(project, resolution, wanted, tail):
+    """Return the 404 page naming the reader's versions, linking to the same page in the default one."""
+    html = render_template(
+        "portal/unknown_version.html", project=project, wanted=wanted, tail=tail,
+        versions=[(name, resolution.aliases_of(name)) for name in resolution.ordered],
+        default=resolution.default,
+        switch_url=(f"{request.script_root}/_/switch/{quote(project.name)}/{quote(resolution.default)}/{quote(tail)}"
+                    if resolution.default else None),
+    )
+    return Response(html, status=404, mimetype="text/html", headers=NO_CACHE)
+
+
+def mike_versions(project, resolution):
+    """Return mike's ``versions.json``: newest first, ``version``, ``title`` and ``aliases`` for each."""
+    return [
+        {"version": name, "title": name, "aliases": resolution.aliases_of(name)}
+        for name in resolution.ordered
+    ]
+
+
+def switcher_versions(project, resolution):
+    """Return pydata-sphinx-theme's ``switcher.json``, with exactly one ``preferred`` entry (the default version)."""
+    root = request.host_url.rstrip("/")
+    entries = []
+    for name in resolution.ordered:
+        aliases = resolution.aliases_of(name)
+        entry = {"name": f"{name} ({', '.join(aliases)})" if aliases else name, "version": name,
+                 "url": root + docs_url(project.name, name, "")}
+        if name == resolution.default:
+            entry["preferred"] = True
+        entries.append(entry)
+    return entries
+
+
+# --- the landing page ---
+
+def summarise(project, query_words=()):
+    """Return what the landing page shows of ``project`` for the current reader, or ``None`` to leave it out."""
+    names = readable_names(project)
+    if not names:
+        return None
+    haystack = " ".join([project.name, project.title, project.description, project.owner, *project.tags]).lower()
+    if any(word not in haystack for word in query_words):
+        return None
+    resolution = reader_resolution(project, names)
+    default = project.by_name.get(resolution.default)
+    latest = resolution.aliases.get("latest")
+    newer = None
+    if latest and default is not None and latest != default.name and parse_version(default.name) < parse_version(latest):
+        newer = project.by_name[latest]
+    return {
+        "project": project, "default": default, "newer": newer, "count": len(names),
+        "search": haystack,
+    }
+
+
+def landing_page():
+    """Render the landing page: every project the reader may read, filtered by ``?q=`` (works without JavaScript)."""
+    query = request.args.get("q", "").strip()
+    words = query.lower().split()
+    catalog = catalog_or_none()
+    if catalog is None:
+        return Response(render_template("portal/landing.html", cards=[], query=query, total=0, unavailable=True),
+                        status=503, mimetype="text/html", headers={"Retry-After": "10", **NO_CACHE})
+    every = [summary for summary in (summarise(project) for project in catalog.projects) if summary]
+    cards = every if not words else [card for card in every if all(word in card["search"] for word in words)]
+    html = render_template("portal/landing.html", cards=cards, query=query, total=len(every), unavailable=False)
+    return Response(html, mimetype="text/html", headers=NO_CACHE)
+
+
+@bp.route("/_/", **ROUTE)
+def portal_home():
+    """Serve the landing page at /_/ too, for buckets whose root has its own index page."""
+    return landing_page()
+
+
+@bp.route("/_/projects/<name>", **ROUTE)
+def project_page(name):
+    """Render a project's page: versions grouped stable / next / past / development, with aliases and facts."""
+    catalog = catalog_or_none()
+    project = catalog and visible_project(catalog, name)
+    if project is None:
+        return not_found(f"there is no project {name!r}")
+    names = readable_names(project)
+    resolution, grouped = groups(project, names)
+    html = render_template("portal/project.html", project=project, resolution=resolution, groups=grouped,
+                           versions=project.by_name)
+    return Response(html, mimetype="text/html", headers=NO_CACHE)
+
+
+@bp.route("/_/switch/<name>/<version>/", defaults={"rest": ""}, **ROUTE)
+@bp.route("/_/switch/<name>/<version>/<path:rest>", **ROUTE)
+def switch_version(name, version, rest):
+    """Redirect to ``rest`` in ``version`` if it exists, else its nearest ancestor with an index, else the version's root."""
+    catalog = catalog_or_none()
+    project = catalog and visible_project(catalog, name)
+    if project is None:
+        return found(f"{request.script_root}/docs/")
+    resolution = reader_resolution(project)
+    if version in project.by_name and access.may_read(f"{name}/{version}/"):
+        target = version
+    else:
+        target = resolve_name(version, resolution)
+    if target is None:
+        return found(docs_url(name, ""))
+    for candidate in candidates(rest):
+        if page_exists(f"{name}/{target}/{candidate}"):
+            query = request.query_string.decode("latin-1") if candidate == rest else ""
+            return found(docs_url(name, target, candidate, query=query))
+    return found(docs_url(name, target, ""))
+
+
+def candidates(rest):
+    """Return ``rest`` and its ancestor folders, nearest first, without the root (at most ``MAX_SWITCH_PROBES``)."""
+    found_paths = []
+    current = rest
+    while current and len(found_paths) < MAX_SWITCH_PROBES:
+        found_paths.append(current)
+        current = current.rstrip("/").rpartition("/")[0]
+        current = current + "/" if current else ""
+    return found_paths
+
+
+def page_exists(path):
+    """Tell whether ``path`` (below /docs/) names an object, or a folder with an index document."""
+    config = current_app.config
+    try:
+        key = keys.key_for_path(path, config["S3_PREFIX"], config["DOCS_INDEX_DOCUMENT"])
+        get_s3().head_object(Bucket=config["S3_BUCKET"], Key=key)
+    except (keys.BadPath, ClientError, BotoCoreError):
+        return False
+    return True
+
+
+# --- JSON API ---
+
+def project_facts(project, names, resolution, detail):
+    """Return the JSON facts of ``project`` for the reader (with every version when ``detail``)."""
+    facts = {
+        "name": project.name, "title": project.title, "description": project.description,
+        "owner": project.owner, "contact": project.contact, "repo": project.repo, "tags": list(project.tags),
+        "default_version": resolution.default, "aliases": dict(sorted(resolution.aliases.items())),
+        "version_count": len(names), "url": docs_url(project.name, ""),
+    }
+    if detail:
+        facts["versions"] = [
+            {
+                "name": name, "kind": project.by_name[name].kind, "aliases": resolution.aliases_of(name),
+                "published": project.by_name[name].published, "commit": project.by_name[name].commit,
+                "size": project.by_name[name].size, "files": project.by_name[name].files,
+                "url": docs_url(project.name, name, ""),
+            }
+            for name in resolution.ordered
+        ]
+    else:
+        facts["versions"] = list(resolution.ordered)
+    return facts
+
+
+@bp.route("/_/api/projects", **ROUTE)
+def api_projects():
+    """Return every project the reader may read, as JSON."""
+    catalog = catalog_or_none()
+    if catalog is None:
+        return json_response({"error": "the portal index is unavailable"}, status=503)
+    projects = []
+    for project in catalog.projects:
+        names = readable_names(project)
+        if names:
+            projects.append(project_facts(project, names, reader_resolution(project, names), detail=False))
+    return json_response({"projects": projects, "version_id": catalog.version_id})
+
+
+@bp.route("/_/api/projects/<name>", **ROUTE)
+def api_project(name):
+    """Return one project with every version the reader may read, as JSON."""
+    catalog = catalog_or_none()
+    project = catalog and visible_project(catalog, name)
+    if project is None:
+        return json_response({"error": f"there is no project {name!r}"}, status=404)
+    names = readable_names(project)
+    return json_response(project_facts(project, names, reader_resolution(project, names), detail=True))
+
+
+def not_found(reason):
+    """Return the portal's HTML 404 page with ``reason``."""
+    html = render_template("portal/not_found.html", reason=reason)
+    return Response(html, status=404, mimetype="text/html", headers=NO_CACHE)
+
+
+# --- template helpers ---
+
+def when(iso):
+    """Return an ISO 8601 time as ``22 Nov 2026``, or ``""``."""
+    try:
+        return datetime.fromisoformat(iso).strftime("%-d %b %Y")
+    except (TypeError, ValueError):
+        return ""
+
+
+def size(value):
+    """Return a byte count in a human unit, or ``""`` when unknown."""
+    return format_bytes(value) if isinstance(value, int) else ""
+
+
+def init_app(app):
+    """Register the portal's fallback, its /_/ pages and its template filters on ``app``."""
+    hooks.add_fallback(app, portal_fallback)
+    app.add_template_filter(when, "when")
+    app.add_template_filter(size, "size")
+    app.register_blueprint(bp)
