@@ -2,11 +2,13 @@
 
 from dataclasses import dataclass
 
+from botocore.exceptions import BotoCoreError, ClientError
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 
 from .. import access
 from ..errors import DocsError
-from . import catalog as catalogs, get_search
+from ..portal import get_catalog
+from . import get_search
 from .engine import SearchTimeout
 from .query import parse_query
 from .results import hit_url, marked_html, page_count, parse_page_number, plain_text
@@ -61,7 +63,7 @@ class Answer:
 def search_page():
     """Render the search page: the box, and the results when there is a query."""
     answer = run_search(request.args) if request.args.get("q", "").strip() else None
-    projects = [project for project in catalogs.get_catalog().projects if access.may_read(f"{project.name}/")]
+    projects = [project for project in read_catalog().projects if is_visible(project)]
     html = render_template(
         "search/search.html", answer=answer, q=request.args.get("q", ""), projects=projects,
         search_project=request.args.get("project") or "", search_version=request.args.get("version") or "",
@@ -78,6 +80,21 @@ def search_api():
     return jsonify(run_search(request.args).as_json()), 200, NO_STORE
 
 
+def read_catalog():
+    """Return the portal's catalog, or refuse with 503 when S3 cannot give it."""
+    try:
+        return get_catalog()
+    except (ClientError, BotoCoreError, ValueError) as error:
+        current_app.logger.error("search: the portal index is unavailable: %s", error)
+        raise DocsError("the list of projects cannot be read right now; try again in a few seconds", 503,
+                        [("Retry-After", "10")]) from None
+
+
+def is_visible(project):
+    """Tell whether the reader may read any version of ``project`` (as the portal lists projects)."""
+    return any(access.may_read(f"{project.name}/{version.name}/") for version in project.versions)
+
+
 def run_search(args):
     """Search for ``args['q']`` in the scope ``args`` names (project, version) and return an ``Answer``."""
     config = current_app.config
@@ -90,12 +107,12 @@ def run_search(args):
     query = parse_query(args.get("q", ""), config["DOCS_SEARCH_QUERY_MAX_CHARS"], config["DOCS_SEARCH_QUERY_MAX_TERMS"])
     per_page = config["DOCS_SEARCH_PER_PAGE"]
 
-    catalog = catalogs.get_catalog()
+    catalog = read_catalog()
     prefix = config["S3_PREFIX"]
     scope, sources, wanted = DEFAULT_SCOPE, default_sources(catalog, prefix), None
     if project_name:
         project = next((item for item in catalog.projects if item.name == project_name), None)
-        if project is None or not access.may_read(f"{project_name}/"):
+        if project is None or not is_visible(project):
             raise DocsError(f"there is no project named {project_name!r}", 404)
         if version_name is None:
             wanted = {(project.name, project.default_version)}
