@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.conftest import BUCKET
+
 from tests.browser.test_browser import build_mkdocs, build_sphinx
 
 
@@ -14,3 +16,38 @@ def built_sites(tmp_path_factory):
         sites[name] = work / name
         build(sites[name], work)
     return sites
+
+
+@pytest.fixture
+def app_config():
+    """The test configuration, with the portal index re-read on every request and a short first-build wait."""
+    return {"S3_BUCKET": BUCKET, "S3_REGION": "us-east-1", "DOCS_PORTAL_TTL": 0.0, "DOCS_SEARCH_BUILD_WAIT": 10.0}
+
+
+@pytest.fixture
+def publish(app):
+    """Publish a folder as ``project``/``version`` with ``flask docs publish``, the command users run."""
+    runner = app.test_cli_runner()
+
+    def publish(source, project, version, *args):
+        result = runner.invoke(args=["docs", "publish", str(source), "--project", project, "--version", version, *args])
+        assert result.exit_code == 0, result.output
+        return result
+
+    return publish
+
+
+def write_site(root, pages):
+    """Write a tiny site: ``pages`` maps relative paths to (title, [(anchor, heading, text)])."""
+    for path, (title, sections) in pages.items():
+        body = "".join(
+            f"<section id='{anchor}'><h2>{heading}</h2><p>{text}</p></section>" if heading else f"<p>{text}</p>"
+            for anchor, heading, text in sections
+        )
+        target = root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(
+            f"<!doctype html><html><head><title>{title} - Site</title></head><body><nav>Menu Home</nav>"
+            f"<main><h1 id='top'>{title}</h1>{body}</main></body></html>"
+        )
+    return root
