@@ -5,10 +5,19 @@ per-column weights, phrase and prefix queries, highlighting and snippets are bui
 the index of 10,000 pages fits in a few tens of MiB, and there is nothing to install or keep up to
 date. bench/search_bench.py has the figures.
 
-Ranking: BM25 over three columns weighted title 10, heading 5, body 1. A page's title is indexed on
-its first section only, so a page whose title matches ranks that section first instead of flooding
-the results with every section of the page; BM25 saturates repeated body words, so a title or
-heading match outranks a body that merely repeats the word.
+Ranking, in two tiers: first the sections whose title or heading hold every word of the query,
+then the others (the words in the body), each tier ordered by BM25 over the columns weighted
+title 10, heading 5, body 1. A page's title is indexed on its first section only, so a page whose
+title matches ranks that section first instead of flooding the results with every section of it.
+
+Bounded cost: BM25 is computed for at most ``MAX_RANKED`` sections per tier (the first ones in index
+order). Only a query made of words found in nearly every page reaches that (the bench's most common
+word matches 39,000 sections); ranking all of them would take ~100 ms and order them by differences
+that mean nothing, whereas their title and heading matches, the ones worth showing, are few.
+
+Scopes (one project, the versions a reader may read) are filtered inside the full-text query, on an
+indexed ``doc`` column holding a token per version, so a filter costs a merge of posting lists
+rather than a lookup of every matching row.
 
 An index never changes once built (``build_index``); a refresh builds a new one beside it, copying
 the rows of unchanged versions from the old one with SQLite's backup API, then swaps it in. Queries
@@ -29,6 +38,13 @@ ELLIPSIS = "\u2026"
 SNIPPET_TOKENS = 32
 # How many SQLite virtual-machine steps run between two checks of a query's deadline.
 PROGRESS_STEPS = 2000
+MAX_RANKED = 2000
+# A section's rowid is its page's id shifted left by this, plus its place in the page: ranking then
+# needs no read of the stored row (that read, not BM25, was most of a broad query's cost).
+SECTION_BITS = 10
+MAX_SECTIONS = (1 << SECTION_BITS) - 1
+TEXT_COLUMNS = "{title heading body}"
+HEADING_COLUMNS = "{title heading}"
 
 
 class SearchTimeout(Exception):
@@ -60,7 +76,6 @@ class Hit:
     title: str
     heading: str
     snippet: str
-    score: float
 
 
 @dataclass
@@ -93,7 +108,7 @@ CREATE TABLE docs(id INTEGER PRIMARY KEY, project TEXT NOT NULL, version TEXT NO
 CREATE TABLE pages(id INTEGER PRIMARY KEY, doc INTEGER NOT NULL, path TEXT NOT NULL, title TEXT NOT NULL);
 CREATE INDEX pages_doc ON pages(doc);
 CREATE VIRTUAL TABLE sections USING fts5(
-    title, heading, body, doc UNINDEXED, page UNINDEXED, anchor UNINDEXED, tokenize='{TOKENIZER}'
+    title, heading, body, doc, anchor UNINDEXED, tokenize='{TOKENIZER}'
 );
 """
 
@@ -116,6 +131,10 @@ class SearchIndex:
         self.stats = stats
         self.docs = {(project, version): doc for doc, project, version in connection.execute(
             "SELECT id, project, version FROM docs")}
+        names = {doc: pair for pair, doc in self.docs.items()}
+        # Where each page is, kept in Python: the access check of a ranked row needs no SQL.
+        self._pages = {page: (*names[doc], path) for page, doc, path in connection.execute(
+            "SELECT id, doc, path FROM pages")}
 
     def search(self, query, docs=None, offset=0, limit=10, timeout=0.5, is_readable=None):
         """Return ``Results`` for the parsed ``query``: hits ``offset`` to ``offset + limit`` in rank order.
@@ -125,25 +144,21 @@ class SearchIndex:
         """
         if query.is_empty or docs is not None and not docs:
             return Results()
-        match = query.fts()
-        where, parameters = "sections MATCH ?", [match]
-        if docs is not None:
-            where += f" AND doc IN ({','.join('?' * len(docs))})"
-            parameters += list(docs)
-        weights = ", ".join(str(weight) for weight in WEIGHTS)
+        words = query.fts()
+        matched = f"{TEXT_COLUMNS} : ({words})"
+        if docs is not None and set(docs) != set(self.docs.values()):
+            scope = " OR ".join(f'"{doc_token(doc)}"' for doc in sorted(docs))
+            matched = f"doc : ({scope}) AND {matched}"
+        top = f"({matched}) AND {HEADING_COLUMNS} : ({words})"
+        tiers = (top, f"({matched}) NOT ({HEADING_COLUMNS} : ({words}))")
         deadline = time.monotonic() + timeout
         with self._lock:
             self._connection.set_progress_handler(lambda: time.monotonic() > deadline, PROGRESS_STEPS)
             try:
-                total = self._connection.execute(f"SELECT count(*) FROM sections WHERE {where}", parameters).fetchone()[0]
-                ranked = self._connection.execute(
-                    f"SELECT rowid, doc, page FROM sections WHERE {where} ORDER BY bm25(sections, {weights})",
-                    parameters,
-                )
+                total = self._connection.execute("SELECT count(*) FROM sections WHERE sections MATCH ?", (matched,)).fetchone()[0]
                 chosen, seen = [], 0
-                for rowid, doc, page in ranked:
-                    location = self._location(doc, page)
-                    if is_readable is not None and not is_readable(location[0], location[1], location[2]):
+                for rowid in self._ranked(tiers):
+                    if is_readable is not None and not is_readable(*self._pages[rowid >> SECTION_BITS]):
                         total -= 1
                         continue
                     seen += 1
@@ -151,8 +166,7 @@ class SearchIndex:
                         chosen.append(rowid)
                     if len(chosen) == limit:
                         break
-                ranked.close()
-                hits = [self._hit(rowid, match, weights) for rowid in chosen]
+                hits = [self._hit(rowid, matched) for rowid in chosen]
             except sqlite3.OperationalError as error:
                 if "interrupted" in str(error):
                     raise SearchTimeout(f"the search took longer than {timeout:g} s") from None
@@ -161,24 +175,27 @@ class SearchIndex:
                 self._connection.set_progress_handler(None, 0)
         return Results(hits, max(total, offset + len(hits)))
 
-    def _location(self, doc, page):
-        return self._connection.execute(
-            "SELECT docs.project, docs.version, pages.path FROM pages JOIN docs ON docs.id = pages.doc WHERE pages.id = ?",
-            (page,),
-        ).fetchone()
+    def _ranked(self, tiers):
+        weights = ", ".join(str(weight) for weight in WEIGHTS)
+        for expression in tiers:
+            rows = self._connection.execute(
+                f"SELECT rowid, bm25(sections, {weights}, 0) FROM sections WHERE sections MATCH ? LIMIT ?",
+                (expression, MAX_RANKED),
+            ).fetchall()
+            rows.sort(key=lambda row: row[1])
+            for rowid, _ in rows:
+                yield rowid
 
-    def _hit(self, rowid, match, weights):
+    def _hit(self, rowid, match):
         marks = (MARK_START, MARK_END)
-        row = self._connection.execute(
-            f"""SELECT docs.project, docs.version, pages.path, sections.anchor, pages.title,
-                       highlight(sections, 1, ?, ?), snippet(sections, 2, ?, ?, ?, {SNIPPET_TOKENS}),
-                       bm25(sections, {weights})
-                FROM sections JOIN pages ON pages.id = sections.page JOIN docs ON docs.id = pages.doc
-                WHERE sections MATCH ? AND sections.rowid = ?""",
+        anchor, heading, snippet = self._connection.execute(
+            f"""SELECT anchor, highlight(sections, 1, ?, ?), snippet(sections, 2, ?, ?, ?, {SNIPPET_TOKENS})
+                FROM sections WHERE sections MATCH ? AND rowid = ?""",
             (*marks, *marks, ELLIPSIS, match, rowid),
         ).fetchone()
-        project, version, path, anchor, title, heading, snippet, score = row
-        return Hit(project, version, path, anchor, title, heading, snippet, score)
+        page = rowid >> SECTION_BITS
+        title = self._connection.execute("SELECT title FROM pages WHERE id = ?", (page,)).fetchone()[0]
+        return Hit(*self._pages[page], anchor, title, heading, snippet)
 
     def size_bytes(self):
         """Return the memory the index's database occupies (its pages), in bytes."""
@@ -265,8 +282,16 @@ def load_all(load, sources, threads):
             yield source, future.result()
 
 
+INSERT_SECTION = "INSERT INTO sections(rowid, title, heading, body, doc, anchor) VALUES (?, ?, ?, ?, ?, ?)"
+
+
+def doc_token(doc):
+    """Return the token that marks a version's rows in the ``doc`` column (a letter: never a query word's stem)."""
+    return f"d{doc}"
+
+
 def _delete_doc(connection, doc):
-    connection.execute("DELETE FROM sections WHERE doc = ?", (doc,))
+    connection.execute("DELETE FROM sections WHERE sections MATCH ?", (f'doc : "{doc_token(doc)}"',))
     connection.execute("DELETE FROM pages WHERE doc = ?", (doc,))
     connection.execute("DELETE FROM docs WHERE id = ?", (doc,))
 
@@ -280,10 +305,16 @@ def _insert_doc(connection, source, entries, stats):
         page = connection.execute(
             "INSERT INTO pages(doc, path, title) VALUES (?, ?, ?)", (doc, entry["path"], entry["title"])
         ).lastrowid
-        sections = entry["sections"] or [("", "", 0, "")]
+        sections = list(entry["sections"]) or [("", "", 0, "")]
+        if len(sections) > MAX_SECTIONS:
+            # Past the rowid's room: the rest of the page joins its last section.
+            last = sections[MAX_SECTIONS - 1]
+            rest = " ".join(text for _, _, _, text in sections[MAX_SECTIONS - 1:])
+            sections = sections[:MAX_SECTIONS - 1] + [(last[0], last[1], last[2], rest)]
         for index, (anchor, heading, _level, text) in enumerate(sections):
-            rows.append((entry["title"] if index == 0 else "", heading, text, doc, page, anchor))
+            rows.append(((page << SECTION_BITS) | index, entry["title"] if index == 0 else "", heading, text,
+                         doc_token(doc), anchor))
         if len(rows) >= 5000:
-            connection.executemany("INSERT INTO sections(title, heading, body, doc, page, anchor) VALUES (?,?,?,?,?,?)", rows)
+            connection.executemany(INSERT_SECTION, rows)
             rows.clear()
-    connection.executemany("INSERT INTO sections(title, heading, body, doc, page, anchor) VALUES (?,?,?,?,?,?)", rows)
+    connection.executemany(INSERT_SECTION, rows)

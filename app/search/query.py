@@ -3,8 +3,9 @@
 Everything a reader types is text. Words become quoted FTS5 strings (so ``NEAR(``, ``AND``, ``*``,
 ``-``, ``:`` and ``^`` are searched for as words, never run as syntax); a word joined by punctuation
 (``S3_BUCKET``, ``docs-proxy``) and text in balanced double quotes become phrases; an unbalanced
-quote is ignored. The last word also matches as a prefix while it is being typed (``instal`` finds
-``install``). Queries are cut at ``max_chars`` characters and ``max_terms`` terms, and say so.
+quote is ignored. There is no prefix matching: the index stems English words instead (``installing``
+finds ``install``), which costs nothing at query time, where a short prefix can expand to thousands
+of words. Queries are cut at ``max_chars`` characters and ``max_terms`` terms, and say so.
 """
 
 import re
@@ -14,16 +15,14 @@ from dataclasses import dataclass
 PIECE = re.compile(r'"([^"]*)"|([^\s"]+)')
 # What SQLite's unicode61 tokenizer keeps: letters and digits (underscore separates, as in FTS5).
 TOKEN = re.compile(r"[^\W_]+")
-MIN_PREFIX = 3
 
 
 @dataclass(frozen=True)
 class Query:
-    """A parsed query: its phrases (tuples of words), whether the last one is a prefix, and what was cut."""
+    """A parsed query: its phrases (tuples of words), and whether it was cut."""
 
     text: str
     phrases: tuple = ()
-    prefix: bool = False
     shortened: bool = False
 
     @property
@@ -38,14 +37,8 @@ class Query:
 
     def fts(self):
         """Return the FTS5 MATCH expression: every phrase must match (implicit AND)."""
-        parts = []
-        for index, phrase in enumerate(self.phrases):
-            # Tokens hold no '"' (TOKEN matches letters and digits only), so quoting is always valid.
-            part = '"' + " ".join(phrase) + '"'
-            if self.prefix and index == len(self.phrases) - 1:
-                part += " *"
-            parts.append(part)
-        return " ".join(parts)
+        # Words hold no '"' (TOKEN matches letters and digits only), so the quoting is always valid.
+        return " ".join('"' + " ".join(phrase) + '"' for phrase in self.phrases)
 
 
 def parse_query(raw, max_chars=200, max_terms=12):
@@ -53,7 +46,7 @@ def parse_query(raw, max_chars=200, max_terms=12):
     text = "".join(char for char in (raw or "") if char.isprintable() or char.isspace())
     shortened = len(text) > max_chars
     text = text[:max_chars]
-    phrases, prefix = [], False
+    phrases = []
     for match in PIECE.finditer(text):
         quoted, bare = match.groups()
         words = tuple(TOKEN.findall((quoted if quoted is not None else bare).casefold()))
@@ -63,5 +56,4 @@ def parse_query(raw, max_chars=200, max_terms=12):
             shortened = True
             break
         phrases.append(words)
-        prefix = bare is not None and len(words) == 1 and len(words[0]) >= MIN_PREFIX and match.end() == len(text)
-    return Query(text.strip(), tuple(phrases), prefix, shortened)
+    return Query(text.strip(), tuple(phrases), shortened)

@@ -30,21 +30,21 @@ def test_hostile_text_becomes_a_valid_fts_query_or_nothing(fts, text):
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("install", '"install" *'),
-    ("install ", '"install"'),
+    ("install", '"install"'),
     ("in", '"in"'),
-    ("install proxy", '"install" "proxy" *'),
-    ('"make run" now', '"make run" "now" *'),
+    ("install proxy", '"install" "proxy"'),
+    ('"make run" now', '"make run" "now"'),
     ('"make run"', '"make run"'),
     ("NEAR(a b, 2)", '"near a" "b" "2"'),
     ("S3_BUCKET", '"s3 bucket"'),
     ("docs-proxy", '"docs proxy"'),
-    ("-install", '"install" *'),
-    ("Ünïcode", '"ünïcode" *'),
+    ("-install", '"install"'),
+    ("instal*", '"instal"'),
+    ("Ünïcode", '"ünïcode"'),
     ('"', ""),
     ("*** ---", ""),
 ])
-def test_words_become_quoted_phrases_and_the_last_word_a_prefix(text, expected):
+def test_words_become_quoted_phrases_and_operators_vanish(text, expected):
     assert parse_query(text).fts() == expected
 
 
