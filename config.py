@@ -35,6 +35,7 @@ DEFAULTS = {
     "DOCS_SEARCH_BUILD_WAIT": 10.0,
     "DOCS_SEARCH_PER_PAGE": 10,
     "DOCS_SEARCH_PROJECT_INDEXES": 4,
+    "DOCS_SEARCH_PUBLISH": "on",
 }
 
 ADDRESSING_STYLES = ("auto", "path", "virtual")
@@ -112,6 +113,7 @@ PARSERS = {
     "DOCS_SEARCH_BUILD_WAIT": _number(float, 0, 600),
     "DOCS_SEARCH_PER_PAGE": _number(int, 1, 100),
     "DOCS_SEARCH_PROJECT_INDEXES": _number(int, 0, 100),
+    "DOCS_SEARCH_PUBLISH": _choice("on", "off"),
 }
 
 

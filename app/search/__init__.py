@@ -17,7 +17,8 @@ def init_app(app):
         build_wait=app.config["DOCS_SEARCH_BUILD_WAIT"],
         project_indexes=app.config["DOCS_SEARCH_PROJECT_INDEXES"],
     )
-    publishing.add_indexer(app, SearchIndexer())
+    if app.config["DOCS_SEARCH_PUBLISH"] == "on":
+        publishing.add_indexer(app, SearchIndexer())
 
 
 def get_search():

@@ -100,8 +100,8 @@ class SearchService:
             slot = self._slots.get(scope)
             if slot is None:
                 slot = self._slots[scope] = _Slot()
-                self._evict()
             self._slots.move_to_end(scope)
+            self._evict(keep=scope)
             stale = slot.wanted != sources or (slot.retry_at is not None and time.monotonic() >= slot.retry_at)
             if stale and not slot.building:
                 slot.building = True
@@ -117,9 +117,9 @@ class SearchService:
             index = slot.index
         return index
 
-    def _evict(self):
-        project_scopes = [scope for scope in self._slots if scope != DEFAULT_SCOPE]
-        for scope in project_scopes[: max(0, len(project_scopes) - self._project_indexes)]:
+    def _evict(self, keep):
+        others = [scope for scope in self._slots if scope not in (DEFAULT_SCOPE, keep)]
+        for scope in others[: max(0, len(others) + 1 - max(1, self._project_indexes))]:
             # A build still running for an evicted slot finishes into the dropped slot, then is freed.
             del self._slots[scope]
 
