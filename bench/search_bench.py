@@ -198,6 +198,8 @@ def main():
         sources = [Source(name, "1.0", f"{name}/1.0/{SEARCH_DOCUMENT}") for name in index["projects"]]
         built = build_index(sources, s3_loader(s3, BUCKET))
         build_seconds, pages, sections = built.stats.seconds, built.stats.pages, built.stats.sections
+        if built.stats.failed or built.stats.missing:
+            print(f"warning: in-process build missed {built.stats.missing} {built.stats.failed}", flush=True)
         sqlite_mib = built.size_bytes() / 1024 / 1024
         del built
 

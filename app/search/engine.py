@@ -39,6 +39,7 @@ SNIPPET_TOKENS = 32
 # How many SQLite virtual-machine steps run between two checks of a query's deadline.
 PROGRESS_STEPS = 2000
 MAX_RANKED = 2000
+BACKUP_STEP_PAGES = 1024
 # A section's rowid is its page's id shifted left by this, plus its place in the page: ranking then
 # needs no read of the stored row (that read, not BM25, was most of a broad query's cost).
 SECTION_BITS = 10
@@ -222,8 +223,9 @@ def build_index(sources, load, previous=None, threads=4):
     connection = _connect()
     reusable = {}
     if previous is not None:
-        with previous._lock:
-            previous._connection.backup(connection)
+        # In steps, without the query lock: SQLite serialises each step against running queries,
+        # so the old index keeps answering while it is copied (it never changes, so no step restarts).
+        previous._connection.backup(connection, pages=BACKUP_STEP_PAGES)
         reusable = {(doc, project, version, stamp) for doc, project, version, stamp in connection.execute(
             "SELECT id, project, version, stamp FROM docs")}
     else:
