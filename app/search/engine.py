@@ -116,7 +116,8 @@ CREATE VIRTUAL TABLE sections USING fts5(
 
 def _connect():
     # check_same_thread=False: the index is built on a background thread and queried by request
-    # threads; every use goes through SearchIndex's lock.
+    # threads. Queries take SearchIndex's lock (they set a per-connection progress handler); the
+    # step-wise backup of a refresh does not, SQLite's own connection mutex serialising it.
     connection = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
     connection.execute("PRAGMA temp_store = MEMORY")
     return connection
