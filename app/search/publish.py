@@ -27,7 +27,7 @@ class SearchIndexer:
             with open(path, "rb") as file:
                 page = extract_page(file.read())
         except Exception as error:  # noqa: BLE001 - one unreadable page must never fail the publish
-            # html.parser is lenient; should a page still fail, it is left out of search (and logged)
+            # The parser recovers from any HTML; should a page still fail, it is left out of search (and logged)
             log.warning("search: could not extract %s: %s", relkey, error)
             return None
         if page is None or not page.sections and not page.title:
