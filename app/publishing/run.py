@@ -29,6 +29,7 @@ from .manifest import MANIFEST_NAME, apply_manifest, decode_manifest, encode_man
 from .source import checksum_file, scan_source
 
 DELETE_BATCH = 1000  # S3's limit per DeleteObjects request.
+INDEX_THREADS = 2  # indexers parse HTML (CPU, under the GIL): more threads would only contend
 DENIED_CODES = {"AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"}
 
 
@@ -258,14 +259,14 @@ def publish_tree(s3, bucket, source_dir, key_prefix="", options=PublishOptions()
         raise EmptySource(f"{source_dir} contains no files to publish{hint}")
     report.failed.extend(problems)
 
-    with ThreadPoolExecutor(max_workers=options.jobs, thread_name_prefix="publish") as pool:
+    with ThreadPoolExecutor(max_workers=options.jobs, thread_name_prefix="publish") as pool, \
+            ThreadPoolExecutor(max_workers=INDEX_THREADS, thread_name_prefix="publish-index") as index_pool:
         hashing = [(source, pool.submit(describe_local, source, options)) for source in sources]
-        indexing = [] if options.dry_run else start_indexers(pool, options.indexers, sources)
         try:
             progress.step(f"Listing {destination}")
             remote = list_remote(s3, bucket, key_prefix)
         except (ClientError, BotoCoreError) as error:
-            for future in [future for _, future in hashing] + [f for _, futures in indexing for f in futures.values()]:
+            for _, future in hashing:
                 future.cancel()
             raise PublishError(describe_error(error, bucket, f"listing {destination}")) from None
         local_files = []
@@ -274,6 +275,7 @@ def publish_tree(s3, bucket, source_dir, key_prefix="", options=PublishOptions()
                 local_files.append(future.result())
             except OSError as error:
                 report.failed.append((source.relkey, describe_error(error, bucket, "reading")))
+        indexing = [] if options.dry_run else start_indexers(index_pool, options.indexers, s3, bucket, key_prefix, remote, local_files)
         total = sum(local.size for local in local_files)
         objects = len(remote) - (MANIFEST_NAME in remote)
         progress.step(f"Found {len(local_files)} files ({format_bytes(total)}); {objects} objects in {destination}")
@@ -307,30 +309,33 @@ def publish_tree(s3, bucket, source_dir, key_prefix="", options=PublishOptions()
     if report.uploaded or report.deleted or manifest_is_stale(manifest, known, plan):
         write_manifest(s3, bucket, key_prefix, known, plan, report, progress)
     if indexing and report.ok:
-        finish_indexers(s3, bucket, key_prefix, indexing, remote, progress)
+        finish_indexers(indexing, bucket, progress)
     report.seconds = time.monotonic() - started
     return report
 
 
-def start_indexers(pool, indexers, sources):
-    """Submit each indexer's ``page(relkey, path)`` for every source file to ``pool``, beside the checksums.
+def start_indexers(pool, indexers, s3, bucket, key_prefix, remote, local_files):
+    """Begin each indexer's run and submit its ``page(local)`` for every file to ``pool``.
 
-    Extraction runs here, on every file of the source, rather than in the upload pass: an
-    incremental publish uploads only what changed, yet the index must describe every page.
-    Returns ``[(indexer, {relkey: future})]``.
+    ``pool`` is the indexers' own (CPU-bound work on a thread or two), so extraction runs while the
+    upload pool waits on the network. It covers every source file, not only the uploads: an
+    incremental publish uploads what changed, yet the index must describe every page (an indexer
+    may reuse what it knew of an unchanged file, by its checksum).
+    Returns ``[(indexer, run, {relkey: future})]``.
     """
-    return [
-        (indexer, {source.relkey: pool.submit(indexer.page, source.relkey, source.path) for source in sources})
-        for indexer in indexers
-    ]
+    started = []
+    for indexer in indexers:
+        run = indexer.begin(s3, bucket, key_prefix, remote)
+        started.append((indexer, run, {local.relkey: pool.submit(run.page, local) for local in local_files}))
+    return started
 
 
-def finish_indexers(s3, bucket, key_prefix, indexing, remote, progress):
-    """After a fully successful publish, let each indexer write what it gathered (``finish``)."""
-    for indexer, futures in indexing:
+def finish_indexers(indexing, bucket, progress):
+    """After a fully successful publish, let each indexer's run write what it gathered (``finish``)."""
+    for indexer, run, futures in indexing:
         results = {relkey: future.result() for relkey, future in futures.items()}
         try:
-            indexer.finish(s3, bucket, key_prefix, results, remote, progress)
+            run.finish(results, progress)
         except (ClientError, BotoCoreError) as error:
             # The site itself is published; the next publish writes the index again.
             progress.step(f"Warning: could not write {indexer.name}: {describe_error(error, bucket, f'writing {indexer.name}')}")

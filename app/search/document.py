@@ -1,7 +1,8 @@
 """Pure: the search document of one published version (``P/V/.docs-search.json``), encoded and decoded.
 
 One gzip-compressed JSON object per version, written by publish beside the site it describes:
-``{"format": 1, "pages": [{"path", "title", "sections": [[anchor, heading, level, text], ...]}]}``.
+``{"format": 1, "pages": [{"path", "title", "sha256", "sections": [[anchor, heading, level, text], ...]}]}``
+(``sha256``: the page file's checksum, so the next publish reuses the entry of an unchanged page).
 Encoding is deterministic (pages sorted, gzip without a timestamp), so an unchanged site gives the
 same bytes and the same ETag, and a re-publish need not rewrite it.
 """
@@ -21,11 +22,12 @@ class BadSearchDocument(ValueError):
     """A search document that cannot be read: not gzip, not JSON, an unknown format, too large."""
 
 
-def page_entry(path, page):
+def page_entry(path, page, sha256=""):
     """Return the document entry for the extracted ``page`` published at ``path`` (relative to the version)."""
     return {
         "path": path,
         "title": page.title,
+        "sha256": sha256,
         "sections": [[section.anchor, section.heading, section.level, section.text] for section in page.sections],
     }
 
@@ -59,7 +61,8 @@ def decode_document(data):
             sections = [
                 (str(anchor), str(heading), int(level), str(text)) for anchor, heading, level, text in entry["sections"]
             ]
-            pages.append({"path": str(entry["path"]), "title": str(entry["title"]), "sections": sections})
+            pages.append({"path": str(entry["path"]), "title": str(entry["title"]),
+                          "sha256": str(entry.get("sha256", "")), "sections": sections})
         except (KeyError, TypeError, ValueError):
             raise BadSearchDocument(f"a page entry is malformed: {str(entry)[:80]}") from None
     return pages

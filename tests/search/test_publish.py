@@ -119,3 +119,20 @@ def test_a_page_that_cannot_be_parsed_is_left_out_but_the_publish_succeeds(publi
     publish(site, "sphinx", "1.0")
 
     assert read_document(s3)[1] == []
+
+
+def test_a_republish_extracts_only_the_pages_that_changed(publish, tmp_path, s3, monkeypatch):
+    from app.search import publish as search_publish
+
+    site = write_site(tmp_path / "site", {"a.html": ("A", [("x", "X", "first")]), "b.html": ("B", [("y", "Y", "second")])})
+    publish(site, "sphinx", "1.0")
+    extracted = []
+    real = search_publish.extract_page
+    monkeypatch.setattr(search_publish, "extract_page", lambda html: extracted.append(html) or real(html))
+    (site / "b.html").write_text((site / "b.html").read_text().replace("second", "changed"))
+
+    publish(site, "sphinx", "1.0")
+
+    assert len(extracted) == 1 and b"changed" in extracted[0]
+    pages = read_document(s3)[1]
+    assert [page["sections"][1][3] for page in pages] == ["first", "changed"]
