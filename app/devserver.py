@@ -71,6 +71,16 @@ def load_sample_site(endpoint_url, environ):
     }
 
 
+def load_sample_projects(endpoint_url):
+    """Publish the portal's sample projects, each in several versions, into the sample bucket."""
+    from .portal.samples import publish_sample_projects
+    from .s3 import create_client
+
+    settings = {**config.DEFAULTS, "S3_BUCKET": SAMPLE_BUCKET, "S3_ENDPOINT_URL": endpoint_url,
+                "S3_REGION": "us-east-1", "S3_ADDRESSING_STYLE": "path"}
+    publish_sample_projects(create_client(settings), SAMPLE_BUCKET)
+
+
 def run_gunicorn(environ):
     """Run gunicorn in the foreground, passing SIGINT/SIGTERM on; return its exit code."""
     process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
@@ -95,9 +105,11 @@ def main():
     server, endpoint_url = start_embedded_s3(port)
     try:
         environ = load_sample_site(endpoint_url, environ)
+        load_sample_projects(endpoint_url)
         print(f"docs-proxy: no S3_BUCKET set, so serving the sample site from an embedded S3 endpoint "
               f"({endpoint_url}, bucket {SAMPLE_BUCKET})", flush=True)
         print(f"docs-proxy: open http://{bind}/docs/", flush=True)
+        print(f"docs-proxy: the portal of sample projects is at http://{bind}/_/", flush=True)
         return run_gunicorn(environ)
     finally:
         server.stop()

@@ -83,6 +83,16 @@ def test_sample_directory_without_slash_redirects(embedded):
     assert response.headers["Location"] == "./guide/"
 
 
+def test_sample_projects_are_in_the_portal_in_several_versions(embedded):
+    url, _, _ = embedded
+    projects = requests.get(f"{url}/_/api/projects", timeout=10).json()["projects"]
+    assert {project["name"] for project in projects} >= {"payments", "ledger", "handbook"}
+    assert all(project["version_count"] >= 2 for project in projects)
+    page = requests.get(f"{url}/docs/payments/stable/guide/refunds.html", timeout=10)
+    assert page.url.endswith("/docs/payments/2.0.0/guide/refunds.html")
+    assert "<h1>Refunds</h1>" in page.text and "Partial refunds are allowed" in page.text
+
+
 def test_ctrl_c_stops_everything(embedded):
     url, process, _ = embedded
     process.send_signal(signal.SIGINT)

@@ -96,6 +96,11 @@ class Project:
         """Return the aliases of the listed (not hidden) versions, for a reader who may read them all."""
         return resolve_aliases([version.name for version in self.versions if not version.hidden], self.pins)
 
+    @cached_property
+    def search_text(self):
+        """Return the lower-case text the landing page's filter matches: name, title, description, owner, tags."""
+        return " ".join([self.name, self.title, self.description, self.owner, *self.tags]).lower()
+
     @property
     def default_version(self):
         """Return the version ``/docs/<project>/`` leads to, or ``None`` when nothing is listed."""

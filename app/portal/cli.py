@@ -18,6 +18,7 @@ from .index import (
     read_index,
     record_version,
     remove_version,
+    save_project_entry,
     set_hidden,
     update_index,
 )
@@ -43,14 +44,28 @@ def _fail(error, what):
     raise click.ClickException(str(error).strip("'\"")) from None
 
 
-def _update(change, what):
+def _update(change, what, projects=()):
+    """Apply ``change`` to the index, then save the entries of ``projects`` beside their versions."""
     s3, bucket, prefix = _where()
     try:
         document = update_index(s3, bucket, prefix, change)
     except (BadName, LookupError, IndexConflict, ClientError, BotoCoreError) as error:
         _fail(error, what)
     get_index_cache().invalidate()
+    save_entries(document, projects)
     return document
+
+
+def save_entries(document, projects):
+    """Save the index entries of ``projects`` beside their versions, warning about any S3 refuses."""
+    s3, bucket, prefix = _where()
+    for project in projects:
+        try:
+            save_project_entry(s3, bucket, prefix, project, document)
+        except (ClientError, BotoCoreError) as error:
+            # Only the copy reindex falls back on; the index itself is written.
+            click.echo(f"Warning: could not save {project}'s entry beside its versions: "
+                       f"{describe_error(error, bucket, 'writing')}", err=True)
 
 
 def _read():
@@ -78,7 +93,13 @@ def record_publish(project, version, metadata, report):
     """List a successfully published ``project``/``version`` in the portal index; return its entry."""
     files = list(report.plan.uploads) + list(report.plan.unchanged)
     stats = {"size": sum(local.size for local in files), "files": len(files)}
-    document = _update(record_version(project, version, metadata, stats), "updating the portal index")
+    try:
+        document = _update(record_version(project, version, metadata, stats), "updating the portal index", [project])
+    except click.ClickException as error:
+        raise click.ClickException(
+            f"the files of {project} {version} were published but it is not listed in the portal: {error.message}; "
+            "run the same command again (nothing is uploaded twice) or `flask docs reindex`"
+        ) from None
     catalog = catalog_from_index(document, "")
     resolution = catalog.by_name[project].resolution
     aliases = ", ".join(f"{name} -> {target}" for name, target in sorted(resolution.aliases.items())) or "none"
@@ -123,7 +144,7 @@ def alias_command(project, name, version, unset):
     """Pin alias NAME of PROJECT (e.g. stable, lts, default) to VERSION, or --unset it."""
     if unset == (version is not None):
         raise click.UsageError("give VERSION to pin the alias, or --unset without VERSION to remove it")
-    _update(pin_alias(project, name, None if unset else version), "updating the portal index")
+    _update(pin_alias(project, name, None if unset else version), "updating the portal index", [project])
     click.echo(f"{project}: alias {name} " + ("unset (computed again)" if unset else f"-> {version}"))
 
 
@@ -133,7 +154,7 @@ def alias_command(project, name, version, unset):
 @click.argument("version")
 def hide_command(project, version):
     """Hide VERSION of PROJECT: still served, but listed nowhere and never an alias target."""
-    _update(set_hidden(project, version, True), "updating the portal index")
+    _update(set_hidden(project, version, True), "updating the portal index", [project])
     click.echo(f"{project} {version} hidden")
 
 
@@ -143,7 +164,7 @@ def hide_command(project, version):
 @click.argument("version")
 def show_command(project, version):
     """List a hidden VERSION of PROJECT again."""
-    _update(set_hidden(project, version, False), "updating the portal index")
+    _update(set_hidden(project, version, False), "updating the portal index", [project])
     click.echo(f"{project} {version} shown")
 
 
@@ -166,7 +187,7 @@ def delete_command(project, version, yes):
         click.confirm(f"Delete s3://{bucket}/{folder} and everything in it?", abort=True)
     removed = []
     try:
-        _update(remove_version(project, version, removed), "updating the portal index")
+        _update(remove_version(project, version, removed), "updating the portal index", [project])
     except click.ClickException as error:
         # Not in the index (copied by hand, or an earlier delete stopped half way): delete the objects anyway.
         click.echo(f"Note: {error.message}", err=True)
@@ -206,7 +227,8 @@ def reindex_command():
         document.clear()
         document.update(rebuilt)
 
-    _update(change, "rebuilding the portal index")
+    document = _update(change, "rebuilding the portal index")
+    save_entries(document, list(document["projects"]))
     for project, version in summary["added"]:
         click.echo(f"added   {project} {version}")
     for project, version in summary["dropped"]:

@@ -10,6 +10,7 @@ same way.
 """
 
 import hashlib
+import json
 import random
 import threading
 import time
@@ -30,6 +31,9 @@ from .versions import (
 )
 
 INDEX_NAME = ".docs-portal.json"
+# Each project's entry is also kept beside its versions, so a rebuild after losing the index keeps
+# titles, pins, hidden flags and commits. The index stays the one source the portal reads.
+PROJECT_NAME = ".docs-project.json"
 UPDATE_ATTEMPTS = 40
 CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
 
@@ -147,11 +151,14 @@ def build_index(s3, bucket, prefix, previous=None, index_document="index.html"):
     """
     stats = defaultdict(lambda: {"size": 0, "files": 0, "published": "", "pages": False})
     top_pages = set()
+    saved = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", ()):
             parts = item["Key"][len(prefix):].split("/")
             if len(parts) == 2 and parts[1] == index_document:
                 top_pages.add(parts[0])
+            if len(parts) == 2 and parts[1] == PROJECT_NAME:
+                saved.append(parts[0])
             if len(parts) < 3 or parts[0][:1] in ("_", ".") or parts[1][:1] in ("_", "."):
                 continue
             entry = stats[(parts[0], parts[1])]
@@ -160,7 +167,10 @@ def build_index(s3, bucket, prefix, previous=None, index_document="index.html"):
             entry["published"] = max(entry["published"], item["LastModified"].astimezone(timezone.utc).replace(microsecond=0).isoformat())
             if len(parts) == 3 and parts[2] == index_document:
                 entry["pages"] = True
-    old = (previous or empty_index())["projects"]
+    old = dict((previous or empty_index())["projects"])
+    for project in saved:
+        if project not in old:
+            old[project] = read_project_entry(s3, bucket, prefix, project)
     document = empty_index()
     for (project, version), entry in sorted(stats.items()):
         if not entry["pages"] or project in top_pages or not PROJECT_PATTERN.fullmatch(project):
@@ -177,6 +187,28 @@ def build_index(s3, bucket, prefix, previous=None, index_document="index.html"):
     for project in document["projects"].values():
         project["aliases"] = {name: target for name, target in project["aliases"].items() if target in project["versions"]}
     return document
+
+
+def read_project_entry(s3, bucket, prefix, project):
+    """Return the project entry saved beside ``project``'s versions, or ``{}`` when it cannot be read."""
+    try:
+        response = s3.get_object(Bucket=bucket, Key=f"{prefix}{project}/{PROJECT_NAME}")
+        with response["Body"] as body:
+            entry = json.loads(body.read())
+        return entry if isinstance(entry, dict) and isinstance(entry.get("versions", {}), dict) else {}
+    except (ClientError, BotoCoreError, ValueError):
+        return {}
+
+
+def save_project_entry(s3, bucket, prefix, project, document):
+    """Save ``project``'s entry of ``document`` beside its versions (deleted with its last version)."""
+    key = f"{prefix}{project}/{PROJECT_NAME}"
+    entry = document["projects"].get(project)
+    if entry is None:
+        s3.delete_object(Bucket=bucket, Key=key)
+    else:
+        s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(entry, sort_keys=True).encode(),
+                      ContentType="application/json", CacheControl="no-store")
 
 
 def _carry_project(previous, name):

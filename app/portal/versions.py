@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache, total_ordering
 
+from packaging.utils import canonicalize_version
 from packaging.version import InvalidVersion, Version
 
 RELEASE = "release"
@@ -66,7 +67,8 @@ def parse_version(name):
         pass
     else:
         kind = PRERELEASE if version.is_prerelease else RELEASE
-        return VersionInfo(name, kind, (1, version, 0, ""), str(version))
+        # Canonical form drops trailing zeros: 1.2 and 1.2.0 are the same version to PEP 440.
+        return VersionInfo(name, kind, (1, version, 0, ""), canonicalize_version(version))
     match = LINE_NAME.fullmatch(name)
     if match:
         numbers = [int(part) for part in match["release"].split(".")]

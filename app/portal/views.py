@@ -6,6 +6,7 @@ read is listed nowhere, is never an alias target and is named in no error page.
 
 import json
 from datetime import datetime
+from functools import lru_cache
 from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -16,7 +17,7 @@ from ..publishing.run import format_bytes
 from ..s3 import get_s3
 from ..serving import hooks, keys
 from . import get_catalog
-from .catalog import groups
+from .catalog import BadIndex, groups
 from .versions import parse_version, resolve_aliases, resolve_name
 
 bp = Blueprint("portal", __name__, template_folder="templates")
@@ -65,9 +66,15 @@ def catalog_or_none():
 
 # --- URLs ---
 
+@lru_cache(maxsize=65536)
+def quoted(part):
+    """Return a URL path part percent-encoded (cached: the landing page quotes the same names on every request)."""
+    return quote(part)
+
+
 def docs_url(*parts, query=""):
     """Return the path of ``/docs/<parts joined>``, each part quoted, with ``query`` kept."""
-    path = "/".join(quote(part) for part in parts)
+    path = "/".join(quoted(part) for part in parts)
     return f"{request.script_root}/docs/{path}" + (f"?{query}" if query else "")
 
 
@@ -86,7 +93,7 @@ def json_response(document, status=200):
 def portal_fallback(path, error):
     """Answer a missing key under /docs/ when the portal knows what it means; otherwise ``None``."""
     if path == "":
-        return landing_page()
+        return landing_page(as_fallback=True)
     name, slash, rest = path.partition("/")
     catalog = catalog_or_none()
     project = catalog and visible_project(catalog, name)
@@ -148,14 +155,8 @@ def switcher_versions(project, resolution):
 
 # --- the landing page ---
 
-def summarise(project, query_words=()):
-    """Return what the landing page shows of ``project`` for the current reader, or ``None`` to leave it out."""
-    names = readable_names(project)
-    if not names:
-        return None
-    haystack = " ".join([project.name, project.title, project.description, project.owner, *project.tags]).lower()
-    if any(word not in haystack for word in query_words):
-        return None
+def summarise(project, names):
+    """Return what the landing page shows of ``project`` for a reader who may read its versions ``names``."""
     resolution = reader_resolution(project, names)
     default = project.by_name.get(resolution.default)
     latest = resolution.aliases.get("latest")
@@ -163,22 +164,48 @@ def summarise(project, query_words=()):
     if latest and default is not None and latest != default.name and parse_version(default.name) < parse_version(latest):
         newer = project.by_name[latest]
     return {
-        "project": project, "default": default, "newer": newer, "count": len(names),
-        "search": haystack,
+        "project": project, "default": default, "newer": newer, "count": len(names), "search": project.search_text,
+        "url": docs_url(project.name, ""),
+        "default_url": default and docs_url(project.name, default.name, ""),
+        "newer_url": newer and docs_url(project.name, newer.name, ""),
+        "page_url": f"{request.script_root}/_/projects/{quoted(project.name)}",
     }
 
 
-def landing_page():
-    """Render the landing page: every project the reader may read, filtered by ``?q=`` (works without JavaScript)."""
+RENDERED = "portal.rendered"
+MAX_RENDERED = 256
+
+
+def landing_page(as_fallback=False):
+    """Render the landing page: every project the reader may read, filtered by ``?q=`` (works without JavaScript).
+
+    The HTML is kept per index version, filter and set of readable versions: rendering 50 projects
+    costs several times a small page, while finding what the reader may read costs little.
+    """
     query = request.args.get("q", "").strip()
     words = query.lower().split()
-    catalog = catalog_or_none()
-    if catalog is None:
+    try:
+        catalog = get_catalog()
+    except BadIndex as error:
+        current_app.logger.error("portal index unreadable: %s", error)
         return Response(render_template("portal/landing.html", cards=[], query=query, total=0, unavailable=True),
                         status=503, mimetype="text/html", headers={"Retry-After": "10", **NO_CACHE})
-    every = [summary for summary in (summarise(project) for project in catalog.projects) if summary]
-    cards = every if not words else [card for card in every if all(word in card["search"] for word in words)]
-    html = render_template("portal/landing.html", cards=cards, query=query, total=len(every), unavailable=False)
+    except (ClientError, BotoCoreError):
+        if as_fallback:
+            return None  # S3's own answer (no such bucket, access denied, unreachable) says more than ours
+        raise
+    readable = [(project, readable_names(project)) for project in catalog.projects]
+    key = (catalog.version_id, request.script_root, " ".join(words), query,
+           hash(tuple(tuple(names) for _, names in readable)))
+    rendered = current_app.extensions.setdefault(RENDERED, {})
+    html = rendered.get(key)
+    if html is None:
+        every = [summarise(project, names) for project, names in readable if names]
+        cards = [card for card in every if all(word in card["search"] for word in words)]
+        html = render_template("portal/landing.html", cards=cards, query=query, total=len(every), unavailable=False)
+        if len(rendered) >= MAX_RENDERED:
+            rendered.clear()
+        rendered[key] = html
     return Response(html, mimetype="text/html", headers=NO_CACHE)
 
 
