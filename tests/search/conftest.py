@@ -4,18 +4,32 @@ import pytest
 
 from tests.conftest import BUCKET
 
+import os
+import subprocess
+import sys
+
 from tests.browser.test_browser import build_mkdocs, build_sphinx
+from tests.servers import ROOT
 
 
 @pytest.fixture(scope="session")
 def built_sites(tmp_path_factory):
-    """``{"sphinx": dir, "mkdocs": dir}``: tests/sites/ built by Sphinx and MkDocs, as the browser tests do."""
+    """``{"sphinx": dir, "mkdocs": dir, "material": dir}``: tests/sites/ built as the browser tests build them."""
     work = tmp_path_factory.mktemp("search-sites")
     sites = {}
-    for name, build in (("sphinx", build_sphinx), ("mkdocs", build_mkdocs)):
+    for name, build in (("sphinx", build_sphinx), ("mkdocs", build_mkdocs), ("material", build_material)):
         sites[name] = work / name
         build(sites[name], work)
     return sites
+
+
+def build_material(out_dir, work_dir):
+    """Build the Material for MkDocs site (tests/sites/material, the portal's browser tests' site)."""
+    subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "-q", "--strict", "-f",
+         str(ROOT / "tests" / "sites" / "material" / "mkdocs.yml"), "-d", str(out_dir)],
+        check=True, timeout=120, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
 
 
 @pytest.fixture

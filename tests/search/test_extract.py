@@ -22,6 +22,13 @@ REAL_PAGES = [
     ("mkdocs", "guide/install/index.html", "Install",
      [("install", "Install"), ("upgrading-from-an-older-release", "Upgrading from an older release")],
      ["Follow the marmalade rollback plan", "$ make run"], ["Enter your search terms", "Proxy Test MkDocs"]),
+    # Material for MkDocs: the <article> holds the content; header, tabs, sidebars and footer do not.
+    ("material", "guide/install/index.html", "Install",
+     [("install", "Install"), ("upgrading-from-an-older-release", "Upgrading from an older release")],
+     ["Follow the marmalade rollback plan", "$ make run"],
+     ["Skip to content", "Proxy Material Site", "Table of contents", "Made with", "Overview", "Search"]),
+    ("material", "guide/usage/index.html", "Usage", [("usage", "Usage")],
+     ["The word tesseract appears only on this page"], ["Proxy Material Site", "Previous", "Next"]),
 ]
 
 
