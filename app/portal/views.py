@@ -195,9 +195,9 @@ def landing_page(as_fallback=False):
             return None  # S3's own answer (no such bucket, access denied, unreachable) says more than ours
         raise
     readable = [(project, readable_names(project)) for project in catalog.projects]
-    key = (catalog.version_id, request.script_root, " ".join(words), query,
-           hash(tuple(tuple(names) for _, names in readable)))
-    rendered = current_app.extensions.setdefault(RENDERED, {})
+    # The readable names themselves, not a hash of them: a collision must never show one reader another's list.
+    key = (catalog.version_id, request.script_root, query, tuple(tuple(names) for _, names in readable))
+    rendered = current_app.extensions[RENDERED]
     html = rendered.get(key)
     if html is None:
         every = [summarise(project, names) for project, names in readable if names]
@@ -347,6 +347,7 @@ def size(value):
 def init_app(app):
     """Register the portal's fallback, its /_/ pages and its template filters on ``app``."""
     hooks.add_fallback(app, portal_fallback)
+    app.extensions[RENDERED] = {}
     app.add_template_filter(when, "when")
     app.add_template_filter(size, "size")
     app.register_blueprint(bp)
