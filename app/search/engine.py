@@ -28,6 +28,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
+from itertools import islice
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -276,7 +277,7 @@ def load_all(load, sources, threads):
 
     remaining = iter(sources)
     with ThreadPoolExecutor(threads, thread_name_prefix="search-load") as pool:
-        window = deque((source, pool.submit(attempt, source)) for source, _ in zip(remaining, range(threads)))
+        window = deque((source, pool.submit(attempt, source)) for source in islice(remaining, threads))
         while window:
             source, future = window.popleft()
             upcoming = next(remaining, None)

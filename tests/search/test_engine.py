@@ -131,3 +131,12 @@ def test_missing_and_unreadable_documents_are_listed_not_fatal():
     assert [source.project for source in index.stats.missing] == ["gone"]
     assert [source.project for source, _ in index.stats.failed] == ["broken"]
     assert index.search(parse_query("kestrel")).total == 3
+
+
+def test_every_source_is_loaded_when_there_are_more_than_loading_threads():
+    docs = {(f"p{n}", "1"): [page("index.html", f"Project {n}", ("", "", "shared word"))] for n in range(7)}
+
+    index = build_index(sources(*docs), lambda source: docs[(source.project, source.version)], threads=2)
+
+    assert index.stats.loaded == 7
+    assert index.search(parse_query("shared")).total == 7
