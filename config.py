@@ -85,6 +85,14 @@ DEFAULTS = {
     "DOCS_CACHE_WAIT": 10.0,
     "DOCS_COMPRESSION": "on",
     "DOCS_COMPRESSION_MIN_SIZE": 1024,
+    # search (issue 15)
+    "DOCS_SEARCH_QUERY_MAX_CHARS": 200,
+    "DOCS_SEARCH_QUERY_MAX_TERMS": 12,
+    "DOCS_SEARCH_TIMEOUT": 0.5,
+    "DOCS_SEARCH_BUILD_WAIT": 10.0,
+    "DOCS_SEARCH_PER_PAGE": 10,
+    "DOCS_SEARCH_PROJECT_INDEXES": 2,
+    "DOCS_SEARCH_PUBLISH": "on",
 }
 
 ADDRESSING_STYLES = ("auto", "path", "virtual")
@@ -264,6 +272,14 @@ PARSERS = {
     "DOCS_CACHE_WAIT": _number(float, 0.01),
     "DOCS_COMPRESSION": _choice("on", "off"),
     "DOCS_COMPRESSION_MIN_SIZE": _number(int, 0),
+    # search (issue 15)
+    "DOCS_SEARCH_QUERY_MAX_CHARS": _number(int, 10, 10_000),
+    "DOCS_SEARCH_QUERY_MAX_TERMS": _number(int, 1, 64),
+    "DOCS_SEARCH_TIMEOUT": _number(float, 0.01, 60),
+    "DOCS_SEARCH_BUILD_WAIT": _number(float, 0, 600),
+    "DOCS_SEARCH_PER_PAGE": _number(int, 1, 100),
+    "DOCS_SEARCH_PROJECT_INDEXES": _number(int, 0, 100),
+    "DOCS_SEARCH_PUBLISH": _choice("on", "off"),
 }
 
 

@@ -82,10 +82,11 @@ def load_sample_projects(endpoint_url):
     """Publish the portal's sample projects, each in several versions, into the sample bucket."""
     from .portal.samples import publish_sample_projects
     from .s3 import create_client
+    from .search.publish import SearchIndexer
 
     settings = {**config.DEFAULTS, "S3_BUCKET": SAMPLE_BUCKET, "S3_ENDPOINT_URL": endpoint_url,
                 "S3_REGION": "us-east-1", "S3_ADDRESSING_STYLE": "path"}
-    publish_sample_projects(create_client(settings), SAMPLE_BUCKET)
+    publish_sample_projects(create_client(settings), SAMPLE_BUCKET, indexers=(SearchIndexer(),))
 
 
 def load_local_build(endpoint_url, environ, source):

@@ -132,6 +132,12 @@ def ours(source, bucket, endpoint):
     return [sys.executable, "-m", "flask", "--app", "wsgi", "docs", "publish", str(source), "--prefix", "docs/"], env
 
 
+def ours_without_search(source, bucket, endpoint):
+    """Return `flask docs publish` with search's extraction off: the difference is what search costs publish."""
+    command, env = ours(source, bucket, endpoint)
+    return command, {**env, "DOCS_SEARCH_PUBLISH": "off"}
+
+
 def theirs(source, bucket, endpoint):
     """Return the command and environment for `aws s3 sync`, skipping hidden files as we do."""
     config = WORK / "aws-config"
@@ -142,11 +148,11 @@ def theirs(source, bucket, endpoint):
     return command, env
 
 
-def run_round(number, source, server):
-    """Time both tools once each on fresh buckets; return ``{row: seconds}``."""
+def run_round(number, source, server, peer=True):
+    """Time each tool once on fresh buckets; return ``{row: seconds}``."""
     s3 = s3_client(server.url)
     times = {}
-    tools = [("ours", ours), ("aws", theirs)]
+    tools = [("ours", ours), ("no-search", ours_without_search)] + ([("aws", theirs)] if peer else [])
     if number % 2:
         tools.reverse()  # alternate who goes first, so neither always meets a warmer server
     for name, make in tools:
@@ -155,6 +161,8 @@ def run_round(number, source, server):
         command, env = make(source, bucket, server.url)
         times[f"{name} first"] = timed(command, env)
         times[f"{name} again"] = timed(command, env)
+        if name == "no-search":
+            continue
         if name == "ours":
             # What the manifest saves: the same re-publish with a HEAD per file.
             s3.delete_object(Bucket=bucket, Key="docs/.docs-publish.json")
@@ -169,8 +177,9 @@ def main():
     parser.add_argument("--source", type=Path, help="a built docs folder (default: a generated Sphinx site)")
     parser.add_argument("--pages", type=int, default=520, help="pages of the generated Sphinx site")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-peer", action="store_true", help="skip aws s3 sync (when .venv-bench is not installed)")
     args = parser.parse_args()
-    if not AWS.exists():
+    if not args.no_peer and not AWS.exists():
         raise SystemExit(f"{AWS} is missing: python3 -m venv .venv-bench && .venv-bench/bin/pip install -r requirements-bench.txt")
     WORK.mkdir(parents=True, exist_ok=True)
     source = args.source or build_sphinx_site(args.pages)
@@ -181,12 +190,14 @@ def main():
     try:
         rounds = []
         for number in range(args.rounds):
-            rounds.append(run_round(number, source, server))
+            rounds.append(run_round(number, source, server, peer=not args.no_peer))
             print(f"round {number + 1}: " + ", ".join(f"{k} {v:.2f}s" for k, v in rounds[-1].items()), flush=True)
     finally:
         server.stop()
 
     median = {row: statistics.median(r[row] for r in rounds) for row in rounds[0]}
+    if args.no_peer:
+        median.update({"aws first": float("nan"), "aws again": float("nan")})
     lines = [
         f"Publish benchmark: {files} files, {size / 1024 / 1024:.1f} MiB, moto server on 127.0.0.1, "
         f"median of {args.rounds} rounds",
@@ -199,11 +210,15 @@ def main():
         f"| {median['ours again'] / median['aws again']:.2f} |",
         f"| re-publish, manifest lost (HEAD per file) | {median['ours again, no manifest']:.2f} s | | |",
         f"| start-up only (`flask --app wsgi docs publish --help`) | {median['ours start-up']:.2f} s | | |",
+        f"| first publish, search extraction off (`DOCS_SEARCH_PUBLISH=off`) | {median['no-search first']:.2f} s | | |",
+        f"| re-publish, no change, search extraction off | {median['no-search again']:.2f} s | | |",
         "",
         f"first publish vs aws s3 sync: {median['aws first'] / median['ours first']:.2f}x as fast (target >= 1)",
         f"no-change re-publish vs first publish: {median['ours first'] / median['ours again']:.1f}x faster (target >= 5); "
         f"{(median['ours first'] - median['ours start-up']) / (median['ours again'] - median['ours start-up']):.1f}x "
         "without the start-up both pay",
+        f"search extraction's cost: first publish {median['ours first'] / median['no-search first']:.2f}x, "
+        f"no-change re-publish {median['ours again'] / median['no-search again']:.2f}x the time without it",
     ]
     report = "\n".join(lines)
     print("\n" + report)

@@ -95,6 +95,12 @@ def test_sample_projects_are_in_the_portal_in_several_versions(embedded):
     assert "<h1>Refunds</h1>" in page.text and "Partial refunds are allowed" in page.text
 
 
+def test_sample_projects_are_searchable(embedded):
+    url, _, _ = embedded
+    answer = requests.get(f"{url}/_/api/search", params={"q": "partial refunds"}, timeout=30).json()
+    assert any(hit["url"].startswith("/docs/payments/2.0.0/guide/refunds.html") for hit in answer["results"])
+
+
 def test_ctrl_c_stops_everything(embedded):
     url, process, _ = embedded
     process.send_signal(signal.SIGINT)

@@ -88,8 +88,11 @@ def write_site(folder, project, spec, version):
              f"<h2>In version {escape(version)}</h2><p>Nothing here changed in a way that breaks callers.</p>", "../")
 
 
-def publish_sample_projects(s3, bucket, prefix=""):
-    """Publish every sample project in each of its versions and list them in the portal index."""
+def publish_sample_projects(s3, bucket, prefix="", indexers=()):
+    """Publish every sample project in each of its versions and list them in the portal index.
+
+    ``indexers`` run as in ``flask docs publish`` (the search step, so the demo is searchable).
+    """
     from ..publishing.run import PublishOptions, publish_tree
     from .index import record_version, update_index
 
@@ -98,7 +101,7 @@ def publish_sample_projects(s3, bucket, prefix=""):
             for version in spec["versions"]:
                 folder = Path(scratch) / project / version
                 write_site(folder, project, spec, version)
-                report = publish_tree(s3, bucket, folder, f"{prefix}{project}/{version}/", PublishOptions())
+                report = publish_tree(s3, bucket, folder, f"{prefix}{project}/{version}/", PublishOptions(indexers=indexers))
                 if not report.ok:
                     raise RuntimeError(f"sample {project} {version} not published: {report.failed}")
                 files = report.plan.uploads + report.plan.unchanged

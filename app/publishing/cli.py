@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 from config import ConfigError
 
 from .. import require_configuration
+from . import get_indexers
 from .policy import BadPrefix, normalise_prefix
 from .progress import progress_for_terminal
 from .run import EmptySource, PublishError, PublishOptions, format_bytes, publish_tree
@@ -69,7 +70,8 @@ def publish_command(source_dir, prefix, delete, dry_run, jobs, include_hidden, p
             "give --prefix, or --prefix / if the whole bucket really is this one site"
         )
     options = PublishOptions.from_config(
-        config, delete=delete, dry_run=dry_run, jobs=jobs, include_hidden=include_hidden
+        config, delete=delete, dry_run=dry_run, jobs=jobs, include_hidden=include_hidden,
+        indexers=get_indexers(current_app),
     )
     progress = progress_for_terminal(sys.stderr.isatty())
     try:

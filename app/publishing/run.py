@@ -30,6 +30,7 @@ from .redirects import RedirectsError, read_redirects, write_redirects
 from .source import checksum_file, scan_source
 
 DELETE_BATCH = 1000  # S3's limit per DeleteObjects request.
+INDEX_THREADS = 2  # indexers parse HTML (CPU, under the GIL): more threads would only contend
 DENIED_CODES = {"AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"}
 
 
@@ -55,6 +56,8 @@ class PublishOptions:
     multipart_concurrency: int = 4
     docs_prefix: str = ""
     index_document: str = "index.html"
+    # Per-page indexers (search, issue 15): see ``start_indexers`` and ``finish_indexers``.
+    indexers: tuple = ()
 
     @classmethod
     def from_config(cls, config, **overrides):
@@ -254,9 +257,10 @@ def publish_tree(s3, bucket, source_dir, key_prefix="", options=PublishOptions()
 
     progress.step(f"Scanning {source_dir}")
     sources, problems = scan_source(source_dir, options.include_hidden)
-    if MANIFEST_NAME in {source.relkey for source in sources}:
-        problems.append((MANIFEST_NAME, "reserved for the publish manifest; not uploaded"))
-        sources = [source for source in sources if source.relkey != MANIFEST_NAME]
+    reserved = {MANIFEST_NAME: "the publish manifest", **{indexer.name: "the search document" for indexer in options.indexers}}
+    for source in [source for source in sources if source.relkey in reserved]:
+        problems.append((source.relkey, f"reserved for {reserved[source.relkey]}; not uploaded"))
+        sources.remove(source)
     if not sources and not problems:
         hint = "" if options.include_hidden else " (hidden files are skipped; --include-hidden publishes them)"
         raise EmptySource(f"{source_dir} contains no files to publish{hint}")
@@ -268,7 +272,8 @@ def publish_tree(s3, bucket, source_dir, key_prefix="", options=PublishOptions()
     except RedirectsError as error:
         raise PublishError(str(error)) from None
 
-    with ThreadPoolExecutor(max_workers=options.jobs, thread_name_prefix="publish") as pool:
+    with ThreadPoolExecutor(max_workers=options.jobs, thread_name_prefix="publish") as pool, \
+            ThreadPoolExecutor(max_workers=INDEX_THREADS, thread_name_prefix="publish-index") as index_pool:
         hashing = [(source, pool.submit(describe_local, source, options)) for source in sources]
         try:
             progress.step(f"Listing {destination}")
@@ -283,6 +288,7 @@ def publish_tree(s3, bucket, source_dir, key_prefix="", options=PublishOptions()
                 local_files.append(future.result())
             except OSError as error:
                 report.failed.append((source.relkey, describe_error(error, bucket, "reading")))
+        indexing = [] if options.dry_run else start_indexers(index_pool, options.indexers, s3, bucket, key_prefix, remote, local_files)
         total = sum(local.size for local in local_files)
         objects = len(remote) - (MANIFEST_NAME in remote)
         progress.step(f"Found {len(local_files)} files ({format_bytes(total)}); {objects} objects in {destination}")
@@ -299,7 +305,8 @@ def publish_tree(s3, bucket, source_dir, key_prefix="", options=PublishOptions()
                 elif error is None:
                     known[listed.relkey] = result
 
-        keep = (MANIFEST_NAME, *(redirect.relkey for redirect in report.redirects))
+        keep = (MANIFEST_NAME, *(redirect.relkey for redirect in report.redirects),
+                *(indexer.name for indexer in options.indexers))
         plan = plan_publish(local_files, known, delete=options.delete, keep=keep)
         report.plan = plan
         if options.dry_run:
@@ -316,8 +323,37 @@ def publish_tree(s3, bucket, source_dir, key_prefix="", options=PublishOptions()
             progress.step(f"Not deleting {len(plan.deletes)} objects: some files failed")
     if report.uploaded or report.deleted or manifest_is_stale(manifest, known, plan):
         write_manifest(s3, bucket, key_prefix, known, plan, report, progress)
+    if indexing and report.ok:
+        finish_indexers(indexing, bucket, progress)
     report.seconds = time.monotonic() - started
     return report
+
+
+def start_indexers(pool, indexers, s3, bucket, key_prefix, remote, local_files):
+    """Begin each indexer's run and submit its ``page(local)`` for every file to ``pool``.
+
+    ``pool`` is the indexers' own (CPU-bound work on a thread or two), so extraction runs while the
+    upload pool waits on the network. It covers every source file, not only the uploads: an
+    incremental publish uploads what changed, yet the index must describe every page (an indexer
+    may reuse what it knew of an unchanged file, by its checksum).
+    Returns ``[(indexer, run, {relkey: future})]``.
+    """
+    started = []
+    for indexer in indexers:
+        run = indexer.begin(s3, bucket, key_prefix, remote)
+        started.append((indexer, run, {local.relkey: pool.submit(run.page, local) for local in local_files}))
+    return started
+
+
+def finish_indexers(indexing, bucket, progress):
+    """After a fully successful publish, let each indexer's run write what it gathered (``finish``)."""
+    for indexer, run, futures in indexing:
+        results = {relkey: future.result() for relkey, future in futures.items()}
+        try:
+            run.finish(results, progress)
+        except (ClientError, BotoCoreError) as error:
+            # The site itself is published; the next publish writes the index again.
+            progress.step(f"Warning: could not write {indexer.name}: {describe_error(error, bucket, f'writing {indexer.name}')}")
 
 
 def upload_all(s3, bucket, key_prefix, plan, options, progress, pool, report):

@@ -1,0 +1,122 @@
+"""Extraction tables: what search keeps of real Sphinx and MkDocs pages, and of hand-written edge cases."""
+
+import pytest
+
+from app.search.extract import MAX_PAGE_TEXT, extract_page, is_indexable
+
+# (site, page, title, [(anchor, heading)], phrases in the text, chrome that must not be)
+REAL_PAGES = [
+    ("sphinx", "guide/usage.html", "Usage", [("usage", "Usage")],
+     ["The word tesseract appears only on this page", "import requests"],
+     ["Navigation", "Related Topics", "Page source", "docs-proxy authors", "¶", "Proxy Test Docs 1.0 documentation"]),
+    ("sphinx", "guide/advanced/index.html", "Advanced topics",
+     [("advanced-topics", "Advanced topics"), ("tuning-the-worker-pool", "Tuning the worker pool")],
+     ["Raise the quokka threshold", "Two directory levels deep"], ["Navigation", "Contents", "¶"]),
+    ("sphinx", "reference.html", "Reference", [("reference", "Reference")],
+     ["S3_BUCKET The bucket to serve."], ["Quick search", "Go"]),
+    ("sphinx", "index.html", "Proxy Test Docs", [("proxy-test-docs", "Proxy Test Docs")],
+     ["names an S3 key", 'create_app({"S3_BUCKET": "docs-bucket"})'], ["User guide Installation Usage"]),
+    ("mkdocs", "guide/usage/index.html", "Usage", [("usage", "Usage")],
+     ["The word tesseract appears only on this page"],
+     ["Keyboard Shortcuts", "Previous", "Documentation built with", "Table of Contents", "Overview"]),
+    ("mkdocs", "guide/install/index.html", "Install",
+     [("install", "Install"), ("upgrading-from-an-older-release", "Upgrading from an older release")],
+     ["Follow the marmalade rollback plan", "$ make run"], ["Enter your search terms", "Proxy Test MkDocs"]),
+    # Material for MkDocs: the <article> holds the content; header, tabs, sidebars and footer do not.
+    ("material", "guide/install/index.html", "Install",
+     [("install", "Install"), ("upgrading-from-an-older-release", "Upgrading from an older release")],
+     ["Follow the marmalade rollback plan", "$ make run"],
+     ["Skip to content", "Proxy Material Site", "Table of contents", "Made with", "Overview", "Search"]),
+    ("material", "guide/usage/index.html", "Usage", [("usage", "Usage")],
+     ["The word tesseract appears only on this page"], ["Proxy Material Site", "Previous", "Next"]),
+]
+
+
+@pytest.mark.parametrize(("site", "page", "title", "headings", "present", "absent"), REAL_PAGES,
+                         ids=[f"{row[0]}:{row[1]}" for row in REAL_PAGES])
+def test_real_generator_pages_give_their_title_headings_and_visible_text_only(
+        built_sites, site, page, title, headings, present, absent):
+    extracted = extract_page((built_sites[site] / page).read_bytes())
+
+    assert extracted.title == title
+    assert [(section.anchor, section.heading) for section in extracted.sections] == headings
+    text = " ".join(section.text for section in extracted.sections)
+    for phrase in present:
+        assert phrase in text
+    for phrase in absent:
+        assert phrase not in text
+
+
+def test_the_subsection_text_belongs_to_its_own_heading(built_sites):
+    extracted = extract_page((built_sites["sphinx"] / "guide/advanced/index.html").read_bytes())
+
+    first, second = extracted.sections
+    assert "quokka" not in first.text
+    assert "quokka" in second.text and second.level == 2
+
+
+SYNTHETIC = [
+    # (html, title, [(anchor, heading, text)])
+    ("<html><head><title>T</title><style>p{}</style><script>var x='hidden';</script></head>"
+     "<body><p>Hello <b>world</b></p></body></html>", "T", [("", "", "Hello world")]),
+    ("<body><nav>Menu</nav><article><h1 id='a'>Alpha</h1><p>Body</p></article><footer>Foot</footer></body>",
+     "Alpha", [("a", "Alpha", "Body")]),
+    # MkDocs Material: the article wins over main, whose sidebars are left out.
+    ("<body><main><div class='md-sidebar'>Side</div><article><h1 id='x'>X<a class='headerlink' href='#x'>¶</a></h1>"
+     "Text</article><p>outside</p></main></body>", "X", [("x", "X", "Text")]),
+    # Sphinx: the section carries the id, the permalink points to it.
+    ("<body><div role='main'><section id='s'><h2>Sec<a class='headerlink' href='#s'>¶</a></h2><p>t</p></section>"
+     "</div><div class='footer'>f</div></body>", "Sec", [("s", "Sec", "t")]),
+    # A heading without an id takes its permalink's target.
+    ("<body><main><h2>Go<a href='#go-there'>#</a></h2>x</main></body>", "Go", [("go-there", "Go", "x")]),
+    # Hidden and aria-hidden elements, forms and dialogs are not visible text.
+    ("<body><main><p hidden>secret</p><span aria-hidden='true'>icon</span><form>Field</form>"
+     "<div role='dialog'>Modal</div>Shown</main></body>", "", [("", "", "Shown")]),
+    # Entities are decoded; inline elements do not split words; blocks do.
+    ("<body><main><p>a&amp;b <code>c</code>d</p><p>e</p></main></body>", "", [("", "", "a&b cd e")]),
+    # Unclosed and stray tags do not lose text.
+    ("<body><main><p>one<p>two</span></div><li>three</main></body>", "", [("", "", "one two three")]),
+]
+
+
+@pytest.mark.parametrize(("html", "title", "sections"), SYNTHETIC, ids=range(len(SYNTHETIC)))
+def test_synthetic_pages_are_extracted_as_a_reader_sees_them(html, title, sections):
+    extracted = extract_page(html)
+
+    assert extracted.title == title
+    assert [(section.anchor, section.heading, section.text) for section in extracted.sections] == sections
+
+
+def test_a_page_asking_not_to_be_indexed_gives_nothing():
+    assert extract_page("<head><meta name='robots' content='noindex, follow'></head><body>x</body>") is None
+
+
+def test_a_page_of_megabytes_of_text_is_cut_at_the_page_limit():
+    html = "<body><main><h1 id='big'>Big</h1><p>" + "word " * 600_000 + "</p></main></body>"
+
+    extracted = extract_page(html.encode())
+
+    assert extracted.title == "Big"
+    assert MAX_PAGE_TEXT - 10 <= len(extracted.sections[0].text) <= MAX_PAGE_TEXT
+
+
+def test_bytes_that_are_not_utf8_are_replaced_not_refused():
+    extracted = extract_page(b"<body><main>caf\xe9</main></body>")
+
+    assert extracted.sections[0].text == "caf\ufffd"
+
+
+@pytest.mark.parametrize(("relkey", "indexable"), [
+    ("index.html", True),
+    ("guide/install.HTM", True),
+    ("genindex.html", False),
+    ("search.html", False),
+    ("404.html", False),
+    ("py-modindex.html", False),
+    ("_static/x.html", False),
+    ("_sources/x.html", False),
+    ("style.css", False),
+    ("guide/search.html", False),
+])
+def test_only_documentation_pages_are_indexed(relkey, indexable):
+    assert is_indexable(relkey) is indexable

@@ -1,0 +1,138 @@
+"""Publish's search step: the search document written beside the site, kept, not rewritten, never half-true."""
+
+import pytest
+
+from app.publishing import run
+from app.search.document import SEARCH_DOCUMENT, decode_document
+from tests.conftest import BUCKET
+from tests.search.conftest import write_site
+
+KEY = f"sphinx/1.0/{SEARCH_DOCUMENT}"
+
+
+def read_document(s3, key=KEY):
+    response = s3.get_object(Bucket=BUCKET, Key=key)
+    return response, decode_document(response["Body"].read())
+
+
+def count_puts(app, key):
+    puts = []
+    app.extensions["s3"].meta.events.register(
+        "before-call.s3.PutObject", lambda params, **_: puts.append(params["url_path"]) if key in params["url_path"] else None)
+    return puts
+
+
+def test_publish_writes_a_gzip_search_document_of_every_page(publish, built_sites, s3):
+    publish(built_sites["sphinx"], "sphinx", "1.0")
+
+    response, pages = read_document(s3)
+    assert response["ContentEncoding"] == "gzip"
+    assert response["ContentType"] == "application/json"
+    assert sorted(page["path"] for page in pages) == [
+        "guide/advanced/index.html", "guide/index.html", "guide/install.html", "guide/usage.html", "index.html",
+        "reference.html",
+    ]
+    advanced = next(page for page in pages if page["path"] == "guide/advanced/index.html")
+    assert [section[0] for section in advanced["sections"]] == ["advanced-topics", "tuning-the-worker-pool"]
+
+
+def test_an_unchanged_republish_does_not_rewrite_the_search_document(app, publish, tmp_path, s3):
+    site = write_site(tmp_path / "site", {"index.html": ("Home", [("a", "A", "alpha")])})
+    publish(site, "sphinx", "1.0")
+    puts = count_puts(app, SEARCH_DOCUMENT)
+
+    publish(site, "sphinx", "1.0")
+    (site / "index.html").write_text((site / "index.html").read_text().replace("alpha", "omega"))
+    publish(site, "sphinx", "1.0")
+
+    assert len(puts) == 1
+    assert "omega" in read_document(s3)[1][0]["sections"][1][3]
+
+
+def test_an_incremental_publish_still_indexes_the_pages_it_did_not_upload(publish, tmp_path, s3):
+    site = write_site(tmp_path / "site", {"a.html": ("A", [("x", "X", "first")]), "b.html": ("B", [("y", "Y", "second")])})
+    publish(site, "sphinx", "1.0")
+    (site / "b.html").write_text((site / "b.html").read_text().replace("second", "changed"))
+
+    publish(site, "sphinx", "1.0")
+
+    assert [page["path"] for page in read_document(s3)[1]] == ["a.html", "b.html"]
+
+
+def test_delete_keeps_the_search_document_and_drops_deleted_pages_from_it(publish, tmp_path, s3):
+    site = write_site(tmp_path / "site", {"a.html": ("A", []), "b.html": ("B", [])})
+    publish(site, "sphinx", "1.0")
+    (site / "b.html").unlink()
+
+    publish(site, "sphinx", "1.0", "--delete")
+
+    assert [page["path"] for page in read_document(s3)[1]] == ["a.html"]
+
+
+def test_a_dry_run_writes_no_search_document(publish, tmp_path, s3):
+    publish(write_site(tmp_path / "site", {"a.html": ("A", [])}), "sphinx", "1.0", "--dry-run")
+
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="sphinx/1.0/")
+
+
+def test_a_publish_with_a_failed_page_writes_no_search_document(app, tmp_path, s3, monkeypatch):
+    upload = run.upload_file
+
+    def failing(s3, bucket, key, local, options, progress):
+        if key.endswith("b.html"):
+            raise OSError(5, "Input/output error")
+        return upload(s3, bucket, key, local, options, progress)
+
+    monkeypatch.setattr(run, "upload_file", failing)
+    site = write_site(tmp_path / "site", {"a.html": ("A", []), "b.html": ("B", [])})
+
+    result = app.test_cli_runner().invoke(args=["docs", "publish", str(site), "--project", "sphinx", "--version", "1.0"])
+
+    assert result.exit_code != 0
+    keys = [item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET).get("Contents", ())]
+    assert KEY not in keys
+
+
+def test_a_source_file_with_the_search_document_name_is_not_uploaded(app, tmp_path, s3):
+    site = write_site(tmp_path / "site", {"a.html": ("A", [("x", "X", "real")])})
+    (site / SEARCH_DOCUMENT).write_text("forged")
+
+    result = app.test_cli_runner().invoke(
+        args=["docs", "publish", str(site), "--prefix", "sphinx/1.0/", "--include-hidden"])
+
+    assert result.exit_code != 0
+    assert "reserved for the search document" in result.output
+    keys = [item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET).get("Contents", ())]
+    assert KEY not in keys
+
+
+@pytest.mark.parametrize("name", ["page.html", "guide/index.htm"])
+def test_a_page_that_cannot_be_parsed_is_left_out_but_the_publish_succeeds(publish, tmp_path, s3, name, monkeypatch):
+    from app.search import publish as search_publish
+
+    def broken(html):
+        raise RuntimeError("parser exploded")
+
+    monkeypatch.setattr(search_publish, "extract_page", broken)
+    site = write_site(tmp_path / "site", {name: ("A", [])})
+
+    publish(site, "sphinx", "1.0")
+
+    assert read_document(s3)[1] == []
+
+
+def test_a_republish_extracts_only_the_pages_that_changed(publish, tmp_path, s3, monkeypatch):
+    from app.search import publish as search_publish
+
+    site = write_site(tmp_path / "site", {"a.html": ("A", [("x", "X", "first")]), "b.html": ("B", [("y", "Y", "second")])})
+    publish(site, "sphinx", "1.0")
+    extracted = []
+    real = search_publish.extract_page
+    monkeypatch.setattr(search_publish, "extract_page", lambda html: extracted.append(html) or real(html))
+    (site / "b.html").write_text((site / "b.html").read_text().replace("second", "changed"))
+
+    publish(site, "sphinx", "1.0")
+
+    assert len(extracted) == 1 and b"changed" in extracted[0]
+    pages = read_document(s3)[1]
+    assert [page["sections"][1][3] for page in pages] == ["first", "changed"]
