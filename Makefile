@@ -30,26 +30,28 @@ run: $(VENV)/.core
 system-deps:
 	bash tests/system-deps.sh
 
-## test: install what the tests need, then run all of them
+## test: install what the tests need, then run all of them (two pytest-xdist workers: most tests wait on servers)
 test: $(VENV)/.test system-deps
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2
 
 ## test-fast: the suite without the browser and load tests
 test-fast: $(VENV)/.test
-	$(PY) -m pytest -m "not browser and not slow"
+	$(PY) -m pytest -n 2 -m "not browser and not slow"
 
 $(VENV)-bench/.installed: requirements-bench.txt
 	$(PYTHON) -m venv $(VENV)-bench
 	$(VENV)-bench/bin/pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	touch $@
 
-## bench: serving benchmark (app vs nginx proxy vs direct) and publish benchmark (vs aws s3 sync)
+## bench: serving (app vs nginx), cache, publish (vs aws s3 sync), ops cost, portal and search latency
 bench: $(VENV)/.test $(VENV)-bench/.installed
 	bash bench/system-deps.sh
 	$(PY) bench/serve_bench.py
 	$(PY) bench/cache_bench.py
 	$(PY) bench/publish_bench.py
 	$(PY) bench/ops_bench.py
+	$(PY) bench/portal_bench.py
+	$(PY) bench/search_bench.py
 
 ## publish: make publish SRC=path/to/built/site PREFIX=project/1.0/ (uses S3_BUCKET etc.)
 publish: $(VENV)/.core
