@@ -254,7 +254,9 @@ def test_prometheus_scraping_the_replicas_counts_exactly_what_the_load_sent(repl
     assert not_found == missing
     assert histogram == len(plan) + missing
     assert s3_ok == len(plan)
-    assert s3_missing == missing
+    # Each 404 is one GetObject of the missing key, and each worker that answered one also read the
+    # bucket's (absent) portal index once in the portal's TTL, to see whether the path names a project.
+    assert missing <= s3_missing <= missing + sum(workers.values())
     assert bytes_sent >= sum(len(OBJECTS[key]) for _, key in plan)
     assert in_flight == 0
     assert sorted(per_instance.values()) == [(len(plan) + missing) / 3] * 3
