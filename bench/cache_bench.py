@@ -31,7 +31,7 @@ from backports import zstd
 import nginx
 import serve_bench
 from serve_bench import (BIG_KEY, BUCKET, FAKE_CREDENTIALS, MIB, PAGE_KEY, Gunicorn, Processes, child_pids,
-                         cpu_seconds, curl, free_port, make_site, parse_wrk, run_wrk, vm_rss_kib, wait_for_listeners)
+                         cpu_seconds, curl, free_port, make_site, parse_wrk, vm_rss_kib, wait_for_listeners)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"

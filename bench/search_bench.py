@@ -19,7 +19,6 @@ Figures go to stdout and bench/results/search.md.
 
 import argparse
 import json
-import os
 import random
 import statistics
 import subprocess

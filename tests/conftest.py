@@ -1,4 +1,6 @@
-"""Shared fixtures: fake AWS credentials, a mocked bucket, the app, and real HTTP servers."""
+"""Shared fixtures: fake AWS credentials, a mocked bucket, the app, real HTTP servers, and Chromium."""
+
+import os
 
 import boto3
 import pytest
@@ -7,7 +9,7 @@ from moto.server import ThreadedMotoServer
 
 from app import create_app
 
-from tests.servers import FAKE_CREDENTIALS, Gunicorn, s3_client
+from tests.servers import CHROMIUM, CHROMIUM_ARGS, FAKE_CREDENTIALS, TIMEOUT_MS, Gunicorn, s3_client
 
 BUCKET = "docs-bucket"
 
@@ -84,3 +86,16 @@ def gunicorn_factory(moto_server, tmp_path):
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium, driven by Playwright; one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (tests/system-deps.sh)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=TIMEOUT_MS)
+        yield chromium
+        chromium.close()

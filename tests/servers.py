@@ -12,6 +12,22 @@ import boto3
 from botocore.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
+# Debian's Chromium (never a downloaded browser), headless, with no background traffic: this machine's
+# network is closed, and Chromium would otherwise retry its own services at every start.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    # No --user-data-dir: Playwright refuses it in launch args and gives every launch a fresh temporary profile.
+]
+TIMEOUT_MS = 15_000
+
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",

@@ -21,26 +21,12 @@ from dataclasses import dataclass
 from urllib.parse import urldefrag, urlsplit
 
 import pytest
-from playwright.sync_api import sync_playwright
 
-from tests.servers import FAKE_CREDENTIALS, ROOT, Gunicorn, free_port, wait_for_port
+from tests.servers import FAKE_CREDENTIALS, ROOT, TIMEOUT_MS, Gunicorn, free_port, wait_for_port
 
 pytestmark = pytest.mark.browser
 
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    # No --user-data-dir: Playwright refuses it in launch args and gives every launch a fresh temporary profile.
-]
-TIMEOUT_MS = 15_000
 BUCKET = "browser-docs"
 SOURCES = ROOT / "tests" / "sites"
 SEARCH_WORD = "tesseract"  # In tests/sites/*/ on the usage page only.
@@ -211,16 +197,6 @@ def docs_server(published_sites, moto_server, tmp_path_factory):
     yield server
     server.stop()
 
-
-@pytest.fixture(scope="module")
-def browser():
-    """Headless Debian Chromium, driven by Playwright (never a downloaded browser)."""
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (tests/system-deps.sh)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=TIMEOUT_MS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

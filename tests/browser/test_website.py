@@ -13,11 +13,11 @@ import sys
 import uuid
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from app.publishing.run import PublishOptions, publish_tree
 
-from tests.browser.test_browser import CHROMIUM, CHROMIUM_ARGS, SOURCES, TIMEOUT_MS
+from tests.browser.test_browser import SOURCES
+from tests.servers import TIMEOUT_MS
 from tests.servers import Gunicorn
 
 pytestmark = pytest.mark.browser
@@ -71,16 +71,6 @@ def website_server(website_site, moto_server, tmp_path_factory):
     yield server
     server.stop()
 
-
-@pytest.fixture(scope="module")
-def browser():
-    """Headless Debian Chromium, driven by Playwright."""
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (tests/system-deps.sh)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=TIMEOUT_MS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -6,9 +6,8 @@ import sys
 import uuid
 
 import pytest
-from playwright.sync_api import sync_playwright
 
-from tests.browser.test_browser import CHROMIUM, CHROMIUM_ARGS, SPHINX, TIMEOUT_MS, Visitor, build_sphinx
+from tests.browser.test_browser import SPHINX, Visitor, build_sphinx
 from tests.servers import FAKE_CREDENTIALS, ROOT, Gunicorn
 
 pytestmark = pytest.mark.browser
@@ -34,17 +33,9 @@ def sphinx_server(moto_server, server_s3, tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    """Headless Debian Chromium, as tests/browser launches it."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=TIMEOUT_MS)
-        yield browser
-        browser.close()
 
-
-def test_sphinx_site_loads_compressed_with_no_failed_request(chromium, sphinx_server):
-    visitor = Visitor(chromium, sphinx_server)
+def test_sphinx_site_loads_compressed_with_no_failed_request(browser, sphinx_server):
+    visitor = Visitor(browser, sphinx_server)
     transfers = []
 
     def record(response):

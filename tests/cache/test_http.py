@@ -2,7 +2,6 @@
 
 import gzip
 import hashlib
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 

@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 from app import create_app
 from app.portal.samples import publish_sample_projects
 
-from tests.browser.test_browser import TIMEOUT_MS, browser  # noqa: F401  (the shared Chromium fixture)
+from tests.servers import TIMEOUT_MS
 from tests.servers import FAKE_CREDENTIALS, ROOT, Gunicorn, s3_client
 
 pytestmark = pytest.mark.browser
@@ -59,7 +59,7 @@ def portal_server(tmp_path_factory, moto_server):
 
 
 @pytest.fixture
-def page(browser, portal_server):  # noqa: F811
+def page(browser, portal_server):
     """A fresh page that records failed requests and console errors."""
     context = browser.new_context(viewport={"width": 1280, "height": 800}, service_workers="block")
     context.set_default_timeout(TIMEOUT_MS)
@@ -130,7 +130,7 @@ def test_the_landing_page_renders_filters_and_links(page, portal_server):
     assert page.problems == []
 
 
-def test_the_landing_page_works_without_javascript_on_a_phone(browser, portal_server):  # noqa: F811
+def test_the_landing_page_works_without_javascript_on_a_phone(browser, portal_server):
     context = browser.new_context(viewport={"width": 390, "height": 844}, java_script_enabled=False,
                                   color_scheme="dark")
     tab = context.new_page()

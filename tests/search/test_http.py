@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.browser.test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
+from tests.servers import TIMEOUT_MS
 from tests.search.conftest import write_site
 from tests.servers import FAKE_CREDENTIALS, ROOT
 
@@ -98,18 +98,6 @@ def test_a_new_default_version_is_followed_within_the_portal_ttl(moto_server, se
     # The TTL, plus the one request that starts the rebuild and the few that run while it builds.
     assert followed < PORTAL_TTL + 3, f"followed after {followed:.1f} s"
 
-
-@pytest.fixture(scope="module")
-def browser():
-    """Headless Debian Chromium, as in the browser tests."""
-    from playwright.sync_api import sync_playwright
-
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (tests/system-deps.sh)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=TIMEOUT_MS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.mark.browser
