@@ -170,7 +170,9 @@ def login_location(login_url):
 def make_private(response):
     """Mark a response for a signed-in reader, or filtered by ``may_read``, ``Cache-Control: private``."""
     personal = g.get("access_decision") == ALLOWED or g.get("access_filtered", False)
-    if not personal or response.status_code >= 400:
+    # Error pages too (the portal's 404 lists the reader's versions; an error document may come from a
+    # restricted folder); a refusal already says no-store, which no cache keeps anyway.
+    if not personal or "no-store" in response.headers.get("Cache-Control", ""):
         return response
     directives = [
         item.strip()

@@ -258,7 +258,9 @@ def switch_version(name, version, rest):
     if target is None:
         return found(docs_url(name, ""))
     for candidate in candidates(rest):
-        if page_exists(f"{name}/{target}/{candidate}"):
+        path = f"{name}/{target}/{candidate}"
+        # Only pages the reader may read are probed: a redirect must not tell whether a refused page exists.
+        if access.may_read(path) and page_exists(path):
             query = request.query_string.decode("latin-1") if candidate == rest else ""
             return found(docs_url(name, target, candidate, query=query))
     return found(docs_url(name, target, ""))

@@ -158,17 +158,24 @@ class SearchIndex:
         with self._lock:
             self._connection.set_progress_handler(lambda: time.monotonic() > deadline, PROGRESS_STEPS)
             try:
-                total = self._connection.execute("SELECT count(*) FROM sections WHERE sections MATCH ?", (matched,)).fetchone()[0]
-                chosen, seen = [], 0
-                for rowid in self._ranked(tiers):
-                    if is_readable is not None and not is_readable(*self._pages[rowid >> SECTION_BITS]):
-                        total -= 1
-                        continue
-                    seen += 1
-                    if seen > offset:
-                        chosen.append(rowid)
-                    if len(chosen) == limit:
-                        break
+                chosen = []
+                if is_readable is None:
+                    total = self._connection.execute("SELECT count(*) FROM sections WHERE sections MATCH ?", (matched,)).fetchone()[0]
+                    for seen, rowid in enumerate(self._ranked(tiers), start=1):
+                        if seen > offset:
+                            chosen.append(rowid)
+                        if len(chosen) == limit:
+                            break
+                else:
+                    # Only what the reader may read is counted: a total that included refused pages
+                    # would tell how many of them hold the words. (Ranked hits only, so a lower bound.)
+                    total = 0
+                    for rowid in self._ranked(tiers):
+                        if not is_readable(*self._pages[rowid >> SECTION_BITS]):
+                            continue
+                        total += 1
+                        if offset < total <= offset + limit:
+                            chosen.append(rowid)
                 hits = [self._hit(rowid, matched) for rowid in chosen]
             except sqlite3.OperationalError as error:
                 if "interrupted" in str(error):

@@ -117,7 +117,11 @@ def run_search(args):
         if version_name is None:
             wanted = {(project.name, project.default_version)}
         else:
-            if version_name != ALL_VERSIONS and all(version.name != version_name for version in project.versions):
+            # A version the reader may not read answers as one that does not exist: no probing for names.
+            if version_name != ALL_VERSIONS and (
+                all(version.name != version_name for version in project.versions)
+                or not access.may_read(f"{project.name}/{version_name}/")
+            ):
                 raise DocsError(f"project {project_name!r} has no version {version_name!r}", 404)
             scope = ("project", project.name)
             sources = project_sources(project, prefix, extra=version_name)

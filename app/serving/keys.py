@@ -6,6 +6,11 @@ from urllib.parse import quote
 
 MAX_KEY_BYTES = 1024  # S3's limit on an object key, in UTF-8 bytes.
 
+# docs-proxy's own records in the bucket (publish's manifest, search documents, the portal index and
+# its per-project entries) all start with this. They hold names and text from folders the access
+# rules may refuse, so no path that names one is ever served as a document.
+RESERVED_PREFIX = ".docs-"
+
 
 class BadPath(ValueError):
     """A request path that must be refused before any S3 call; ``status`` is the 4xx to answer."""
@@ -28,6 +33,13 @@ def check_path(path):
     segments = path.split("/")
     if any(segment in (".", "..") for segment in segments):
         raise BadPath("'.' and '..' segments are not allowed in document paths")
+    if any(is_reserved_name(segment) for segment in segments):
+        raise BadPath(f"names starting with {RESERVED_PREFIX!r} are docs-proxy's own records, not documents", status=404)
+
+
+def is_reserved_name(name):
+    """Tell whether ``name`` (one path segment) is one of docs-proxy's own records in the bucket."""
+    return name.startswith(RESERVED_PREFIX)
 
 
 def key_for_path(path, prefix="", index_document="index.html"):

@@ -15,18 +15,14 @@ from flask import Response, current_app, render_template, request
 
 from ..access import may_read
 from ..errors import DocsError, error_status
-from ..publishing.manifest import MANIFEST_NAME
 from ..s3 import get_s3
 from ..serving.hooks import add_fallback
-from ..serving.keys import directory_location
+from ..serving.keys import directory_location, is_reserved_name
 from ..serving.views import redirect
 
 S3_MAX_KEYS = 1000
 SORT_KEYS = ("name", "size", "date")
 ORDERS = ("asc", "desc")
-HIDDEN_NAMES = {MANIFEST_NAME}
-
-
 @dataclass(frozen=True)
 class Entry:
     """One line of a listing: a file, or a folder (``name`` ends in '/', no size or date)."""
@@ -97,10 +93,10 @@ def entries_of_page(page, key_prefix):
         entries.append(Entry(common["Prefix"][len(key_prefix):]))
     for item in page.get("Contents", ()):
         entries.append(Entry(item["Key"][len(key_prefix):], item["Size"], item["LastModified"].astimezone(timezone.utc)))
-    # The folder's own marker object, names S3 cannot turn back into a path, and our publish manifest.
+    # The folder's own marker object, names S3 cannot turn back into a path, and docs-proxy's own records.
     return [
         entry for entry in entries
-        if entry.name and not entry.name.startswith("/") and entry.name not in HIDDEN_NAMES
+        if entry.name and not entry.name.startswith("/") and not is_reserved_name(entry.name)
     ]
 
 

@@ -22,11 +22,15 @@ users = ["alice"]
 [[rule]]
 path = "artifacts/private/"
 users = ["alice"]
+[[rule]]
+path = "handbook/1.0/internal/"
+users = ["alice"]
 """
 
 ALICE = {"Authorization": basic("alice", "wonderland")}
 BOB = {"Authorization": basic("bob", "builder")}
-PAGE = b"<!doctype html><title>Page</title><h1>Page</h1>" + b"x" * 2000
+PAGE = (b"<!doctype html><html><head><title>Page</title></head><body><main><h1 id=page>Page</h1><p>zebra crossing</p>"
+        + b"x" * 2000 + b"</main></body></html>")
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +56,13 @@ def app(s3, tmp_path, htpasswd_text):
 
 @pytest.fixture
 def site(tmp_path):
-    """A one-page built site."""
+    """A built site: a home page and an internal page, both mentioning zebras."""
     root = tmp_path / "site"
-    root.mkdir()
+    (root / "internal").mkdir(parents=True)
     (root / "index.html").write_bytes(PAGE)
+    (root / "internal" / "s1.html").write_text(
+        "<!doctype html><html><head><title>Merger</title></head><body><main><h1 id=merger>Merger</h1>"
+        "<p>zebra confidential</p></main></body></html>")
     return root
 
 
@@ -87,6 +94,51 @@ def metric(client, name, **labels):
             if sample.name == name and sample.labels == labels:
                 return sample.value
     return 0.0
+
+
+@pytest.mark.parametrize("path", [
+    ".docs-portal.json", "secret/.docs-project.json", "secret/1.0/.docs-publish.json", "secret/1.0/.docs-search.json",
+    "handbook/1.0/.docs-search.json",
+])
+def test_docs_proxys_own_records_are_never_served(client, publish, s3, s3_calls, path):
+    publish("handbook", "1.0")
+    publish("secret", "1.0")
+    s3.head_object(Bucket=BUCKET, Key=path)  # the record exists: it is refused, not missing
+    s3_calls.clear()
+    for headers in ({}, BOB, ALICE):
+        response = client.get(f"/docs/{path}", headers=headers)
+        assert response.status_code == 404
+        assert b".docs-" in response.data and b"zebra" not in response.data
+    assert s3_calls == []
+
+
+def test_switching_version_never_tells_whether_a_refused_page_exists(client, publish):
+    publish("handbook", "1.0")
+    existing = client.get("/_/switch/handbook/1.0/internal/s1.html", headers=BOB)
+    missing = client.get("/_/switch/handbook/1.0/internal/nope.html", headers=BOB)
+    assert existing.status_code == missing.status_code == 302
+    assert existing.headers["Location"] == missing.headers["Location"]
+    allowed = client.get("/_/switch/handbook/1.0/internal/s1.html", headers=ALICE)
+    assert allowed.headers["Location"].endswith("/docs/handbook/1.0/internal/s1.html")
+
+
+def test_search_counts_only_what_the_reader_may_read(client, publish):
+    publish("handbook", "1.0")
+    query = {"q": "zebra", "project": "handbook", "version": "1.0"}
+    as_alice = client.get("/_/api/search", query_string=query, headers=ALICE).json
+    as_bob = client.get("/_/api/search", query_string=query, headers=BOB).json
+    assert {result["path"] for result in as_alice["results"]} == {"index.html", "internal/s1.html"}
+    assert [result["path"] for result in as_bob["results"]] == ["index.html"]
+    assert as_bob["total"] == 1 and as_bob["pages"] == 1
+
+
+def test_search_answers_a_refused_version_as_a_missing_one(client, publish):
+    publish("secret", "1.0")
+    publish("handbook", "1.0")
+    refused = client.get("/_/api/search", query_string={"q": "x", "project": "handbook", "version": "9.9"}, headers=BOB)
+    assert refused.status_code == 404
+    hidden = client.get("/_/api/search", query_string={"q": "x", "project": "secret", "version": "1.0"}, headers=BOB)
+    assert hidden.status_code == 404
 
 
 def test_the_portal_shows_only_projects_the_reader_may_read(client, publish):
@@ -160,3 +212,11 @@ def test_metrics_count_cache_results_and_access_decisions(client, publish):
     assert metric(client, "docs_proxy_access_decisions_total", decision="allowed") == 1
     assert metric(client, "docs_proxy_access_decisions_total", decision="denied") == 1
     assert metric(client, "docs_proxy_access_decisions_total", decision="unauthenticated") == 1
+
+
+def test_a_filtered_not_found_page_is_private_too(client, publish):
+    publish("handbook", "1.0")
+    response = client.get("/docs/handbook/9.9/", headers=ALICE)
+    assert response.status_code == 404
+    assert b"1.0" in response.data  # the portal's page names the versions this reader may read
+    assert response.headers["Cache-Control"].startswith("private")

@@ -26,6 +26,8 @@ from app.serving.keys import (
         ("%2e%2e", "", "%2e%2e"),  # still encoded after one decoding: a literal key, not a traversal
         ("..data", "", "..data"),
         ("a.../", "", "a.../index.html"),
+        (".docs/x.html", "", ".docs/x.html"),  # only names starting with '.docs-' are docs-proxy's own
+        ("a/docs-publish.json", "", "a/docs-publish.json"),
     ],
 )
 def test_path_maps_to_key(path, prefix, expected):
@@ -150,3 +152,15 @@ def test_folded_location_resolves_below_the_mount_point_of_the_request(mount, pa
     location = folded_location(path, query, directory)
     assert location.startswith("../")
     assert resolve(f"{mount}/docs/{path}", location) == f"{mount}{target}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [".docs-portal.json", "p/.docs-project.json", "p/1.0/.docs-publish.json", "p/1.0/.docs-search.json",
+     ".docs-anything/index.html", "p/.docs-x/"],
+)
+def test_docs_proxys_own_records_are_refused_as_not_found(path):
+    with pytest.raises(BadPath) as refused:
+        key_for_path(path)
+    assert refused.value.status == 404
+    assert "own records" in refused.value.reason
