@@ -8,8 +8,12 @@ import sys
 import time
 from pathlib import Path
 
+import http.client
+
 import boto3
+from botocore.awsrequest import AWSResponse
 from botocore.config import Config
+from werkzeug.datastructures import Headers
 
 ROOT = Path(__file__).resolve().parent.parent
 # Debian's Chromium (never a downloaded browser), headless, with no background traffic: this machine's
@@ -106,3 +110,34 @@ class Gunicorn:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def raw_request(server, path, headers=None, method="GET"):
+    """Send one request with http.client, the path and headers exactly as given (no normalisation, no
+    Accept-Encoding added); return the status, the headers (case-insensitive) and the body as sent."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        connection.putrequest(method, path, skip_accept_encoding=True)
+        for name, value in (headers or {}).items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, Headers(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+def canned_s3_answer(s3_client, status, body=b"", headers=None, request_id="REQ123"):
+    """Make ``s3_client`` receive this HTTP response for every request, without reaching any endpoint."""
+
+    class Raw:
+        def __init__(self):
+            self.data = body
+
+        def stream(self, **kwargs):
+            yield body
+
+    def send(request, **kwargs):
+        return AWSResponse(request.url, status, {"x-amz-request-id": request_id, **(headers or {})}, Raw())
+
+    s3_client.meta.events.register_first("before-send.s3.*", send)

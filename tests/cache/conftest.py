@@ -1,6 +1,5 @@
 """Fixtures for the cache over real HTTP: moto's server behind the fault proxy, gunicorn in front."""
 
-import http.client
 import uuid
 
 import pytest
@@ -73,20 +72,6 @@ def put(server_s3, cache_bucket):
 
     return put
 
-
-def get(server, path, headers=None, method="GET"):
-    """Send one request and return status, headers (lower-case names) and the body exactly as sent."""
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    try:
-        connection.putrequest(method, path, skip_accept_encoding=True)
-        for name, value in (headers or {}).items():
-            connection.putheader(name, value)
-        connection.endheaders()
-        response = connection.getresponse()
-        body = response.read()
-        return response.status, {name.lower(): value for name, value in response.getheaders()}, body
-    finally:
-        connection.close()
 
 
 def s3_gets(proxy, key):

@@ -9,7 +9,8 @@ import brotli
 import pytest
 from backports import zstd
 
-from tests.cache.conftest import IMMUTABLE, OBJECT_LIMIT, TTL, get, s3_gets
+from tests.cache.conftest import IMMUTABLE, OBJECT_LIMIT, TTL, s3_gets
+from tests.servers import raw_request as get
 
 PAGE = b"<!doctype html><title>Guide</title>" + b"<p>Install the tool, then run it.</p>\n" * 200
 DECOMPRESS = {"gzip": gzip.decompress, "br": brotli.decompress, "zstd": zstd.decompress}

@@ -1,7 +1,6 @@
 """Fixtures for the ops tests: a bucket with pages, metrics read back as numbers, canned S3 answers."""
 
 import pytest
-from botocore.awsrequest import AWSResponse
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import BUCKET
@@ -41,19 +40,3 @@ def read_metrics(client):
             return parse_metrics(response.get_data(as_text=True))
 
     return read
-
-
-def canned_answer(s3_client, status, body=b"", headers=None):
-    """Make ``s3_client`` receive this HTTP response for every request."""
-
-    class Raw:
-        def __init__(self):
-            self.data = body
-
-        def stream(self, **kwargs):
-            yield body
-
-    def send(request, **kwargs):
-        return AWSResponse(request.url, status, {"x-amz-request-id": "REQ-OPS", **(headers or {})}, Raw())
-
-    s3_client.meta.events.register_first("before-send.s3.*", send)

@@ -13,8 +13,7 @@ from app import create_app
 from app.ops.health import get_health, mark_draining, not_ready_reason
 from app.s3 import create_client
 from tests.conftest import BUCKET
-from tests.ops.conftest import canned_answer
-from tests.servers import free_port
+from tests.servers import canned_s3_answer, free_port
 
 
 def client_error(status, code):
@@ -74,7 +73,7 @@ def test_ready_answers_503_when_s3_denies_the_credentials(app, client):
     health = get_health(app)
     health.client = create_client(health.config)
     body = b"<Error><Code>InvalidAccessKeyId</Code><Message>no such key id</Message></Error>"
-    canned_answer(health.client, 403, body, {"content-type": "application/xml"})
+    canned_s3_answer(health.client, 403, body, {"content-type": "application/xml"}, request_id="REQ-OPS")
     with client.get("/_/ready") as response:
         assert response.status_code == 503
         assert b"not ready: denied: " in response.data

@@ -1,7 +1,6 @@
 """End to end over real HTTP: gunicorn running the app against moto's S3 server on 127.0.0.1."""
 
 import hashlib
-import http.client
 import os
 import socket
 import threading
@@ -10,7 +9,7 @@ import uuid
 import pytest
 import requests
 
-from tests.servers import Gunicorn, free_port
+from tests.servers import Gunicorn, free_port, raw_request as raw_get
 
 BIG_SIZE = 64 * 1024 * 1024
 # A 416 comes from S3 on a miss and from the cache on a hit: the status and Content-Range are what count.
@@ -50,19 +49,6 @@ def server(bucket, moto_server, tmp_path_factory):
     yield gunicorn
     gunicorn.stop()
 
-
-def raw_get(server, path, headers=None, method="GET"):
-    """Send one request with http.client (no normalisation of the path) and return status, headers, body."""
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    try:
-        connection.putrequest(method, path, skip_accept_encoding=True)
-        for name, value in (headers or {}).items():
-            connection.putheader(name, value)
-        connection.endheaders()
-        response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        connection.close()
 
 
 def test_64_mib_object_arrives_byte_exact(server, bucket):

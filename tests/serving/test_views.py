@@ -5,12 +5,12 @@ import logging
 import socket
 
 import pytest
-from botocore.awsrequest import AWSResponse
 
 from app import create_app
 from app.serving import streaming
 
 from tests.conftest import BUCKET
+from tests.servers import canned_s3_answer
 
 PAGE = b"<!doctype html><title>Home</title><link rel=stylesheet href=style.css>"
 
@@ -50,21 +50,6 @@ def closed_bodies(monkeypatch):
     monkeypatch.setattr(streaming, "close_body", close_body)
     return closed
 
-
-def canned_s3_response(app, status, body, headers=None):
-    """Make the app's S3 client receive this HTTP response for every request."""
-
-    class Raw:
-        def __init__(self):
-            self.data = body
-
-        def stream(self, **kwargs):
-            yield body
-
-    def send(request, **kwargs):
-        return AWSResponse(request.url, status, {"x-amz-request-id": "REQ123", **(headers or {})}, Raw())
-
-    app.extensions["s3"].meta.events.register_first("before-send.s3.*", send)
 
 
 # --- routing and key mapping -------------------------------------------------------------
@@ -479,7 +464,7 @@ def test_no_such_bucket_passes_through(s3):
 
 
 def test_access_denied_passes_through_byte_for_byte(app, client):
-    canned_s3_response(app, 403, ACCESS_DENIED, {"content-type": "application/xml"})
+    canned_s3_answer(app.extensions["s3"], 403, ACCESS_DENIED, {"content-type": "application/xml"})
     with client.get("/docs/secret.html") as response:
         assert response.status_code == 403
         assert response.data == ACCESS_DENIED
@@ -487,7 +472,7 @@ def test_access_denied_passes_through_byte_for_byte(app, client):
 
 
 def test_s3_errors_are_logged_with_key_and_request_id(app, client, caplog):
-    canned_s3_response(app, 403, ACCESS_DENIED, {"content-type": "application/xml"})
+    canned_s3_answer(app.extensions["s3"], 403, ACCESS_DENIED, {"content-type": "application/xml"})
     with caplog.at_level(logging.WARNING):
         client.get("/docs/secret.html").close()
     assert "403 AccessDenied for key 'secret.html' (request id REQ123)" in caplog.text
@@ -495,7 +480,7 @@ def test_s3_errors_are_logged_with_key_and_request_id(app, client, caplog):
 
 def test_s3_server_error_passes_through_after_retries(app, client):
     body = b"<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>"
-    canned_s3_response(app, 500, body, {"content-type": "application/xml"})
+    canned_s3_answer(app.extensions["s3"], 500, body, {"content-type": "application/xml"})
     with client.get("/docs/x.html") as response:
         assert response.status_code == 500
         assert response.data == body
