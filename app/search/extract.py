@@ -1,4 +1,4 @@
-"""Pure: from one HTML page, the title, the headings with their anchors, and the visible text under each.
+"""Pure: from one HTML page, its records: the sections under each heading, and the API objects it documents.
 
 One streaming pass of libxml2's HTML parser through lxml's parser-target interface: no tree is built,
 so a page of 1 MB of text costs time linear in its size and little memory, and the parsing runs in C
@@ -11,8 +11,26 @@ hundreds of links: publish extracts every page). What counts as the page's conte
 - never navigation, scripts, styles, forms, dialogs, sidebars, headers and footers, hidden elements,
   nor Sphinx's and MkDocs Material's "¶" permalinks (``a.headerlink``).
 
-A heading's anchor is its own ``id``, else the id its permalink points at, else the id of the
-section that encloses it (Sphinx puts the id on ``<section>``).
+Records, in page order:
+
+- a **section** per heading (h1-h6), anchored by the heading's own permalink: its ``id``, else the
+  target of its permalink (``a.headerlink``, or a link whose text is only "¶", "#", "§"), else the
+  id of the enclosing ``<section>``/``<div>`` (Sphinx), else an empty anchor element just before it
+  (Javadoc 8's ``<a name>``). Other links inside a heading (a "toc-backref" back to the table of
+  contents, a cross-reference) are never its anchor;
+- an **object** per documented API object, with its identifier (``name``): Sphinx's signatures of
+  every domain (``dt[id]`` in a ``dl``: the id when it is the dotted name, as in the Python and
+  JavaScript domains, else the signature's ``prename`` + ``name`` text, as for C++ or ``confval``),
+  Sphinx standard-domain targets on a heading (Django's ``std-setting-USE_TZ``), mkdocstrings'
+  headings (``.doc-heading``, whose id is the dotted path), and Javadoc's member details (a heading
+  in ``.details``/``section.detail``, named ``package.Class.member``). A generator none of these
+  match gives sections only.
+
+Pages that are generated lists of links are not records at all: ``extract_page`` returns ``None``
+for a page holding a Sphinx index table (``table.indextable``: ``genindex*.html``,
+``py-modindex.html``) or a search-results container (Sphinx's ``#search-results``, MkDocs'
+``#mkdocs-search-results``), and for a page with ``<meta name="robots" content="noindex">``;
+``is_indexable`` refuses them by name before they are even read.
 """
 
 import re
@@ -24,17 +42,23 @@ from lxml import etree
 # dump cannot blow up the search document or every worker's index.
 MAX_PAGE_TEXT = 200_000
 MAX_HEADING_TEXT = 300
+MAX_NAME = 200
 
 SKIPPED_TAGS = frozenset({
     "script", "style", "noscript", "template", "nav", "header", "footer", "aside", "svg", "math",
     "button", "form", "select", "textarea", "iframe", "object", "canvas", "dialog", "head",
 })
 SKIPPED_ROLES = frozenset({"navigation", "search", "banner", "contentinfo", "complementary", "dialog", "menu"})
-# Permalinks ("¶"), Sphinx's and MkDocs' sidebars and bars, MkDocs Material's header, footer and sidebars.
+# Permalinks ("¶"), Sphinx's and MkDocs' sidebars and bars, MkDocs Material's header, footer and sidebars,
+# Django's sidebar, Javadoc's navigation bars.
 SKIPPED_CLASSES = frozenset({
     "headerlink", "sphinxsidebar", "related", "navbar", "bs-sidebar", "md-sidebar", "md-header", "md-footer",
-    "md-source", "md-search", "md-tabs", "toctree-wrapper",
+    "md-source", "md-search", "md-tabs", "toctree-wrapper", "topNav", "bottomNav", "subNav", "top-nav",
+    "sub-nav", "viewcode-link", "viewcode-back",
 })
+SKIPPED_IDS = frozenset({"sidebar", "docs-sidebar", "hd", "ft", "search-form"})
+# Permalink links that are marked as such (Sphinx/MkDocs, Jupyter, anchor.js, VuePress).
+PERMALINK_CLASSES = frozenset({"headerlink", "anchor-link", "anchorjs-link", "header-anchor", "permalink"})
 VOID_TAGS = frozenset({
     "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
     "track", "wbr",
@@ -46,22 +70,45 @@ BLOCK_TAGS = frozenset({
     "summary", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul", "br", "caption",
 })
 HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+# An object record's level: below every heading, so a reader can tell them apart.
+OBJECT_LEVEL = 7
 # Content containers, best first: the most specific one found on the page wins.
 CONTENT, MAIN, BODY = 0, 1, 2
-# Generator pages that are lists of links, not documentation.
-UNINDEXED_NAMES = frozenset({"genindex.html", "search.html", "py-modindex.html", "404.html", "modindex.html"})
+# Generator pages that are lists of links, not documentation (Sphinx, MkDocs, Javadoc), by name.
+UNINDEXED_NAMES = frozenset({
+    "genindex.html", "search.html", "py-modindex.html", "404.html", "modindex.html", "index-all.html",
+    "allclasses.html", "allclasses-frame.html", "allclasses-noframe.html", "allclasses-index.html",
+    "allpackages-index.html", "overview-tree.html", "package-tree.html", "overview-frame.html",
+    "package-frame.html", "help-doc.html", "deprecated-list.html", "overview-summary.html",
+})
+UNINDEXED_PATTERN = re.compile(r"(^|/)(genindex-[^/]*|[^/]*-modindex|index-\d+)\.html?$")
+# Content that marks a generated list of links: Sphinx's index tables and search pages, MkDocs' search page.
+INDEX_CLASSES = frozenset({"indextable", "genindextable", "modindextable"})
+INDEX_IDS = frozenset({"search-results", "mkdocs-search-results"})
+# Definition lists that are not API objects: field lists, footnotes, citations, option lists.
+NON_OBJECT_LISTS = frozenset({"field-list", "footnote", "citation", "option-list", "docutils", "simple"})
+# Javadoc's member details: JDK 8-11 (div.details), 17+ (section.detail, one per member).
+JAVADOC_DETAILS = frozenset({"details", "detail", "member-details"})
+# Javadoc's own anchors that name a block, not a member (method.detail, navbar.top, skip.navbar.top).
+JAVADOC_BLOCK_ANCHOR = re.compile(r"\.(detail|summary)$|^(navbar|skip)|^[a-z-]+-(detail|summary)$")
+# Sphinx targets that name an object without a signature: a module (``module-json``), a standard-domain
+# object of the project's own kind (Django's ``std-setting-USE_TZ``, ``std-templatetag-for``).
+OBJECT_TARGET = re.compile(r"^(?:module-|std[-:](?:django-admin|[a-z]+)-)(.+)$")
+JAVADOC_TYPE = re.compile(r"^(?:Class|Interface|Enum|Record|Annotation Type|Exception) (\w+)")
+DOTTED = re.compile(r"^[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$~][\w$]*)*$")
 WHITESPACE = re.compile(r"\s+")
 PERMALINK_SYMBOLS = " #¶§\U0001f517"
 
 
 @dataclass
 class Section:
-    """A stretch of a page below one heading (the first one may have no heading)."""
+    """A record of a page: the stretch below one heading, or one documented API object (``name`` set)."""
 
     anchor: str
     heading: str
     text: str
     level: int = 0
+    name: str = ""
 
 
 @dataclass
@@ -71,6 +118,11 @@ class Page:
     title: str
     sections: list = field(default_factory=list)
 
+    @property
+    def objects(self):
+        """Return the records that are API objects."""
+        return [section for section in self.sections if section.name]
+
 
 def is_indexable(relkey):
     """Tell whether the file at ``relkey`` is an HTML page worth searching (not an index of links or a 404)."""
@@ -78,7 +130,11 @@ def is_indexable(relkey):
     if not lowered.endswith((".html", ".htm")):
         return False
     name = lowered.rsplit("/", 1)[-1]
-    return name not in UNINDEXED_NAMES and not lowered.startswith(("_sources/", "_static/", "search/"))
+    return (
+        name not in UNINDEXED_NAMES
+        and not UNINDEXED_PATTERN.search(lowered)
+        and not lowered.startswith(("_sources/", "_static/", "search/", "_modules/", "index-files/"))
+    )
 
 
 def clean(text, limit=None):
@@ -88,28 +144,60 @@ def clean(text, limit=None):
 
 
 class _Frame:
-    __slots__ = ("tag", "skip", "rank", "section_id")
+    __slots__ = ("tag", "skip", "rank", "section_id", "role", "javadoc")
 
-    def __init__(self, tag, skip, rank, section_id):
+    def __init__(self, tag, skip, rank, section_id, role=None, javadoc=False):
         self.tag, self.skip, self.rank, self.section_id = tag, skip, rank, section_id
+        # What closing this element ends: "dl" (an object list: back to the record before it),
+        # "dt" (a signature), "prename"/"name" (parts of a signature), "package" (Javadoc's package).
+        self.role = role
+        self.javadoc = javadoc
+
+
+class _Heading:
+    """A heading, a Sphinx signature (``dt``) or a Javadoc member being read."""
+
+    __slots__ = ("level", "anchor", "parts", "rank", "section_id", "permalink", "link", "target", "name",
+                 "prename", "descname", "is_object", "dt_id")
+
+    def __init__(self, level, anchor, rank, section_id, target="", is_object=False, dt_id=""):
+        self.level, self.anchor, self.rank, self.section_id = level, anchor, rank, section_id
+        self.parts = []
+        self.permalink = ""   # the target of the heading's own permalink
+        self.link = None      # (href, start in parts) of a link that may turn out to be a bare permalink
+        self.target = target  # an empty anchor element right before the heading
+        self.name = ""
+        self.prename, self.descname = [], []
+        self.is_object = is_object
+        self.dt_id = dt_id
 
 
 class _Extractor:
-    """A parser target: collects text chunks tagged with the best content container they sit in, and headings."""
+    """A parser target: collects text chunks tagged with the best content container they sit in, and records."""
 
     def __init__(self):
         self.stack = [_Frame("#root", False, BODY + 1, "")]
         self.title_parts = []
         self.in_title = False
         self.noindex = False
-        # Each block: [rank, anchor, heading, level, text parts]; a new one starts at every heading.
+        self.link_index = False
+        # Each block: [rank, anchor, heading, level, name, text parts]; a new one starts at every record.
         self.blocks = []
-        self.heading = None  # [level, anchor, parts, rank] while inside a heading
+        self.heading = None  # a _Heading while inside one
         self.best_rank = BODY + 1
         self.text_size = 0
+        # Empty elements with an id seen since the last text: targets of the next heading.
+        self.targets = []
+        # Records interrupted by an object list (dl), resumed when it closes.
+        self.resume = []
+        self.capture = None  # "prename", "name" or "package" while inside such an element
+        self.package_parts = []
 
-    def _new_block(self, rank, anchor="", heading="", level=0):
-        self.blocks.append([rank, anchor, heading, level, []])
+    def _new_block(self, rank, anchor="", heading="", level=0, name=""):
+        self.blocks.append([rank, anchor, heading, level, name, []])
+
+    def _current(self):
+        return tuple(self.blocks[-1][1:5]) if self.blocks else ("", "", 0, "")
 
     def start(self, tag, attributes):
         """Open an element (libxml2 reports implied ones too, and void ones as start then end)."""
@@ -125,11 +213,16 @@ class _Extractor:
                 self._text(" ")
             return
         classes = set((attributes.get("class") or "").split())
+        element_id = attributes.get("id") or ""
         role = (attributes.get("role") or "").lower()
+        in_heading = self.heading is not None
+        if in_heading and tag == "a":
+            self._heading_link(attributes, classes)
         skip = parent.skip or (
             tag in SKIPPED_TAGS
             or role in SKIPPED_ROLES
             or bool(classes & SKIPPED_CLASSES)
+            or element_id in SKIPPED_IDS
             or "hidden" in attributes
             or (attributes.get("aria-hidden") or "").lower() == "true"
         )
@@ -140,18 +233,58 @@ class _Extractor:
             rank = min(rank, MAIN)
         elif tag == "body":
             rank = min(rank, BODY)
-        section_id = attributes.get("id") or parent.section_id if tag in ("section", "div", "article") else parent.section_id
-        self.stack.append(_Frame(tag, skip, rank, section_id))
+        section_id = element_id or parent.section_id if tag in ("section", "div", "article") else parent.section_id
+        javadoc = parent.javadoc or bool(classes & JAVADOC_DETAILS)
+        frame = _Frame(tag, skip, rank, section_id, javadoc=javadoc)
+        self.stack.append(frame)
         if skip:
             return
-        if tag in HEADINGS and self.heading is None and rank <= BODY:
-            self.heading = [HEADINGS[tag], attributes.get("id") or "", [], rank, section_id]
-        elif tag == "a" and self.heading is not None and not self.heading[1]:
-            href = attributes.get("href") or ""
-            if href.startswith("#") and len(href) > 1:
-                self.heading[1] = href[1:]
+        if classes & INDEX_CLASSES or element_id in INDEX_IDS:
+            # Visible, not a search dialog every page carries (MkDocs' theme): a generated list of links.
+            self.link_index = True
+        if classes & {"subTitle", "sub-title"} and not self.package_parts:
+            frame.role, self.capture = "package", "package"
+        if tag in HEADINGS and not in_heading and rank <= BODY:
+            target = self.targets[-1] if self.targets else ""
+            javadoc_member = javadoc and not JAVADOC_BLOCK_ANCHOR.search(target or section_id or "x.detail")
+            self.heading = _Heading(HEADINGS[tag], element_id, rank, section_id, target)
+            if "doc-heading" in classes and element_id:
+                self.heading.is_object, self.heading.name = True, element_id  # mkdocstrings: the id is the path
+            elif javadoc_member:
+                self.heading.is_object = True
+            elif any(OBJECT_TARGET.match(candidate) for candidate in self.targets):
+                self.heading.is_object = True
+                self.heading.target = next(c for c in self.targets if OBJECT_TARGET.match(c))
+        elif tag == "dl":
+            if not classes & NON_OBJECT_LISTS or classes & {"glossary"}:
+                frame.role = "dl"
+                self.resume.append(self._current())
+        elif tag == "dt" and element_id and not in_heading and "label" not in classes and rank <= BODY:
+            if parent.role == "dl":
+                if self.targets:
+                    self._target_object()  # a module target right before its first class
+                frame.role = "dt"
+                self.heading = _Heading(OBJECT_LEVEL, element_id, rank, section_id, is_object=True, dt_id=element_id)
+        elif in_heading and classes & {"sig-prename", "descclassname"}:
+            frame.role, self.capture = "prename", "prename"
+        elif in_heading and classes & {"sig-name", "descname"}:
+            frame.role, self.capture = "name", "name"
+        if tag == "a" and not element_id:
+            element_id = attributes.get("name") or ""  # HTML 4's anchors (Javadoc 8-11)
+        if element_id and not in_heading and tag not in HEADINGS:
+            self.targets.append(element_id)
         if tag in BLOCK_TAGS:
             self._text(" ")
+
+    def _heading_link(self, attributes, classes):
+        href = attributes.get("href") or ""
+        if not href.startswith("#") or len(href) < 2 or self.heading.permalink:
+            return
+        if classes & PERMALINK_CLASSES:
+            self.heading.permalink = href[1:]
+        elif "toc-backref" not in classes and "reference" not in classes:
+            # Maybe a bare permalink ("Go#"): known once its text is read (only symbols).
+            self.heading.link = (href[1:], len(self.heading.parts))
 
     def end(self, tag):
         """Close an element."""
@@ -168,20 +301,70 @@ class _Extractor:
             return
         closed = self.stack[depth:]
         del self.stack[depth:]
-        if self.heading is not None and any(frame.tag in HEADINGS for frame in closed):
+        for frame in reversed(closed):
+            if frame.role in ("prename", "name", "package"):
+                self.capture = None
+            elif frame.tag == "a" and self.heading is not None and self.heading.link is not None:
+                href, start = self.heading.link
+                self.heading.link = None
+                if not "".join(self.heading.parts[start:]).strip(PERMALINK_SYMBOLS + "\n\t"):
+                    self.heading.permalink = href
+        if self.heading is not None and any(frame.tag in HEADINGS or frame.role == "dt" for frame in closed):
             self._finish_heading()
+        for frame in reversed(closed):
+            if frame.role == "dl" and self.resume:
+                anchor, heading, level, name = self.resume.pop()
+                self._new_block(self.stack[-1].rank if self.blocks else BODY, anchor, heading, level, name)
         if tag in BLOCK_TAGS and not self.stack[-1].skip:
             self._text(" ")
 
     def _finish_heading(self):
-        level, anchor, parts, rank, section_id = self.heading
+        heading = self.heading
         self.heading = None
+        self.targets = []
         # Permalinks that are not marked by a class ("Go#", "Setup ¶") leave their symbol behind.
-        text = clean("".join(parts), MAX_HEADING_TEXT).rstrip(PERMALINK_SYMBOLS)
+        text = clean("".join(heading.parts), MAX_HEADING_TEXT).rstrip(PERMALINK_SYMBOLS)
         if not text:
             return
-        self.best_rank = min(self.best_rank, rank)
-        self._new_block(rank, anchor or section_id, text, level)
+        self.best_rank = min(self.best_rank, heading.rank)
+        if heading.dt_id:
+            name = _signature_name(heading.dt_id, "".join(heading.prename), "".join(heading.descname))
+            if name:
+                self._new_block(heading.rank, heading.dt_id, name, OBJECT_LEVEL, name)
+                self.blocks[-1][5].append(text + " ")  # the signature opens the object's text
+            else:
+                # A glossary term, an option: named by its text when that is short.
+                self._new_block(heading.rank, heading.dt_id, text, OBJECT_LEVEL, text if len(text) <= 60 else "")
+            return
+        anchor = heading.anchor or heading.permalink or heading.section_id or heading.target
+        name = ""
+        if not heading.is_object and anchor.startswith("module-"):
+            # A module's page or section (Sphinx's ``module-json``): the heading is the module's record.
+            heading.is_object, heading.target = True, anchor
+        if heading.is_object:
+            if heading.name:
+                name = heading.name
+            elif heading.target and OBJECT_TARGET.match(heading.target):
+                anchor, name = heading.target, OBJECT_TARGET.match(heading.target).group(1)
+            elif self.stack[-1].javadoc or any(frame.javadoc for frame in self.stack):
+                member = text.split("(")[0].strip()
+                owner = self._javadoc_class()
+                if DOTTED.match(member):
+                    name = f"{owner}.{member}" if owner else member
+                    anchor = heading.anchor or heading.target or heading.section_id
+        elif heading.level <= 2 and JAVADOC_TYPE.match(text) and self.package_parts:
+            # Javadoc's class title ("Class ConfUtil", "Interface Filter"): the class is an object too.
+            owner = self._javadoc_class()
+            name = owner if owner.endswith("." + JAVADOC_TYPE.match(text).group(1)) else ""
+        self._new_block(heading.rank, anchor, text, heading.level, name[:MAX_NAME])
+
+    def _javadoc_class(self):
+        package = clean("".join(self.package_parts))
+        package = package.split()[-1] if package else ""
+        title = clean("".join(self.title_parts)).split(" ")[0] if self.title_parts else ""
+        if not DOTTED.match(title):
+            return package
+        return f"{package}.{title}" if DOTTED.match(package) else title
 
     def close(self):
         """End of the document (lxml asks the target for a result; the extractor keeps its own)."""
@@ -194,10 +377,29 @@ class _Extractor:
         frame = self.stack[-1]
         if frame.skip or frame.rank > BODY:
             return
+        if self.capture == "package":
+            self.package_parts.append(data)
         if self.heading is not None:
-            self.heading[2].append(data)
+            self.heading.parts.append(data)
+            if self.capture == "prename":
+                self.heading.prename.append(data)
+            elif self.capture == "name":
+                self.heading.descname.append(data)
             return
+        if not data.isspace():
+            if self.targets and frame.rank <= BODY:
+                self._target_object()
+            self.targets = []
         self._text(data)
+
+    def _target_object(self):
+        """Start the record of an object whose only mark is a target just before this text (a module)."""
+        for target in self.targets:
+            match = OBJECT_TARGET.match(target)
+            if match:
+                self._new_block(self.stack[-1].rank, target, match.group(1)[:MAX_NAME], OBJECT_LEVEL,
+                                match.group(1)[:MAX_NAME])
+                return
 
     def _text(self, data):
         frame = self.stack[-1]
@@ -206,16 +408,28 @@ class _Extractor:
         if not data.isspace():
             self.best_rank = min(self.best_rank, frame.rank)
         if not self.blocks or self.blocks[-1][0] != frame.rank:
-            # Text from another container (a sidebar outside the article): its own block, same heading.
-            last = self.blocks[-1] if self.blocks else None
-            self._new_block(frame.rank, *(last[1:4] if last else ()))
+            # Text from another container (a sidebar outside the article): its own block, under the last
+            # record read in a container at least as good (never a sidebar's heading).
+            record = next((tuple(block[1:5]) for block in reversed(self.blocks) if block[0] <= frame.rank), ())
+            self._new_block(frame.rank, *record)
         data = data[: MAX_PAGE_TEXT - self.text_size]
-        self.blocks[-1][4].append(data)
+        self.blocks[-1][5].append(data)
         self.text_size += len(data)
 
 
+def _signature_name(element_id, prename, descname):
+    """Return the identifier of a Sphinx signature: its id when that is the dotted name, else prename + name."""
+    # reStructuredText's own markup around a directive's or role's name (".. note::", ":ref:").
+    descname, prename = clean(descname).strip(".: "), clean(prename)
+    if DOTTED.match(element_id) and descname and element_id.endswith(descname):
+        return element_id[:MAX_NAME]  # Python and JavaScript domains: the id is the full dotted name
+    if descname:
+        return (prename + descname)[:MAX_NAME]
+    return ""
+
+
 def extract_page(html):
-    """Return the ``Page`` of ``html`` (str or bytes), or ``None`` for a page that asks not to be indexed.
+    """Return the ``Page`` of ``html`` (str or bytes), or ``None`` for a page that is not to be searched.
 
     Bytes are decoded as UTF-8 with replacement, which is what every documentation generator writes.
     """
@@ -229,20 +443,24 @@ def extract_page(html):
         lxml_parser.close()
     if parser.heading is not None:
         parser._finish_heading()
-    if parser.noindex:
+    if parser.noindex or parser.link_index:
         return None
     best = parser.best_rank
     sections = []
-    for rank, anchor, heading, level, parts in parser.blocks:
+    by_key = {}
+    for rank, anchor, heading, level, name, parts in parser.blocks:
         if rank != best:
             continue
         text = clean("".join(parts))
-        if sections and sections[-1].anchor == anchor and sections[-1].heading == heading:
-            # Blocks split by skipped or outer text under the same heading join again.
-            sections[-1].text = clean(sections[-1].text + " " + text)
+        key = (anchor, heading, name)
+        if key in by_key:
+            # Blocks split by skipped text, outer text or an object list under the same record join again.
+            section = by_key[key]
+            section.text = clean(section.text + " " + text) if text else section.text
             continue
         if text or heading:
-            sections.append(Section(anchor, heading, text, level))
+            by_key[key] = Section(anchor, heading, text, level, name)
+            sections.append(by_key[key])
     head_title = clean("".join(parser.title_parts), MAX_HEADING_TEXT)
     first_h1 = next((section.heading for section in sections if section.level == 1), "")
     return Page(first_h1 or head_title or (sections[0].heading if sections else ""), sections)

@@ -32,6 +32,18 @@ def build_material(out_dir, work_dir):
     )
 
 
+@pytest.fixture(scope="session")
+def built_mkdocstrings(tmp_path_factory):
+    """tests/sites/mkdocstrings (MkDocs + mkdocstrings' Python handler) built once per session."""
+    out_dir = tmp_path_factory.mktemp("search-mkdocstrings") / "site"
+    subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "-q", "--strict", "-f",
+         str(ROOT / "tests" / "sites" / "mkdocstrings" / "mkdocs.yml"), "-d", str(out_dir)],
+        check=True, timeout=120, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    return out_dir
+
+
 @pytest.fixture
 def app_config():
     """The test configuration, with the portal index re-read on every request and a short first-build wait."""

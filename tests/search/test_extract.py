@@ -2,7 +2,8 @@
 
 import pytest
 
-from app.search.extract import MAX_PAGE_TEXT, extract_page, is_indexable
+from app.search.extract import MAX_PAGE_TEXT, OBJECT_LEVEL, extract_page, is_indexable
+from tests.servers import ROOT
 
 # (site, page, title, [(anchor, heading)], phrases in the text, chrome that must not be)
 REAL_PAGES = [
@@ -119,4 +120,126 @@ def test_bytes_that_are_not_utf8_are_replaced_not_refused():
     ("guide/search.html", False),
 ])
 def test_only_documentation_pages_are_indexed(relkey, indexable):
+    assert is_indexable(relkey) is indexable
+
+
+DEBIAN = ROOT / "tests" / "sites" / "debian"
+
+# Real pages from Debian's -doc packages (tests/sites/debian/README.md): (page, records that must be
+# there as (anchor, name, heading)), in page order.
+DEBIAN_RECORDS = [
+    # Sphinx 5 (python domain): a module target before its first class, then each signature's id.
+    ("sphinx/extdev/markupapi.html", [
+        ("docutils-markup-api", "", "Docutils markup API"),
+        ("module-docutils.parsers.rst", "docutils.parsers.rst", "docutils.parsers.rst"),
+        ("docutils.parsers.rst.Directive", "docutils.parsers.rst.Directive", "docutils.parsers.rst.Directive"),
+        ("docutils.parsers.rst.Directive.run", "docutils.parsers.rst.Directive.run",
+         "docutils.parsers.rst.Directive.run"),
+    ]),
+    # Headings whose first link is a "toc-backref" to the contents (#id6): the permalink wins.
+    ("sphinx/usage/advanced/intl.html", [
+        ("internationalization", "", "Internationalization"),
+        ("sphinx-internationalization-details", "", "Sphinx internationalization details"),
+        ("translating-with-sphinx-intl", "", "Translating with sphinx-intl"),
+    ]),
+    # Django's theme: no role=main; a module heading, template filters as std-domain targets on headings.
+    ("django/ref/contrib/humanize.html", [
+        ("module-django.contrib.humanize", "django.contrib.humanize", "django.contrib.humanize"),
+        ("std-templatefilter-apnumber", "apnumber", "apnumber"),
+        ("std-templatefilter-intcomma", "intcomma", "intcomma"),
+    ]),
+    ("django/ref/contrib/gis/testing.html", [
+        ("testing-geodjango-apps", "", "Testing GeoDjango apps"),
+        ("std-setting-POSTGIS_VERSION", "POSTGIS_VERSION", "POSTGIS_VERSION"),
+    ]),
+    # SQLAlchemy's theme: the popout sidebar's heading is not a record, FAQ questions are.
+    ("sqlalchemy/faq/sessions.html", [
+        ("sessions-queries", "", "Sessions / Queries"),
+        ("but-why-does-flush-insist-on-issuing-a-rollback", "", "But why does flush() insist on issuing a ROLLBACK?"),
+    ]),
+    # Javadoc (JDK 11 style): the class, then each member detail by its <a name> anchor.
+    ("easyconf/com/germinus/easyconf/ConfUtil.html", [
+        ("", "com.germinus.easyconf.ConfUtil", "Class ConfUtil"),
+        ("method.summary", "", "Method Summary"),
+        ("toString-Configuration-", "com.germinus.easyconf.ConfUtil.toString", "toString"),
+    ]),
+]
+
+
+@pytest.mark.parametrize(("page", "records"), DEBIAN_RECORDS, ids=[row[0] for row in DEBIAN_RECORDS])
+def test_real_debian_doc_pages_give_sections_by_permalink_and_objects_by_identifier(page, records):
+    extracted = extract_page((DEBIAN / page).read_bytes())
+
+    found = [(section.anchor, section.name, section.heading) for section in extracted.sections]
+    assert [record for record in found if record in records] == records
+
+
+def test_no_debian_page_takes_a_toc_backref_or_a_sidebar_as_an_anchor():
+    for page in ("sphinx/usage/advanced/intl.html", "sqlalchemy/faq/sessions.html", "django/ref/contrib/humanize.html"):
+        extracted = extract_page((DEBIAN / page).read_bytes())
+        anchors = [section.anchor for section in extracted.sections]
+        assert not [anchor for anchor in anchors if anchor.startswith(("id", "docs-sidebar"))], page
+        assert "SQLAlchemy 1.4 Documentation" not in [section.heading for section in extracted.sections]
+
+
+@pytest.mark.parametrize("page", ["flask/genindex.html", "flask/py-modindex.html", "sphinx/search.html"])
+def test_generated_index_and_search_pages_are_recognised_by_their_content(page):
+    # Even under a name is_indexable would let through (a renamed or split index: genindex-A.html).
+    assert extract_page((DEBIAN / page).read_bytes()) is None
+
+
+def test_an_object_signature_text_opens_its_record_and_its_description_follows():
+    extracted = extract_page((DEBIAN / "sphinx/extdev/markupapi.html").read_bytes())
+
+    run = next(section for section in extracted.sections if section.name == "docutils.parsers.rst.Directive.run")
+    assert run.level == OBJECT_LEVEL
+    assert run.text.startswith("run()")
+    directive = next(section for section in extracted.sections if section.name == "docutils.parsers.rst.Directive")
+    assert "Number of required directive arguments" not in directive.text  # members are records of their own
+
+
+def test_mkdocstrings_objects_are_records_named_by_their_dotted_path(built_mkdocstrings):
+    extracted = extract_page((built_mkdocstrings / "api" / "index.html").read_bytes())
+
+    objects = [(section.anchor, section.name) for section in extracted.objects]
+    assert objects == [
+        ("quokka.census", "quokka.census"),
+        ("quokka.census.IslandCensus", "quokka.census.IslandCensus"),
+        ("quokka.census.IslandCensus.count_burrows", "quokka.census.IslandCensus.count_burrows"),
+        ("quokka.census.IslandCensus.readText", "quokka.census.IslandCensus.readText"),
+        ("quokka.census.parse_sighting", "quokka.census.parse_sighting"),
+    ]
+    burrows = extracted.objects[2]
+    assert "wombat-free" in burrows.text and "one line per burrow" not in burrows.text
+
+
+SYNTHETIC_ANCHORS = [
+    # (heading html inside <main>, anchor): own id, marked permalink, bare permalink, section, never a backref
+    ("<h2 id='own'><a class='toc-backref' href='#id7'>T</a><a class='headerlink' href='#p'>¶</a></h2>", "own"),
+    ("<h2><a class='toc-backref' href='#id7'>T</a><a class='headerlink' href='#p'>¶</a></h2>", "p"),
+    ("<h2><a class='reference internal' href='#module-optparse'>T</a></h2>", ""),
+    ("<section id='s'><h2><a class='toc-backref' href='#id7'>T</a></h2></section>", "s"),
+    ("<h2>T <a href='#bare'>#</a></h2>", "bare"),
+    ("<h2>See <a href='#other'>the other part</a></h2>", ""),
+]
+
+
+@pytest.mark.parametrize(("html", "anchor"), SYNTHETIC_ANCHORS, ids=range(len(SYNTHETIC_ANCHORS)))
+def test_a_heading_is_anchored_by_its_own_permalink_never_by_another_link(html, anchor):
+    extracted = extract_page(f"<body><main>{html}<p>x</p></main></body>")
+
+    assert extracted.sections[0].anchor == anchor
+
+
+@pytest.mark.parametrize(("relkey", "indexable"), [
+    ("genindex-A.html", False),
+    ("genindex-all.html", False),
+    ("np-modindex.html", False),
+    ("_modules/flask/app.html", False),
+    ("index-files/index-1.html", False),
+    ("allclasses-noframe.html", False),
+    ("com/example/Widget.html", True),
+    ("guide/index.html", True),
+])
+def test_split_indexes_source_listings_and_javadoc_lists_are_not_indexed(relkey, indexable):
     assert is_indexable(relkey) is indexable

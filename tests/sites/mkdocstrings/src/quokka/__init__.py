@@ -1,0 +1,1 @@
+"""Quokka: count marsupials."""
