@@ -6,6 +6,7 @@ then a test's ``test_config``. Nothing here runs at import time but constant def
 
 import errno
 import ipaddress
+import os
 import re
 import socket
 from urllib.parse import urlsplit
@@ -91,8 +92,9 @@ DEFAULTS = {
     "DOCS_SEARCH_TIMEOUT": 0.5,
     "DOCS_SEARCH_BUILD_WAIT": 10.0,
     "DOCS_SEARCH_PER_PAGE": 10,
-    "DOCS_SEARCH_PROJECT_INDEXES": 2,
     "DOCS_SEARCH_PUBLISH": "on",
+    # issue 21: the host's search index file lives here ("": a folder per bucket in the system temp dir)
+    "DOCS_SEARCH_INDEX_DIR": "",
 }
 
 ADDRESSING_STYLES = ("auto", "path", "virtual")
@@ -194,6 +196,13 @@ def _boolean(name, raw):
     return word in TRUE_WORDS
 
 
+def _index_dir(name, raw):
+    raw = raw.strip()
+    if raw and not os.path.isabs(raw):
+        raise ConfigError(f"{name} must be an absolute path (the folder every worker of the host shares), not {raw!r}")
+    return raw
+
+
 def _networks(name, raw):
     for part in raw.split(","):
         if not part.strip():
@@ -278,8 +287,9 @@ PARSERS = {
     "DOCS_SEARCH_TIMEOUT": _number(float, 0.01, 60),
     "DOCS_SEARCH_BUILD_WAIT": _number(float, 0, 600),
     "DOCS_SEARCH_PER_PAGE": _number(int, 1, 100),
-    "DOCS_SEARCH_PROJECT_INDEXES": _number(int, 0, 100),
     "DOCS_SEARCH_PUBLISH": _choice("on", "off"),
+    # issue 21: the host's search index
+    "DOCS_SEARCH_INDEX_DIR": _index_dir,
 }
 
 

@@ -38,9 +38,9 @@ def app_config():
 
 
 @pytest.fixture
-def app(s3, app_config):
-    """The app, built after the mock started so its client is mocked too."""
-    return create_app(app_config)
+def app(s3, app_config, tmp_path):
+    """The app, built after the mock started so its client is mocked too (and with a search index of its own)."""
+    return create_app({"DOCS_SEARCH_INDEX_DIR": str(tmp_path / "search-index"), **app_config})
 
 
 @pytest.fixture

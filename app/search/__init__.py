@@ -1,4 +1,6 @@
-"""Search across every project's docs: extraction at publish time, an in-memory index per worker, /_/search."""
+"""Search across every project's docs: extraction at publish time, one index file per host, /_/search."""
+
+import os
 
 SERVICE = "search"
 
@@ -7,22 +9,34 @@ def init_app(app):
     """Register the search routes, the worker's index service and publish's search step on ``app``."""
     from .. import publishing
     from .publish import SearchIndexer
-    from .service import SearchService, s3_loader
+    from .service import HostIndex, s3_loader
     from .views import bp
 
     app.register_blueprint(bp)
-    app.extensions[SERVICE] = SearchService(
+    app.extensions[SERVICE] = HostIndex(
+        index_directory(app.config),
         # The S3 client is looked up at load time: a package initialised later may wrap it.
         lambda source: s3_loader(app.extensions["s3"], app.config["S3_BUCKET"])(source),
         build_wait=app.config["DOCS_SEARCH_BUILD_WAIT"],
-        project_indexes=app.config["DOCS_SEARCH_PROJECT_INDEXES"],
     )
     if app.config["DOCS_SEARCH_PUBLISH"] == "on":
         publishing.add_indexer(app, SearchIndexer())
 
 
+def index_directory(config):
+    """Return the folder of the host's index: ``DOCS_SEARCH_INDEX_DIR``, else one per bucket and prefix in the temp dir."""
+    import hashlib
+    import tempfile
+
+    if config["DOCS_SEARCH_INDEX_DIR"]:
+        return config["DOCS_SEARCH_INDEX_DIR"]
+    # Two apps of one host serving different buckets must never share an index.
+    origin = "\n".join((config.get("S3_ENDPOINT_URL") or "", config["S3_BUCKET"] or "", config["S3_PREFIX"] or ""))
+    return os.path.join(tempfile.gettempdir(), "docs-proxy-search", hashlib.sha256(origin.encode()).hexdigest()[:16])
+
+
 def get_search():
-    """Return the current app's ``SearchService``."""
+    """Return the current app's ``HostIndex``."""
     from flask import current_app
 
     return current_app.extensions[SERVICE]

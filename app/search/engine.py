@@ -1,52 +1,69 @@
-"""The search index: SQLite FTS5 in memory, one row per section of every page of the versions it holds.
+"""The search index: one immutable SQLite file holding every record (section or API object) of the versions it holds.
 
-Why FTS5 (the standard library's ``sqlite3``) rather than a pure-Python engine: BM25 ranking with
-per-column weights, phrase and prefix queries, highlighting and snippets are built in and run in C,
-the index of 10,000 pages fits in a few tens of MiB, and there is nothing to install or keep up to
-date. bench/search_bench.py has the figures.
+Why SQLite FTS5 (the standard library's ``sqlite3``) rather than a pure-Python engine: BM25 ranking
+with per-column weights, phrase and prefix queries, highlighting and snippets are built in and run in
+C; and an index is one file that every worker of a host opens read-only (``immutable=1``) and maps
+into memory, so the host holds one copy in its page cache instead of one private copy per worker.
+bench/search_bench.py has the figures.
 
-Ranking, in two tiers: first the sections whose title or heading hold every word of the query,
-then the others (the words in the body), each tier ordered by BM25 over the columns weighted
-title 10, heading 5, body 1. A page's title is indexed on its first section only, so a page whose
-title matches ranks that section first instead of flooding the results with every section of it.
+The query pipeline, best first; a record found by an earlier step is not repeated by a later one:
 
-Bounded cost: BM25 is computed for at most ``MAX_RANKED`` sections per tier (the first ones in index
-order). Only a query made of words found in nearly every page reaches that (the bench's most common
-word matches 39,000 sections); ranking all of them would take ~100 ms and order them by differences
-that mean nothing, whereas their title and heading matches, the ones worth showing, are few.
+1. **identifier**: the query is an API name that is an object's full name, or a suffix of it on
+   ``.``/``::`` boundaries (``writestr``, ``ZipFile.writestr``, ``zipfile.ZipFile.writestr``), full
+   names first, then the fewest dropped qualifiers;
+2. **phrase in headings**: the whole query as a phrase in a page title, heading or object name;
+3. **all words in headings**, then 4. **all words anywhere**, each by BM25 over the columns weighted
+   title 10, heading 5, names 8, body 1 (the last word also as a prefix);
+5. when nothing at all matches: **typo correction** against the index's own vocabulary (every
+   object name and every indexed word one edit away: a letter deleted, inserted, replaced or two
+   swapped), most frequent first, and the query runs again corrected (``jsno.dumps`` -> ``json.dumps``).
+
+Bounded cost: BM25 is computed for at most ``MAX_RANKED`` records per step (the first in index
+order); each query is stopped by a progress handler past its deadline.
 
 Scopes (one project, the versions a reader may read) are filtered inside the full-text query, on an
-indexed ``doc`` column holding a token per version, so a filter costs a merge of posting lists
-rather than a lookup of every matching row.
+indexed ``doc`` column holding a token per version, so a filter costs a merge of posting lists.
 
-An index never changes once built (``build_index``); a refresh builds a new one beside it, copying
-the rows of unchanged versions from the old one with SQLite's backup API, then swaps it in. Queries
-on an index share one connection under a lock; each is bounded in time by a progress handler.
+An index never changes once built (``build_index`` writes a new file beside the old one, copying the
+rows of unchanged versions from it); ``open_index`` opens one read-only.
 """
 
+import json
+import os
+import shutil
 import sqlite3
 import threading
 import time
 from collections import deque
-from itertools import islice
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import islice
+from urllib.parse import quote
 
-TOKENIZER = "porter unicode61 remove_diacritics 2"
-WEIGHTS = (10.0, 5.0, 1.0)
+from .query import identifier_key
+
+SCHEMA_VERSION = "2"
+TOKENIZER = "unicode61 remove_diacritics 2"
+# title, heading, names, body
+WEIGHTS = (10.0, 5.0, 8.0, 1.0)
 MARK_START, MARK_END = "\x02", "\x03"
 ELLIPSIS = "\u2026"
 SNIPPET_TOKENS = 32
 # How many SQLite virtual-machine steps run between two checks of a query's deadline.
 PROGRESS_STEPS = 2000
 MAX_RANKED = 2000
-BACKUP_STEP_PAGES = 1024
-# A section's rowid is its page's id shifted left by this, plus its place in the page: ranking then
-# needs no read of the stored row (that read, not BM25, was most of a broad query's cost).
-SECTION_BITS = 10
+MAX_IDENTIFIER_HITS = 200
+# A record's rowid is its page's id shifted left by this, plus its place in the page: ranking then
+# needs no read of the stored row. 4,095 records per page: Flask's api.html has ~600 objects.
+SECTION_BITS = 12
 MAX_SECTIONS = (1 << SECTION_BITS) - 1
-TEXT_COLUMNS = "{title heading body}"
-HEADING_COLUMNS = "{title heading}"
+TEXT_COLUMNS = "{title heading names body}"
+HEADING_COLUMNS = "{title heading names}"
+# Typo correction: the characters an edit may insert or replace.
+ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789_"
+# A read-only worker maps the file (shared page cache, not private memory) and keeps a small cache of its own.
+MMAP_BYTES = 1 << 40
+CACHE_KIB = 2048
 
 
 class SearchTimeout(Exception):
@@ -58,7 +75,7 @@ class Source:
     """One version's search document: which project and version, where it is, and its current stamp.
 
     ``stamp`` changes whenever the version is published again (its publish time or the document's
-    ETag), so a refresh reloads exactly the versions whose stamp moved.
+    ETag), so a rebuild reloads exactly the versions whose stamp moved.
     """
 
     project: str
@@ -69,7 +86,7 @@ class Source:
 
 @dataclass
 class Hit:
-    """One ranked section: where it is, and its title, heading and snippet with highlight marks."""
+    """One ranked record: where it is, and its title, heading and snippet with highlight marks."""
 
     project: str
     version: str
@@ -78,14 +95,16 @@ class Hit:
     title: str
     heading: str
     snippet: str
+    name: str = ""
 
 
 @dataclass
 class Results:
-    """One page of hits for a query, with the total number of matching sections."""
+    """One page of hits for a query, the total number of matching records, and the query corrected if it was."""
 
     hits: list = field(default_factory=list)
     total: int = 0
+    corrected: str = None
 
 
 @dataclass
@@ -106,168 +125,333 @@ class MissingDocument(Exception):
 
 
 SCHEMA = f"""
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE docs(id INTEGER PRIMARY KEY, project TEXT NOT NULL, version TEXT NOT NULL, stamp TEXT NOT NULL);
 CREATE TABLE pages(id INTEGER PRIMARY KEY, doc INTEGER NOT NULL, path TEXT NOT NULL, title TEXT NOT NULL);
 CREATE INDEX pages_doc ON pages(doc);
 CREATE VIRTUAL TABLE sections USING fts5(
-    title, heading, body, doc, anchor UNINDEXED, tokenize='{TOKENIZER}'
+    title, heading, names, body, doc, anchor UNINDEXED, name UNINDEXED, tokenize='{TOKENIZER}'
 );
+CREATE TABLE idents(key TEXT NOT NULL, dropped INTEGER NOT NULL, section INTEGER NOT NULL, doc INTEGER NOT NULL);
+CREATE INDEX idents_key ON idents(key, dropped);
+CREATE INDEX idents_doc ON idents(doc);
+CREATE VIRTUAL TABLE vocabulary USING fts5vocab(sections, row);
+CREATE TABLE words(term TEXT PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID;
 """
 
 
-def _connect():
-    # check_same_thread=False: the index is built on a background thread and queried by request
-    # threads. Queries take SearchIndex's lock (they set a per-connection progress handler); the
-    # step-wise backup of a refresh does not, SQLite's own connection mutex serialising it.
-    connection = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
-    connection.execute("PRAGMA temp_store = MEMORY")
-    return connection
+def identifier_words(name):
+    """Return the words an API name is found by: its parts split on ``.``, ``::``, ``_``, ``-`` and camelCase.
+
+    ``zipfile.ZipFile.writestr`` -> ``zipfile ZipFile writestr Zip File``; ``read_text`` -> ``read_text
+    read text``. The dotted name itself comes first, so a phrase of its parts matches in order.
+    """
+    parts = [part for part in name.replace("::", ".").replace("#", ".").split(".") if part]
+    words = [name, " ".join(parts)]
+    for part in parts:
+        pieces = [piece for chunk in part.replace("-", "_").split("_") for piece in _camel(chunk)]
+        if len(pieces) > 1:
+            words.append(" ".join(pieces))
+    return " ".join(words)
+
+
+def _camel(word):
+    pieces, start = [], 0
+    for index in range(1, len(word)):
+        if word[index].isupper() and (word[index - 1].islower() or
+                                      index + 1 < len(word) and word[index + 1].islower() and word[index - 1].isupper()):
+            pieces.append(word[start:index])
+            start = index
+    pieces.append(word[start:])
+    return [piece for piece in pieces if piece]
+
+
+def identifier_keys(name):
+    """Return ``(key, dropped)`` for every suffix of an API name on ``.`` boundaries: the lookups that find it."""
+    key = identifier_key(name)
+    parts = key.split(".")
+    return [(".".join(parts[dropped:]), dropped) for dropped in range(len(parts)) if parts[dropped]]
+
+
+def edits(word):
+    """Return every string one edit from ``word``: a character deleted, two swapped, one replaced or inserted."""
+    splits = [(word[:index], word[index:]) for index in range(len(word) + 1)]
+    deleted = [left + right[1:] for left, right in splits if right]
+    swapped = [left + right[1] + right[0] + right[2:] for left, right in splits if len(right) > 1]
+    replaced = [left + char + right[1:] for left, right in splits if right for char in ALPHABET]
+    inserted = [left + char + right for left, right in splits for char in ALPHABET]
+    return set(deleted + swapped + replaced + inserted) - {word}
 
 
 class SearchIndex:
-    """An immutable FTS5 index of some versions' sections, safe to query from many threads."""
+    """An immutable index file opened read-only, safe to query from many threads (one at a time)."""
 
-    def __init__(self, connection, sources, stats):
+    def __init__(self, connection, path=None):
         self._connection = connection
         self._lock = threading.Lock()
-        self.sources = tuple(sources)
-        self.stats = stats
+        self.path = path
+        meta = dict(connection.execute("SELECT key, value FROM meta"))
+        self.sources = tuple(Source(*source) for source in json.loads(meta.get("sources", "[]")))
+        self.catalogs = tuple(json.loads(meta.get("catalogs", "[]")))
+        self.built_at = float(meta.get("built_at", "0"))
+        stats = json.loads(meta.get("stats", "{}"))
+        self.stats = BuildStats(
+            loaded=stats.get("loaded", 0), reused=stats.get("reused", 0),
+            missing=[Source(*source) for source in stats.get("missing", [])],
+            failed=[(Source(*source), reason) for source, reason in stats.get("failed", [])],
+            pages=stats.get("pages", 0), sections=stats.get("sections", 0), seconds=stats.get("seconds", 0.0),
+        )
         self.docs = {(project, version): doc for doc, project, version in connection.execute(
             "SELECT id, project, version FROM docs")}
-        names = {doc: pair for pair, doc in self.docs.items()}
-        # Where each page is, kept in Python: the access check of a ranked row needs no SQL.
-        self._pages = {page: (*names[doc], path) for page, doc, path in connection.execute(
-            "SELECT id, doc, path FROM pages")}
 
     def search(self, query, docs=None, offset=0, limit=10, timeout=0.5, is_readable=None):
         """Return ``Results`` for the parsed ``query``: hits ``offset`` to ``offset + limit`` in rank order.
 
         ``docs`` limits the search to these document ids (``None``: all); ``is_readable(project,
-        version, path)`` drops hits the reader may not see. Raises ``SearchTimeout`` past ``timeout``.
+        version, path)`` drops hits the reader may not see (and they are not counted). Raises
+        ``SearchTimeout`` past ``timeout``.
         """
         if query.is_empty or docs is not None and not docs:
             return Results()
-        words = query.fts()
-        matched = f"{TEXT_COLUMNS} : ({words})"
-        if docs is not None and set(docs) != set(self.docs.values()):
-            scope = " OR ".join(f'"{doc_token(doc)}"' for doc in sorted(docs))
-            matched = f"doc : ({scope}) AND {matched}"
-        top = f"({matched}) AND {HEADING_COLUMNS} : ({words})"
-        tiers = (top, f"({matched}) NOT ({HEADING_COLUMNS} : ({words}))")
+        if docs is not None and set(docs) == set(self.docs.values()):
+            docs = None
         deadline = time.monotonic() + timeout
         with self._lock:
             self._connection.set_progress_handler(lambda: time.monotonic() > deadline, PROGRESS_STEPS)
             try:
-                chosen = []
-                if is_readable is None:
-                    total = self._connection.execute("SELECT count(*) FROM sections WHERE sections MATCH ?", (matched,)).fetchone()[0]
-                    for seen, rowid in enumerate(self._ranked(tiers), start=1):
-                        if seen > offset:
-                            chosen.append(rowid)
-                        if len(chosen) == limit:
-                            break
-                else:
-                    # Only what the reader may read is counted: a total that included refused pages
-                    # would tell how many of them hold the words. (Ranked hits only, so a lower bound.)
-                    total = 0
-                    for rowid in self._ranked(tiers):
-                        if not is_readable(*self._pages[rowid >> SECTION_BITS]):
-                            continue
-                        total += 1
-                        if offset < total <= offset + limit:
-                            chosen.append(rowid)
-                hits = [self._hit(rowid, matched) for rowid in chosen]
+                results = self._search(query, docs, offset, limit, is_readable)
+                if results.total == 0 and not results.hits:
+                    corrected = self._correct(query, docs)
+                    if corrected is not None:
+                        results = self._search(corrected, docs, offset, limit, is_readable)
+                        results.corrected = corrected.text if results.total else None
             except sqlite3.OperationalError as error:
                 if "interrupted" in str(error):
                     raise SearchTimeout(f"the search took longer than {timeout:g} s") from None
                 raise
             finally:
                 self._connection.set_progress_handler(None, 0)
+        return results
+
+    def _search(self, query, docs, offset, limit, is_readable):
+        words = query.fts(prefix=True)
+        matched = f"{TEXT_COLUMNS} : ({words})"
+        scope = ""
+        if docs is not None:
+            scope = "doc : (" + " OR ".join(f'"{doc_token(doc)}"' for doc in sorted(docs)) + ") AND "
+        steps = [
+            f"{scope}{HEADING_COLUMNS} : ({query.phrase()})",
+            f"{scope}{HEADING_COLUMNS} : ({words})",
+            f"{scope}{matched}",
+        ]
+        ranked = self._ranked(query.identifier, docs, steps)
+        chosen = []
+        pages = {}
+        if is_readable is None:
+            total = self._connection.execute(
+                "SELECT count(*) FROM sections WHERE sections MATCH ?", (steps[-1],)).fetchone()[0]
+            for seen, rowid in enumerate(ranked, start=1):
+                if seen > offset:
+                    chosen.append(rowid)
+                if len(chosen) == limit:
+                    break
+        else:
+            # Only what the reader may read is counted: a total that included refused pages would
+            # tell how many of them hold the words. (Ranked hits only, so a lower bound.)
+            total = 0
+            for rowid in ranked:
+                if not is_readable(*self._page(rowid >> SECTION_BITS, pages)[:3]):
+                    continue
+                total += 1
+                if offset < total <= offset + limit:
+                    chosen.append(rowid)
+        hits = [self._hit(rowid, steps[-1], pages) for rowid in chosen]
         return Results(hits, max(total, offset + len(hits)))
 
-    def _ranked(self, tiers):
+    def _ranked(self, identifier, docs, steps):
+        seen = set()
+        if identifier:
+            in_scope = "" if docs is None else f" AND doc IN ({','.join(str(int(doc)) for doc in docs)})"
+            for (rowid,) in self._connection.execute(
+                f"SELECT section FROM idents WHERE key = ?{in_scope} ORDER BY dropped, section LIMIT ?",
+                (identifier, MAX_IDENTIFIER_HITS),
+            ):
+                if rowid not in seen:
+                    seen.add(rowid)
+                    yield rowid
         weights = ", ".join(str(weight) for weight in WEIGHTS)
-        for expression in tiers:
+        for expression in steps:
             rows = self._connection.execute(
                 f"SELECT rowid, bm25(sections, {weights}, 0) FROM sections WHERE sections MATCH ? LIMIT ?",
                 (expression, MAX_RANKED),
             ).fetchall()
             rows.sort(key=lambda row: row[1])
             for rowid, _ in rows:
-                yield rowid
+                if rowid not in seen:
+                    seen.add(rowid)
+                    yield rowid
 
-    def _hit(self, rowid, match):
+    def _correct(self, query, docs):
+        """Return ``query`` corrected against the index's names and words, or ``None`` when nothing is one edit away."""
+        if query.identifier:
+            candidates = sorted(edits(query.identifier))
+            in_scope = "" if docs is None else f" AND doc IN ({','.join(str(int(doc)) for doc in docs)})"
+            best = None
+            for start in range(0, len(candidates), 500):
+                chunk = candidates[start:start + 500]
+                row = self._connection.execute(
+                    f"SELECT key, dropped FROM idents WHERE key IN ({','.join('?' * len(chunk))}){in_scope} "
+                    "ORDER BY dropped LIMIT 1", chunk).fetchone()
+                if row is not None and (best is None or row[1] < best[1]):
+                    best = row
+            if best is not None:
+                return query.corrected({}, identifier=best[0])
+        replacements = {}
+        for word in set(query.words):
+            if self._connection.execute("SELECT 1 FROM words WHERE term = ?", (word,)).fetchone():
+                continue
+            candidates = sorted(edits(word)) if len(word) > 2 else []
+            best = None
+            for start in range(0, len(candidates), 500):
+                chunk = candidates[start:start + 500]
+                row = self._connection.execute(
+                    f"SELECT term, count FROM words WHERE term IN ({','.join('?' * len(chunk))}) "
+                    "ORDER BY count DESC LIMIT 1", chunk).fetchone()
+                if row is not None and (best is None or row[1] > best[1]):
+                    best = row
+            if best is None:
+                return None
+            replacements[word] = best[0]
+        return query.corrected(replacements) if replacements else None
+
+    def _page(self, page, cache):
+        if page not in cache:
+            cache[page] = self._connection.execute(
+                "SELECT docs.project, docs.version, pages.path, pages.title FROM pages JOIN docs ON docs.id = pages.doc "
+                "WHERE pages.id = ?", (page,)).fetchone()
+        return cache[page]
+
+    def _hit(self, rowid, match, pages):
         marks = (MARK_START, MARK_END)
-        anchor, heading, snippet = self._connection.execute(
-            f"""SELECT anchor, highlight(sections, 1, ?, ?), snippet(sections, 2, ?, ?, ?, {SNIPPET_TOKENS})
+        row = self._connection.execute(
+            f"""SELECT anchor, name, highlight(sections, 1, ?, ?), snippet(sections, 3, ?, ?, ?, {SNIPPET_TOKENS})
                 FROM sections WHERE sections MATCH ? AND rowid = ?""",
             (*marks, *marks, ELLIPSIS, match, rowid),
         ).fetchone()
-        page = rowid >> SECTION_BITS
-        title = self._connection.execute("SELECT title FROM pages WHERE id = ?", (page,)).fetchone()[0]
-        return Hit(*self._pages[page], anchor, title, heading, snippet)
+        if row is None:
+            # Found by its name only (an identifier the words do not match): no highlights.
+            row = self._connection.execute(
+                "SELECT anchor, name, heading, substr(body, 1, 200) FROM sections WHERE rowid = ?", (rowid,)).fetchone()
+        anchor, name, heading, snippet = row
+        project, version, path, title = self._page(rowid >> SECTION_BITS, pages)
+        return Hit(project, version, path, anchor, title, heading, snippet, name)
 
     def size_bytes(self):
-        """Return the memory the index's database occupies (its pages), in bytes."""
+        """Return the size of the index's database, in bytes."""
         with self._lock:
             count = self._connection.execute("PRAGMA page_count").fetchone()[0]
             size = self._connection.execute("PRAGMA page_size").fetchone()[0]
         return count * size
 
     def close(self):
-        """Free the index's memory (queries still running finish first)."""
+        """Close the index's connection (queries still running finish first)."""
         with self._lock:
             self._connection.close()
 
 
-def build_index(sources, load, previous=None, threads=4):
-    """Return a new ``SearchIndex`` of ``sources``; ``load(source)`` returns a source's page entries.
+def open_index(path):
+    """Return the ``SearchIndex`` in the file at ``path``, opened read-only and mapped into memory."""
+    uri = "file:" + quote(os.path.abspath(path)) + "?mode=ro&immutable=1"
+    # check_same_thread=False: request threads share it, one query at a time (SearchIndex's lock).
+    connection = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+    try:
+        version = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        if version is None or version[0] != SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(f"not a search index of schema {SCHEMA_VERSION}")
+        connection.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+        connection.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        return SearchIndex(connection, path)
+    except sqlite3.DatabaseError:
+        connection.close()
+        raise
 
-    Versions whose ``Source`` (stamp included) is unchanged since ``previous`` are copied from it
-    instead of loaded again; the others are loaded ``threads`` at a time. A source whose document is
-    missing or cannot be loaded is left out and listed in the stats.
+
+def build_index(path, sources, load, previous=None, threads=4, catalog=None):
+    """Write a new index of ``sources`` to the file ``path`` and return its ``BuildStats``.
+
+    ``load(source)`` returns a source's page entries. Versions whose ``Source`` (stamp included) is
+    unchanged in the ``previous`` index (a ``SearchIndex``) are copied from its file instead of
+    loaded again; the others are loaded ``threads`` at a time. A source whose document is missing
+    or cannot be loaded is left out and listed in the stats. ``catalog`` (the portal catalog's
+    version id the sources come from) is remembered, so an older catalog never rebuilds a newer index.
     """
     started = time.monotonic()
     stats = BuildStats()
-    connection = _connect()
-    reusable = {}
-    if previous is not None:
-        # In steps, without the query lock: SQLite serialises each step against running queries,
-        # so the old index keeps answering while it is copied (it never changes, so no step restarts).
-        previous._connection.backup(connection, pages=BACKUP_STEP_PAGES)
-        reusable = {(doc, project, version, stamp) for doc, project, version, stamp in connection.execute(
-            "SELECT id, project, version, stamp FROM docs")}
-    else:
-        connection.executescript(SCHEMA)
-    wanted = {(source.project, source.version): source for source in sources}
-    kept = set()
-    for doc, project, version, stamp in reusable:
-        source = wanted.get((project, version))
-        if source is not None and source.stamp == stamp:
-            kept.add((project, version))
-            stats.reused += 1
-    connection.execute("BEGIN")
-    for doc, project, version, stamp in reusable:
-        if (project, version) not in kept:
-            _delete_doc(connection, doc)
-    to_load = [source for source in sources if (source.project, source.version) not in kept]
-    for source, outcome in load_all(load, to_load, threads):
-        if isinstance(outcome, MissingDocument):
-            stats.missing.append(source)
-        elif isinstance(outcome, Exception):
-            stats.failed.append((source, f"{type(outcome).__name__}: {outcome}"))
+    if os.path.exists(path):
+        os.unlink(path)
+    reusable = set()
+    if previous is not None and previous.path and os.path.exists(previous.path):
+        shutil.copyfile(previous.path, path)
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        connection.execute("PRAGMA journal_mode = OFF")
+        connection.execute("PRAGMA synchronous = OFF")
+        connection.execute("PRAGMA cache_size = -65536")
+        if previous is not None and previous.path:
+            reusable = {(doc, project, version, stamp) for doc, project, version, stamp in connection.execute(
+                "SELECT id, project, version, stamp FROM docs")}
         else:
-            _insert_doc(connection, source, outcome, stats)
-            stats.loaded += 1
-    connection.execute("COMMIT")
-    # Merge FTS5's segments into one: smaller, and faster to query than the many an insert leaves.
-    connection.execute("INSERT INTO sections(sections) VALUES('optimize')")
-    stats.pages, stats.sections = (
-        connection.execute("SELECT count(*) FROM pages").fetchone()[0],
-        connection.execute("SELECT count(*) FROM sections").fetchone()[0],
-    )
-    stats.seconds = time.monotonic() - started
-    return SearchIndex(connection, sources, stats)
+            connection.executescript(SCHEMA)
+        wanted = {(source.project, source.version): source for source in sources}
+        kept = set()
+        for doc, project, version, stamp in reusable:
+            source = wanted.get((project, version))
+            if source is not None and source.stamp == stamp:
+                kept.add((project, version))
+                stats.reused += 1
+        connection.execute("BEGIN")
+        for doc, project, version, stamp in reusable:
+            if (project, version) not in kept:
+                _delete_doc(connection, doc)
+        to_load = [source for source in sources if (source.project, source.version) not in kept]
+        for source, outcome in load_all(load, to_load, threads):
+            if isinstance(outcome, MissingDocument):
+                stats.missing.append(source)
+            elif isinstance(outcome, Exception):
+                stats.failed.append((source, f"{type(outcome).__name__}: {outcome}"))
+            else:
+                _insert_doc(connection, source, outcome)
+                stats.loaded += 1
+        # Merge FTS5's segments into one: smaller, and faster to query than the many an insert leaves.
+        connection.execute("INSERT INTO sections(sections) VALUES('optimize')")
+        connection.execute("DELETE FROM words")
+        connection.execute("INSERT INTO words SELECT term, doc FROM vocabulary "
+                           "WHERE length(term) > 2 AND NOT term GLOB 'd[0-9]*' AND NOT term GLOB '[0-9]*'")
+        stats.pages, stats.sections = (
+            connection.execute("SELECT count(*) FROM pages").fetchone()[0],
+            connection.execute("SELECT count(*) FROM sections").fetchone()[0],
+        )
+        stats.seconds = time.monotonic() - started
+        catalogs = list(previous.catalogs if previous is not None else ())
+        if catalog and catalog not in catalogs:
+            catalogs = (catalogs + [catalog])[-50:]
+        meta = {
+            "schema": SCHEMA_VERSION,
+            "sources": json.dumps([[s.project, s.version, s.key, s.stamp] for s in sources]),
+            "catalogs": json.dumps(catalogs),
+            "built_at": repr(time.time()),
+            "stats": json.dumps({
+                "loaded": stats.loaded, "reused": stats.reused, "pages": stats.pages, "sections": stats.sections,
+                "seconds": stats.seconds,
+                "missing": [[s.project, s.version, s.key, s.stamp] for s in stats.missing],
+                "failed": [[[s.project, s.version, s.key, s.stamp], reason] for s, reason in stats.failed],
+            }),
+        }
+        connection.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", meta.items())
+        connection.execute("COMMIT")
+    finally:
+        connection.close()
+    return stats
 
 
 def load_all(load, sources, threads):
@@ -293,39 +477,50 @@ def load_all(load, sources, threads):
             yield source, future.result()
 
 
-INSERT_SECTION = "INSERT INTO sections(rowid, title, heading, body, doc, anchor) VALUES (?, ?, ?, ?, ?, ?)"
+INSERT_SECTION = (
+    "INSERT INTO sections(rowid, title, heading, names, body, doc, anchor, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 def doc_token(doc):
-    """Return the token that marks a version's rows in the ``doc`` column (a letter: never a query word's stem)."""
+    """Return the token that marks a version's rows in the ``doc`` column (a letter: never a query word)."""
     return f"d{doc}"
 
 
 def _delete_doc(connection, doc):
     connection.execute("DELETE FROM sections WHERE sections MATCH ?", (f'doc : "{doc_token(doc)}"',))
+    connection.execute("DELETE FROM idents WHERE doc = ?", (doc,))
     connection.execute("DELETE FROM pages WHERE doc = ?", (doc,))
     connection.execute("DELETE FROM docs WHERE id = ?", (doc,))
 
 
-def _insert_doc(connection, source, entries, stats):
+def _insert_doc(connection, source, entries):
     doc = connection.execute(
         "INSERT INTO docs(project, version, stamp) VALUES (?, ?, ?)", (source.project, source.version, source.stamp)
     ).lastrowid
-    rows = []
+    rows, idents = [], []
     for entry in entries:
         page = connection.execute(
             "INSERT INTO pages(doc, path, title) VALUES (?, ?, ?)", (doc, entry["path"], entry["title"])
         ).lastrowid
-        sections = list(entry["sections"]) or [("", "", 0, "")]
+        sections = list(entry["sections"]) or [("", "", 0, "", "")]
         if len(sections) > MAX_SECTIONS:
-            # Past the rowid's room: the rest of the page joins its last section.
+            # Past the rowid's room: the rest of the page joins its last record.
             last = sections[MAX_SECTIONS - 1]
-            rest = " ".join(text for _, _, _, text in sections[MAX_SECTIONS - 1:])
-            sections = sections[:MAX_SECTIONS - 1] + [(last[0], last[1], last[2], rest)]
-        for index, (anchor, heading, _level, text) in enumerate(sections):
-            rows.append(((page << SECTION_BITS) | index, entry["title"] if index == 0 else "", heading, text,
-                         doc_token(doc), anchor))
+            rest = " ".join(record[3] for record in sections[MAX_SECTIONS - 1:])
+            sections = sections[:MAX_SECTIONS - 1] + [(last[0], last[1], last[2], rest, last[4] if len(last) > 4 else "")]
+        for index, record in enumerate(sections):
+            anchor, heading, _level, text = record[:4]
+            name = record[4] if len(record) > 4 else ""
+            rowid = (page << SECTION_BITS) | index
+            rows.append((rowid, entry["title"] if index == 0 else "", heading,
+                         identifier_words(name) if name else "", text, doc_token(doc), anchor, name))
+            if name:
+                idents.extend((key, dropped, rowid, doc) for key, dropped in identifier_keys(name))
         if len(rows) >= 5000:
             connection.executemany(INSERT_SECTION, rows)
+            connection.executemany("INSERT INTO idents(key, dropped, section, doc) VALUES (?, ?, ?, ?)", idents)
             rows.clear()
+            idents.clear()
     connection.executemany(INSERT_SECTION, rows)
+    connection.executemany("INSERT INTO idents(key, dropped, section, doc) VALUES (?, ?, ?, ?)", idents)

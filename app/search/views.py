@@ -12,7 +12,7 @@ from . import get_search
 from .engine import SearchTimeout
 from .query import parse_query
 from .results import hit_url, marked_html, page_count, parse_page_number, plain_text
-from .service import DEFAULT_SCOPE, default_sources, project_sources
+from .service import catalog_sources
 
 bp = Blueprint("search", __name__, url_prefix="/_", template_folder="templates")
 
@@ -32,6 +32,7 @@ class Answer:
     total: int
     hits: list
     unsearchable: list
+    corrected: str | None = None
 
     @property
     def pages(self):
@@ -51,6 +52,7 @@ class Answer:
             "pages": self.pages,
             "total": self.total,
             "unsearchable": self.unsearchable,
+            "corrected": self.corrected,
             "results": [
                 {key: value for key, value in hit.items() if key not in ("heading_html", "snippet_html", "title_html")}
                 | {"snippet_html": str(hit["snippet_html"]), "heading_html": str(hit["heading_html"])}
@@ -95,6 +97,25 @@ def is_visible(project):
     return any(access.may_read(f"{project.name}/{version.name}/") for version in project.versions)
 
 
+def indexed_defaults(wanted, indexed, catalog):
+    """Return the default versions in ``wanted``, each not yet in the index replaced by its newest listed one that is.
+
+    While a new default version is being indexed, its project keeps being searched in the version
+    readers were served before, rather than vanishing from the results until the rebuild ends.
+    """
+    chosen = set()
+    for project_name, version_name in wanted:
+        if (project_name, version_name) in indexed:
+            chosen.add((project_name, version_name))
+            continue
+        project = catalog.by_name.get(project_name)
+        fallback = next((version.name for version in (project.versions if project else ())
+                         if not version.hidden and (project_name, version.name) in indexed), None)
+        if fallback is not None:
+            chosen.add((project_name, fallback))
+    return chosen
+
+
 def run_search(args):
     """Search for ``args['q']`` in the scope ``args`` names (project, version) and return an ``Answer``."""
     config = current_app.config
@@ -108,33 +129,29 @@ def run_search(args):
     per_page = config["DOCS_SEARCH_PER_PAGE"]
 
     catalog = read_catalog()
-    prefix = config["S3_PREFIX"]
-    scope, sources, wanted = DEFAULT_SCOPE, default_sources(catalog, prefix), None
+    # The default scope: each project's default version (the one /docs/P/ leads to).
+    wanted = {(project.name, project.default_version) for project in catalog.projects if project.default_version}
     if project_name:
         project = next((item for item in catalog.projects if item.name == project_name), None)
         if project is None or not is_visible(project):
             raise DocsError(f"there is no project named {project_name!r}", 404)
         if version_name is None:
             wanted = {(project.name, project.default_version)}
+        elif version_name == ALL_VERSIONS:
+            wanted = {(project.name, version.name) for version in project.versions if not version.hidden}
         else:
             # A version the reader may not read answers as one that does not exist: no probing for names.
-            if version_name != ALL_VERSIONS and (
-                all(version.name != version_name for version in project.versions)
-                or not access.may_read(f"{project.name}/{version_name}/")
-            ):
+            if (all(version.name != version_name for version in project.versions)
+                    or not access.may_read(f"{project.name}/{version_name}/")):
                 raise DocsError(f"project {project_name!r} has no version {version_name!r}", 404)
-            scope = ("project", project.name)
-            sources = project_sources(project, prefix, extra=version_name)
-            wanted = None if version_name == ALL_VERSIONS else {(project.name, version_name)}
+            wanted = {(project.name, version_name)}
 
-    service = get_search()
-    index = service.index(scope, sources)
+    index = get_search().index(catalog_sources(catalog, config["S3_PREFIX"]), catalog.version_id)
     if index is None:
         raise DocsError("the search index is still being built; try again in a few seconds", 503, [("Retry-After", "5")])
-    in_scope = [
-        (source.project, source.version) for source in index.sources
-        if wanted is None or (source.project, source.version) in wanted
-    ]
+    if version_name is None:
+        wanted = indexed_defaults(wanted, {(source.project, source.version) for source in index.sources}, catalog)
+    in_scope = [(source.project, source.version) for source in index.sources if (source.project, source.version) in wanted]
     readable = {pair for pair in in_scope if access.may_read(f"{pair[0]}/{pair[1]}/")}
     docs = [doc for pair, doc in index.docs.items() if pair in readable]
     missing = {(source.project, source.version) for source in index.stats.missing}
@@ -156,6 +173,7 @@ def run_search(args):
             "heading": plain_text(hit.heading),
             "heading_html": marked_html(hit.heading),
             "anchor": hit.anchor,
+            "name": hit.name,
             "path": hit.path,
             "url": hit_url(root, hit.project, hit.version, hit.path, hit.anchor, index_document),
             "snippet": plain_text(hit.snippet),
@@ -163,4 +181,5 @@ def run_search(args):
         }
         for hit in results.hits
     ]
-    return Answer(query, project_name, version_name, page, per_page, results.total, hits, unsearchable)
+    return Answer(query, project_name, version_name, page, per_page, results.total, hits, unsearchable,
+                  results.corrected)

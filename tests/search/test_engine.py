@@ -1,15 +1,36 @@
-"""The FTS5 index: ranking, scoping, hostile queries, time limits, and rebuilding beside the old index."""
+"""The index file: the query pipeline's ranking, scoping, hostile queries, time limits, rebuilding beside the old one."""
+
+import itertools
+import os
 
 import pytest
 
-from app.search.engine import MARK_START, MissingDocument, SearchTimeout, Source, build_index
+from app.search.engine import (
+    MARK_START, MissingDocument, SearchTimeout, Source, build_index, edits, identifier_keys, identifier_words,
+    open_index,
+)
 from app.search.query import parse_query
 from tests.search.test_query import HOSTILE
 
+_numbers = itertools.count()
+
 
 def page(path, title, *sections):
-    """Return a search-document page entry; sections are (anchor, heading, text)."""
-    return {"path": path, "title": title, "sections": [(a, h, 2 if h else 0, t) for a, h, t in sections]}
+    """Return a search-document page entry; sections are (anchor, heading, text) or (anchor, heading, text, name)."""
+    return {"path": path, "title": title,
+            "sections": [(s[0], s[1], (7 if len(s) > 3 else 2) if s[1] else 0, s[2], *s[3:]) for s in sections]}
+
+
+def build(sources, load, previous=None, **options):
+    """Build an index file of ``sources`` in the test's folder and open it, as a worker does."""
+    path = os.path.join(os.environ["SEARCH_TEST_DIR"], f"index-{next(_numbers)}.sqlite")
+    build_index(path, sources, load, previous=previous, **options)
+    return open_index(path)
+
+
+@pytest.fixture(autouse=True)
+def index_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEARCH_TEST_DIR", str(tmp_path))
 
 
 DOCS = {
@@ -37,7 +58,7 @@ def sources(*pairs, stamp="1"):
 
 @pytest.fixture
 def index():
-    return build_index(sources(("alpha", "1.0"), ("beta", "2.0")), load)
+    return build(sources(("alpha", "1.0"), ("beta", "2.0")), load)
 
 
 def test_a_title_match_outranks_a_heading_match_which_outranks_body_matches(index):
@@ -91,7 +112,7 @@ def test_hostile_queries_answer_without_error(index, text):
 def test_a_query_past_its_time_limit_is_stopped():
     big = {("big", "1"): [page(f"p{n}.html", f"Page {n}", ("", "", "common words everywhere " * 20))
                           for n in range(3000)]}
-    index = build_index(sources(("big", "1")), lambda source: big[("big", "1")])
+    index = build(sources(("big", "1")), lambda source: big[("big", "1")])
 
     with pytest.raises(SearchTimeout):
         index.search(parse_query("common"), timeout=0.0)
@@ -105,7 +126,7 @@ def test_a_rebuild_reloads_only_the_versions_whose_stamp_changed(index):
         loaded.append(source.project)
         return load(source)
 
-    rebuilt = build_index(sources(("alpha", "1.0")) + sources(("beta", "2.0"), stamp="2"), counting, previous=index)
+    rebuilt = build(sources(("alpha", "1.0")) + sources(("beta", "2.0"), stamp="2"), counting, previous=index)
 
     assert loaded == ["beta"]
     assert (rebuilt.stats.reused, rebuilt.stats.loaded) == (1, 1)
@@ -114,7 +135,7 @@ def test_a_rebuild_reloads_only_the_versions_whose_stamp_changed(index):
 
 
 def test_a_rebuild_drops_versions_no_longer_wanted(index):
-    rebuilt = build_index(sources(("beta", "2.0")), load, previous=index)
+    rebuilt = build(sources(("beta", "2.0")), load, previous=index)
 
     assert [hit.project for hit in rebuilt.search(parse_query("kestrel")).hits] == ["beta"]
     assert set(rebuilt.docs) == {("beta", "2.0")}
@@ -126,7 +147,7 @@ def test_missing_and_unreadable_documents_are_listed_not_fatal():
             raise ValueError("not a search document")
         return load(source)
 
-    index = build_index(sources(("alpha", "1.0"), ("gone", "1"), ("broken", "1")), failing)
+    index = build(sources(("alpha", "1.0"), ("gone", "1"), ("broken", "1")), failing)
 
     assert [source.project for source in index.stats.missing] == ["gone"]
     assert [source.project for source, _ in index.stats.failed] == ["broken"]
@@ -136,7 +157,149 @@ def test_missing_and_unreadable_documents_are_listed_not_fatal():
 def test_every_source_is_loaded_when_there_are_more_than_loading_threads():
     docs = {(f"p{n}", "1"): [page("index.html", f"Project {n}", ("", "", "shared word"))] for n in range(7)}
 
-    index = build_index(sources(*docs), lambda source: docs[(source.project, source.version)], threads=2)
+    index = build(sources(*docs), lambda source: docs[(source.project, source.version)], threads=2)
 
     assert index.stats.loaded == 7
     assert index.search(parse_query("shared")).total == 7
+
+
+# An API reference the way Sphinx writes one: objects with their names, pages that merely mention them.
+API = {
+    ("python", "3"): [
+        page("library/functions.html", "Built-in Functions",
+             ("built-in-functions", "Built-in Functions", "The Python interpreter has a number of functions."),
+             ("open", "open", "open(file, mode='r') Open file and return a corresponding file object.", "open"),
+             ("len", "len", "len(s) Return the length (the number of items) of an object.", "len")),
+        page("library/os.html", "os — Miscellaneous operating system interfaces",
+             ("os.open", "os.open", "os.open(path, flags) Open the file path. open open open.", "os.open")),
+        page("tutorial/inputoutput.html", "Input and Output",
+             ("reading-and-writing-files", "Reading and Writing Files",
+              "open() returns a file object; open it, open another, open them all, len of it, open again.")),
+        page("library/zipfile.html", "zipfile — Work with ZIP archives",
+             ("module-zipfile", "zipfile", "Tools to create, read, write, append, and list a ZIP file.", "zipfile"),
+             ("zipfile.ZipFile", "zipfile.ZipFile", "class zipfile.ZipFile(file) Open a ZIP file.", "zipfile.ZipFile"),
+             ("zipfile.ZipFile.writestr", "zipfile.ZipFile.writestr",
+              "ZipFile.writestr(zinfo_or_arcname, data) Write a file into the archive.", "zipfile.ZipFile.writestr"),
+             ("zipfile.ZipFile.write", "zipfile.ZipFile.write",
+              "ZipFile.write(filename) Write the file named filename to the archive; unlike writestr.",
+              "zipfile.ZipFile.write")),
+        page("library/json.html", "json — JSON encoder and decoder",
+             ("json.dumps", "json.dumps", "json.dumps(obj) Serialize obj to a JSON formatted str.", "json.dumps"),
+             ("json.loads", "json.loads", "json.loads(s) Deserialize s to a Python object.", "json.loads")),
+        page("library/math.html", "math — Mathematical functions",
+             ("module-math", "math", "This module provides access to the mathematical functions.", "math")),
+        page("whatsnew/3.8.html", "What's New In Python 3.8",
+             ("math", "math", "Added new function math.dist() for computing Euclidean distance; math math.")),
+        page("library/pathlib.html", "pathlib — Object-oriented filesystem paths",
+             ("pathlib.Path.read_text", "pathlib.Path.read_text",
+              "Path.read_text(encoding=None) Return the decoded contents of the pointed-to file as a string.",
+              "pathlib.Path.read_text")),
+        page("howto/reading.html", "Reading files",
+             ("read-text", "Read text", "To read text from a file, read the text with read text. Read, text.")),
+        page("library/typing.html", "typing — Support for type hints",
+             ("generics", "Generics", "User-defined generic types."),
+             ("general", "General notes", "Some general remarks.")),
+        page("install.html", "Installation",
+             ("installation", "Installation", "Get the interpreter."),
+             ("error-handling-guide", "Error handling", "What to do when things fail.")),
+        page("faq.html", "FAQ", ("faq", "FAQ", "An error in the handling of signals is not error handling as such.")),
+    ],
+}
+
+
+@pytest.fixture
+def api():
+    return build(sources(("python", "3")), lambda source: API[(source.project, source.version)])
+
+
+RANKING = [
+    # (query, the first hit's (path, anchor)): an exact API name ranks its definition first ...
+    ("open", ("library/functions.html", "open")),
+    ("len", ("library/functions.html", "len")),
+    ("os.open", ("library/os.html", "os.open")),
+    ("json.dumps", ("library/json.html", "json.dumps")),
+    # ... a unique short or qualified suffix too, with or without call parentheses ...
+    ("writestr", ("library/zipfile.html", "zipfile.ZipFile.writestr")),
+    ("ZipFile.writestr", ("library/zipfile.html", "zipfile.ZipFile.writestr")),
+    ("zipfile.ZipFile.writestr", ("library/zipfile.html", "zipfile.ZipFile.writestr")),
+    ("ZipFile.writestr()", ("library/zipfile.html", "zipfile.ZipFile.writestr")),
+    ("read_text", ("library/pathlib.html", "pathlib.Path.read_text")),
+    # ... a module beats a heading that merely shares its name ...
+    ("math", ("library/math.html", "module-math")),
+    # ... a heading holding the phrase outranks a body that mentions the words ...
+    ("error handling", ("install.html", "error-handling-guide")),
+    # ... words are not stemmed into each other ...
+    ("Generics", ("library/typing.html", "generics")),
+    ("general", ("library/typing.html", "general")),
+    # ... the last word is a prefix, as a reader types ...
+    ("instal", ("install.html", "installation")),
+    ("json.dum", ("library/json.html", "json.dumps")),
+    # ... and a one-letter typo is corrected against the index's own names and words.
+    ("jsno.dumps", ("library/json.html", "json.dumps")),
+    ("json.dumsp", ("library/json.html", "json.dumps")),
+    ("writestrr", ("library/zipfile.html", "zipfile.ZipFile.writestr")),
+    ("instalation", ("install.html", "installation")),
+]
+
+
+@pytest.mark.parametrize(("text", "first"), RANKING, ids=[row[0] for row in RANKING])
+def test_the_query_pipeline_ranks_the_definition_first(api, text, first):
+    results = api.search(parse_query(text))
+
+    assert results.hits, text
+    assert (results.hits[0].path, results.hits[0].anchor) == first
+
+
+def test_a_generic_word_does_not_find_general():
+    index = build(sources(("python", "3")), lambda source: API[(source.project, source.version)])
+
+    assert [hit.anchor for hit in index.search(parse_query("generics")).hits] == ["generics"]
+
+
+def test_a_corrected_query_says_what_it_searched_for(api):
+    assert api.search(parse_query("jsno.dumps")).corrected == "json.dumps"
+    assert api.search(parse_query("instalation")).corrected == "installation"
+    assert api.search(parse_query("json.dumps")).corrected is None
+
+
+def test_nothing_near_the_vocabulary_gives_no_results_and_no_correction(api):
+    results = api.search(parse_query("xylophonequartz"))
+
+    assert (results.hits, results.total, results.corrected) == ([], 0, None)
+
+
+def test_an_object_hit_carries_its_name_and_anchor(api):
+    hit = api.search(parse_query("writestr")).hits[0]
+
+    assert (hit.name, hit.anchor, hit.title) == (
+        "zipfile.ZipFile.writestr", "zipfile.ZipFile.writestr", "zipfile — Work with ZIP archives")
+
+
+def test_identifier_hits_are_scoped_and_filtered_like_every_other(api):
+    python = api.docs[("python", "3")]
+
+    assert api.search(parse_query("writestr"), docs=[python + 1000]).hits == []
+    results = api.search(parse_query("writestr"), is_readable=lambda project, version, path: "zipfile" not in path)
+    assert all("zipfile" not in hit.path for hit in results.hits)
+
+
+@pytest.mark.parametrize(("name", "words"), [
+    ("zipfile.ZipFile.writestr", "zipfile.ZipFile.writestr zipfile ZipFile writestr Zip File"),
+    ("read_text", "read_text read_text read text"),
+    ("std::vector::push_back", "std::vector::push_back std vector push_back push back"),
+    ("HTTPServer", "HTTPServer HTTPServer HTTP Server"),
+    ("getElementById", "getElementById getElementById get Element By Id"),
+])
+def test_an_identifier_is_found_by_its_parts(name, words):
+    assert identifier_words(name) == words
+
+
+def test_an_identifier_is_looked_up_by_every_dotted_suffix():
+    assert identifier_keys("zipfile.ZipFile.writestr") == [
+        ("zipfile.zipfile.writestr", 0), ("zipfile.writestr", 1), ("writestr", 2)]
+    assert identifier_keys("std::vector") == [("std.vector", 0), ("vector", 1)]
+
+
+def test_edits_are_one_letter_away():
+    assert {"json", "jso", "jsnoo", "jsna"} <= edits("jsno")  # swapped, deleted, inserted, replaced
+    assert not {"jsno", "nosj", "js"} & edits("jsno")

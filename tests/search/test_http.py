@@ -99,6 +99,57 @@ def test_a_new_default_version_is_followed_within_the_portal_ttl(moto_server, se
     assert followed < PORTAL_TTL + 3, f"followed after {followed:.1f} s"
 
 
+def worker_pids(server):
+    """Return the pids of a gunicorn server's workers (the master's children)."""
+    pid = server.process.pid
+    with open(f"/proc/{pid}/task/{pid}/children") as children:
+        return {int(child) for child in children.read().split()}
+
+
+def answers_from_every_worker(server, query, expected_versions, workers=3, seconds=30):
+    """Search until each of the ``workers`` workers has answered with ``expected_versions``; return their pids."""
+    since = len(server.log())
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        # A new connection per request: the workers take turns accepting them.
+        answer = requests.get(f"{server.url}/_/api/search", params={"q": query}, timeout=30,
+                              headers={"Connection": "close"}).json()
+        versions = [hit["version"] for hit in answer["results"]]
+        if versions != expected_versions:
+            since = len(server.log())  # only answers with the expected versions count
+        log = server.log()[since:]
+        answered = {int(line.split("pid=")[1].split()[0].strip("<>")) for line in log.splitlines()
+                    if "/_/api/search" in line and '" 200 ' in line and "pid=" in line}
+        running = worker_pids(server)
+        if versions == expected_versions and len(running) == workers and running <= answered:
+            return running
+        time.sleep(0.05)
+    raise AssertionError(f"not every worker answered {expected_versions}: {server.log()[-3000:]}")
+
+
+def test_several_workers_share_one_host_index_built_once_and_swapped_on_a_new_default(
+        moto_server, server_s3, gunicorn_factory, tmp_path):
+    bucket = f"search-{uuid.uuid4().hex[:12]}"
+    server_s3.create_bucket(Bucket=bucket)
+    publish(moto_server, bucket, write_site(tmp_path / "1", {"index.html": ("Home", [("g", "Gaur", "gaur one")])}),
+            "herd", "1.0")
+    index_dir = tmp_path / "host-index"
+    server = gunicorn_factory(bucket, env={**server_env(bucket), "WEB_CONCURRENCY": "3",
+                                           "DOCS_SEARCH_INDEX_DIR": str(index_dir)})
+
+    answered = answers_from_every_worker(server, "gaur", ["1.0"])
+
+    assert len(answered) == 3
+    assert server.log().count("search: host index built") == 1
+    assert sorted(os.listdir(index_dir)) == ["search.lock", "search.sqlite"]
+
+    publish(moto_server, bucket, write_site(tmp_path / "2", {"index.html": ("Home", [("g", "Gaur", "gaur two")])}),
+            "herd", "1.1")
+    answers_from_every_worker(server, "gaur", ["1.1"])
+
+    assert server.log().count("search: host index built") == 2
+    assert sorted(os.listdir(index_dir)) == ["search.lock", "search.sqlite"]
+
 
 @pytest.mark.browser
 def test_typing_in_the_landing_page_search_box_and_following_a_result_lands_on_the_heading(

@@ -1,69 +1,116 @@
-"""The worker's index service: one build per change, old index served meanwhile, few project indexes kept."""
+"""The host's index: one build per change for every worker of the host, the old index served meanwhile, atomic swaps."""
 
+import fcntl
+import os
 import threading
+import time
+
+import pytest
 
 from app.search.engine import Source
-from app.search.service import DEFAULT_SCOPE, SearchService
+from app.search.query import parse_query
+from app.search.service import INDEX_FILE, LOCK_FILE, HostIndex, is_stale
 
-ENTRIES = [{"path": "index.html", "title": "Home", "sections": [("", "", 0, "hello world")]}]
+ENTRIES = [{"path": "index.html", "title": "Home", "sections": [("", "", 0, "hello world", "")]}]
 
 
 def sources(stamp="1", project="p"):
     return (Source(project, "1.0", f"{project}/1.0/.docs-search.json", stamp),)
 
 
-def test_the_first_request_waits_for_the_build_and_later_ones_reuse_the_index():
+def wait_for(condition, seconds=10):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError("condition not met in time")
+
+
+def test_the_first_request_waits_for_the_build_and_every_worker_then_opens_the_same_file(tmp_path):
     loads = []
-    service = SearchService(lambda source: loads.append(source) or ENTRIES)
+    workers = [HostIndex(str(tmp_path), lambda source: loads.append(source) or ENTRIES) for _ in range(3)]
 
-    first = service.index(DEFAULT_SCOPE, sources())
-    second = service.index(DEFAULT_SCOPE, sources())
+    first = workers[0].index(sources(), "c1")
+    others = [worker.index(sources(), "c1") for worker in workers[1:]]
 
-    assert first is second and first.stats.pages == 1
-    assert len(loads) == 1
+    assert first.stats.pages == 1
+    assert len(loads) == 1 and sum(worker.builds for worker in workers) == 1
+    assert all(index.sources == first.sources for index in others)
+    assert sorted(os.listdir(tmp_path)) == sorted([INDEX_FILE, LOCK_FILE])
 
 
-def test_a_change_is_built_in_the_background_while_the_old_index_answers():
+def test_a_change_is_built_beside_the_old_index_which_answers_meanwhile(tmp_path):
     release = threading.Event()
-    service = SearchService(lambda source: ENTRIES if source.stamp == "1" else (release.wait(10), ENTRIES)[1])
-    old = service.index(DEFAULT_SCOPE, sources("1"))
+    load = lambda source: ENTRIES if source.stamp == "1" else (release.wait(10), ENTRIES)[1]  # noqa: E731
+    builder, reader = HostIndex(str(tmp_path), load), HostIndex(str(tmp_path), load)
+    old = builder.index(sources("1"), "c1")
+    assert reader.index(sources("1"), "c1").sources == old.sources
 
-    during = service.index(DEFAULT_SCOPE, sources("2"))
+    during = builder.index(sources("2"), "c2")
+    during_reader = reader.index(sources("2"), "c2")  # the lock is taken: no second build
+    building = wait_for(lambda: [name for name in os.listdir(tmp_path) if name.endswith(".building")])
     release.set()
-    for _ in range(500):
-        after = service.index(DEFAULT_SCOPE, sources("2"))
-        if after is not old:
-            break
-        threading.Event().wait(0.01)
+    after = wait_for(lambda: (index := reader.index(sources("2"), "c2")) is not old and index.sources == sources("2")
+                     and index)
 
-    assert during is old
-    assert after is not old and after.sources == sources("2")
-
-
-def test_only_a_few_project_indexes_are_kept():
-    service = SearchService(lambda source: ENTRIES, project_indexes=2)
-
-    for name in ("a", "b", "c"):
-        service.index(("project", name), sources(project=name))
-
-    assert [scope for scope in service._slots] == [("project", "b"), ("project", "c")]
+    assert during is old and during_reader.sources == sources("1")
+    assert len(building) == 1  # written beside the old file, then renamed over it
+    assert after.sources == sources("2") and builder.builds == 2 and reader.builds == 0
+    assert old.search(parse_query("hello")).total == 1  # searches holding the old index still run on it
 
 
-def test_no_kept_project_indexes_still_answers_the_current_request():
-    service = SearchService(lambda source: ENTRIES, project_indexes=0)
+def test_a_worker_whose_catalog_lags_behind_never_rebuilds_the_index_back(tmp_path):
+    worker = HostIndex(str(tmp_path), lambda source: ENTRIES)
+    worker.index(sources("1"), "c1")
+    newer = HostIndex(str(tmp_path), lambda source: ENTRIES)
+    newer.index(sources("2"), "c2")
+    current = wait_for(lambda: (index := newer.index(sources("2"), "c2")).sources == sources("2") and index)
 
-    assert service.index(("project", "a"), sources(project="a")) is not None
-    assert service.index(("project", "b"), sources(project="b")) is not None
+    assert not is_stale(current, sources("1"), "c1", time.time())  # c1 is older than c2
+    assert is_stale(current, sources("3"), "c3", time.time())
 
 
-def test_a_failed_build_is_retried_and_leaves_none_until_then(monkeypatch):
+def test_no_build_starts_while_another_process_holds_the_host_lock(tmp_path):
+    lock = os.open(tmp_path / LOCK_FILE, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        worker = HostIndex(str(tmp_path), lambda source: ENTRIES, build_wait=0.3)
+
+        assert worker.index(sources(), "c1") is None
+        assert worker.builds == 0 and not os.path.exists(tmp_path / INDEX_FILE)
+    finally:
+        os.close(lock)
+
+
+def test_a_failed_build_leaves_no_file_and_is_retried_later(tmp_path, monkeypatch):
     from app.search import service as module
 
     def broken(*args, **kwargs):
         raise MemoryError("no room")
 
     monkeypatch.setattr(module, "build_index", broken)
-    service = SearchService(lambda source: ENTRIES, build_wait=5)
+    worker = HostIndex(str(tmp_path), lambda source: ENTRIES, build_wait=0.5)
 
-    assert service.index(DEFAULT_SCOPE, sources()) is None
-    assert service._slots[DEFAULT_SCOPE].retry_at is not None
+    assert worker.index(sources(), "c1") is None
+    assert worker._retry_at > time.monotonic()
+    assert not [name for name in os.listdir(tmp_path) if name.endswith(".building")]
+
+
+def test_an_index_file_of_another_schema_is_rebuilt_not_served(tmp_path):
+    (tmp_path / INDEX_FILE).write_bytes(b"SQLite format 3\x00" + b"\x00" * 4000)
+    worker = HostIndex(str(tmp_path), lambda source: ENTRIES)
+
+    index = wait_for(lambda: worker.index(sources(), "c1"))
+
+    assert index.stats.pages == 1
+
+
+@pytest.mark.parametrize(("failed", "age", "stale"), [([], 60, False), (["x"], 5, False), (["x"], 60, True)])
+def test_a_version_that_could_not_be_read_is_retried_after_a_while(tmp_path, failed, age, stale):
+    worker = HostIndex(str(tmp_path), lambda source: ENTRIES)
+    index = worker.index(sources(), "c1")
+    index.stats.failed = failed
+
+    assert is_stale(index, sources(), "c1", index.built_at + age) is stale

@@ -11,7 +11,7 @@ import config
     ("DOCS_SEARCH_TIMEOUT", "fast"),
     ("DOCS_SEARCH_BUILD_WAIT", "-1"),
     ("DOCS_SEARCH_PER_PAGE", "1000"),
-    ("DOCS_SEARCH_PROJECT_INDEXES", "many"),
+    ("DOCS_SEARCH_INDEX_DIR", "relative/dir"),
     ("DOCS_SEARCH_PUBLISH", "yes"),
 ])
 def test_a_bad_search_setting_is_refused_naming_the_variable(name, raw):
