@@ -37,10 +37,19 @@ def app_config():
     return {"S3_BUCKET": BUCKET, "S3_REGION": "us-east-1"}
 
 
+@pytest.fixture(autouse=True)
+def search_index_dir(tmp_path, monkeypatch):
+    """A host search index of each test's own: the mocked buckets of every test share one name."""
+    import config
+
+    monkeypatch.setitem(config.DEFAULTS, "DOCS_SEARCH_INDEX_DIR", str(tmp_path / "search-index"))
+    monkeypatch.setenv("DOCS_SEARCH_INDEX_DIR", str(tmp_path / "search-index"))
+
+
 @pytest.fixture
-def app(s3, app_config, tmp_path):
-    """The app, built after the mock started so its client is mocked too (and with a search index of its own)."""
-    return create_app({"DOCS_SEARCH_INDEX_DIR": str(tmp_path / "search-index"), **app_config})
+def app(s3, app_config):
+    """The app, built after the mock started so its client is mocked too."""
+    return create_app(app_config)
 
 
 @pytest.fixture

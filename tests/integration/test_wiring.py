@@ -62,7 +62,9 @@ def site(tmp_path):
     (root / "index.html").write_bytes(PAGE)
     (root / "internal" / "s1.html").write_text(
         "<!doctype html><html><head><title>Merger</title></head><body><main><h1 id=merger>Merger</h1>"
-        "<p>zebra confidential</p></main></body></html>")
+        "<p>zebra confidential</p><dl class='py function'><dt class='sig sig-object py' id='merger.acquire_zebra'>"
+        "<span class='sig-name descname'>acquire_zebra</span></dt><dd><p>Buy the zebra company quietly.</p></dd></dl>"
+        "</main></body></html>")
     return root
 
 
@@ -130,6 +132,21 @@ def test_search_counts_only_what_the_reader_may_read(client, publish):
     assert {result["path"] for result in as_alice["results"]} == {"index.html", "internal/s1.html"}
     assert [result["path"] for result in as_bob["results"]] == ["index.html"]
     assert as_bob["total"] == 1 and as_bob["pages"] == 1
+
+
+@pytest.mark.parametrize("query", ["merger.acquire_zebra", "acquire_zebra", "acquire_zebr", "acquire_zebar",
+                                   "quietly", "zebra company"])
+def test_search_by_api_name_prefix_or_typo_shows_nothing_of_a_page_the_reader_may_not_read(client, publish, query):
+    publish("handbook", "1.0")
+    scope = {"q": query, "project": "handbook", "version": "1.0"}
+
+    as_alice = client.get("/_/api/search", query_string=scope, headers=ALICE).json
+    as_bob = client.get("/_/api/search", query_string=scope, headers=BOB)
+
+    assert as_alice["results"][0]["url"].endswith("/internal/s1.html#merger.acquire_zebra")
+    assert as_bob.status_code == 200
+    assert (as_bob.json["results"], as_bob.json["total"], as_bob.json["corrected"]) == ([], 0, None)
+    assert b"Buy the zebra" not in as_bob.data and b"s1.html" not in as_bob.data
 
 
 def test_search_answers_a_refused_version_as_a_missing_one(client, publish):
