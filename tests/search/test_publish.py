@@ -136,3 +136,22 @@ def test_a_republish_extracts_only_the_pages_that_changed(publish, tmp_path, s3,
     assert len(extracted) == 1 and b"changed" in extracted[0]
     pages = read_document(s3)[1]
     assert [page["sections"][1][3] for page in pages] == ["first", "changed"]
+
+
+def test_past_the_first_pages_extraction_runs_in_worker_processes_with_the_same_result(
+        publish, built_sites, s3, monkeypatch):
+    from app.search import publish as search_publish
+
+    spawned = []
+    original = search_publish.ProcessPoolExecutor
+    monkeypatch.setattr(search_publish, "IN_PROCESS_PAGES", 2)
+    monkeypatch.setattr(search_publish, "ProcessPoolExecutor", lambda **kw: spawned.append(kw) or original(**kw))
+    monkeypatch.setattr(search_publish.os, "cpu_count", lambda: 2)
+
+    publish(built_sites["sphinx"], "sphinx", "1.0")
+
+    assert len(spawned) == 1
+    _, pages = read_document(s3)
+    advanced = next(page for page in pages if page["path"] == "guide/advanced/index.html")
+    assert [section[0] for section in advanced["sections"]] == ["advanced-topics", "tuning-the-worker-pool"]
+    assert len(pages) == 6
