@@ -10,11 +10,15 @@ The query pipeline, best first; a record found by an earlier step is not repeate
 
 1. **identifier**: the query is an API name that is an object's full name, or a suffix of it on
    ``.``/``::`` boundaries (``writestr``, ``ZipFile.writestr``, ``zipfile.ZipFile.writestr``), full
-   names first, then the fewest dropped qualifiers;
-2. **phrase in headings**: the whole query as a phrase in a page title, heading or object name;
-3. **all words in headings**, then 4. **all words anywhere**, each by BM25 over the columns weighted
+   names first, then the fewest dropped qualifiers; when no name has the query as a suffix, the
+   query's own suffixes are tried (``flask.wrappers.Response`` finds ``flask.Response``), ranked by
+   how many of its parts the name shares;
+2. **exact heading**: a page title, heading or object whose words are exactly the query's
+   (``Getting started``), page titles first, then by heading level;
+3. **phrase in headings**: the whole query as a phrase in a page title, heading or object name;
+4. **all words in headings**, then 5. **all words anywhere**, each by BM25 over the columns weighted
    title 10, heading 5, names 8, body 1 (the last word also as a prefix);
-5. when nothing at all matches: **typo correction** against the index's own vocabulary (every
+6. when nothing at all matches: **typo correction** against the index's own vocabulary (every
    object name and every indexed word one edit away: a letter deleted, inserted, replaced or two
    swapped), most frequent first, and the query runs again corrected (``jsno.dumps`` -> ``json.dumps``).
 
@@ -40,9 +44,9 @@ from dataclasses import dataclass, field
 from itertools import islice
 from urllib.parse import quote
 
-from .query import identifier_key
+from .query import TOKEN, identifier_key
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 TOKENIZER = "unicode61 remove_diacritics 2"
 # title, heading, names, body
 WEIGHTS = (10.0, 5.0, 8.0, 1.0)
@@ -61,6 +65,9 @@ TEXT_COLUMNS = "{title heading names body}"
 HEADING_COLUMNS = "{title heading names}"
 # Typo correction: the characters an edit may insert or replace.
 ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789_"
+# Longer names and words, or more words, are not corrected: their edits would cost more than they find.
+MAX_CORRECTED_LENGTH = 40
+MAX_CORRECTED_WORDS = 4
 # A read-only worker maps the file (shared page cache, not private memory) and keeps a small cache of its own.
 MMAP_BYTES = 1 << 40
 CACHE_KIB = 2048
@@ -135,6 +142,9 @@ CREATE VIRTUAL TABLE sections USING fts5(
 CREATE TABLE idents(key TEXT NOT NULL, dropped INTEGER NOT NULL, section INTEGER NOT NULL, doc INTEGER NOT NULL);
 CREATE INDEX idents_key ON idents(key, dropped);
 CREATE INDEX idents_doc ON idents(doc);
+CREATE TABLE titles(key TEXT NOT NULL, level INTEGER NOT NULL, section INTEGER NOT NULL, doc INTEGER NOT NULL);
+CREATE INDEX titles_key ON titles(key, level);
+CREATE INDEX titles_doc ON titles(doc);
 CREATE VIRTUAL TABLE vocabulary USING fts5vocab(sections, row);
 CREATE TABLE words(term TEXT PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID;
 """
@@ -244,7 +254,7 @@ class SearchIndex:
             f"{scope}{HEADING_COLUMNS} : ({words})",
             f"{scope}{matched}",
         ]
-        ranked = self._ranked(query.identifier, docs, steps)
+        ranked = self._ranked(query, docs, steps)
         chosen = []
         pages = {}
         if is_readable is None:
@@ -268,17 +278,20 @@ class SearchIndex:
         hits = [self._hit(rowid, steps[-1], pages) for rowid in chosen]
         return Results(hits, max(total, offset + len(hits)))
 
-    def _ranked(self, identifier, docs, steps):
+    def _ranked(self, query, docs, steps):
         seen = set()
-        if identifier:
-            in_scope = "" if docs is None else f" AND doc IN ({','.join(str(int(doc)) for doc in docs)})"
-            for (rowid,) in self._connection.execute(
-                f"SELECT section FROM idents WHERE key = ?{in_scope} ORDER BY dropped, section LIMIT ?",
-                (identifier, MAX_IDENTIFIER_HITS),
-            ):
-                if rowid not in seen:
-                    seen.add(rowid)
-                    yield rowid
+        in_scope = "" if docs is None else f" AND doc IN ({','.join(str(int(doc)) for doc in docs)})"
+        for rowid in self._identified(query.identifier, in_scope):
+            if rowid not in seen:
+                seen.add(rowid)
+                yield rowid
+        for (rowid,) in self._connection.execute(
+            f"SELECT section FROM titles WHERE key = ?{in_scope} ORDER BY level, section LIMIT ?",
+            (" ".join(query.words), MAX_IDENTIFIER_HITS),
+        ):
+            if rowid not in seen:
+                seen.add(rowid)
+                yield rowid
         weights = ", ".join(str(weight) for weight in WEIGHTS)
         for expression in steps:
             rows = self._connection.execute(
@@ -291,9 +304,34 @@ class SearchIndex:
                     seen.add(rowid)
                     yield rowid
 
+    def _identified(self, identifier, in_scope):
+        """Return the records an API name finds: by its full name or a suffix, else by a suffix of the query."""
+        if not identifier:
+            return []
+        rows = self._connection.execute(
+            f"SELECT section FROM idents WHERE key = ?{in_scope} ORDER BY dropped, section LIMIT ?",
+            (identifier, MAX_IDENTIFIER_HITS)).fetchall()
+        if rows:
+            return [rowid for (rowid,) in rows]
+        parts = identifier.split(".")
+        for start in range(1, len(parts)):
+            rows = self._connection.execute(
+                f"SELECT section, name FROM idents JOIN sections ON sections.rowid = idents.section "
+                f"WHERE key = ?{in_scope.replace('doc IN', 'idents.doc IN')} ORDER BY dropped LIMIT ?",
+                (".".join(parts[start:]), MAX_IDENTIFIER_HITS)).fetchall()
+            wanted = set(parts[:start])
+            # Only names that share a qualifier with the query: "jsno.dumps" is a typo, not any "dumps".
+            scored = [(-len(wanted & set(identifier_key(name).split("."))), rowid) for rowid, name in rows]
+            scored = sorted(item for item in scored if item[0] < 0)
+            if scored:
+                return [rowid for _, rowid in scored]
+        return []
+
     def _correct(self, query, docs):
         """Return ``query`` corrected against the index's names and words, or ``None`` when nothing is one edit away."""
-        if query.identifier:
+        if len(query.words) > MAX_CORRECTED_WORDS:
+            return None
+        if query.identifier and len(query.identifier) <= MAX_CORRECTED_LENGTH:
             candidates = sorted(edits(query.identifier))
             in_scope = "" if docs is None else f" AND doc IN ({','.join(str(int(doc)) for doc in docs)})"
             best = None
@@ -310,7 +348,7 @@ class SearchIndex:
         for word in set(query.words):
             if self._connection.execute("SELECT 1 FROM words WHERE term = ?", (word,)).fetchone():
                 continue
-            candidates = sorted(edits(word)) if len(word) > 2 else []
+            candidates = sorted(edits(word)) if 2 < len(word) <= MAX_CORRECTED_LENGTH else []
             best = None
             for start in range(0, len(candidates), 500):
                 chunk = candidates[start:start + 500]
@@ -490,6 +528,7 @@ def doc_token(doc):
 def _delete_doc(connection, doc):
     connection.execute("DELETE FROM sections WHERE sections MATCH ?", (f'doc : "{doc_token(doc)}"',))
     connection.execute("DELETE FROM idents WHERE doc = ?", (doc,))
+    connection.execute("DELETE FROM titles WHERE doc = ?", (doc,))
     connection.execute("DELETE FROM pages WHERE doc = ?", (doc,))
     connection.execute("DELETE FROM docs WHERE id = ?", (doc,))
 
@@ -498,7 +537,7 @@ def _insert_doc(connection, source, entries):
     doc = connection.execute(
         "INSERT INTO docs(project, version, stamp) VALUES (?, ?, ?)", (source.project, source.version, source.stamp)
     ).lastrowid
-    rows, idents = [], []
+    rows, idents, titles = [], [], []
     for entry in entries:
         page = connection.execute(
             "INSERT INTO pages(doc, path, title) VALUES (?, ?, ?)", (doc, entry["path"], entry["title"])
@@ -510,17 +549,24 @@ def _insert_doc(connection, source, entries):
             rest = " ".join(record[3] for record in sections[MAX_SECTIONS - 1:])
             sections = sections[:MAX_SECTIONS - 1] + [(last[0], last[1], last[2], rest, last[4] if len(last) > 4 else "")]
         for index, record in enumerate(sections):
-            anchor, heading, _level, text = record[:4]
+            anchor, heading, level, text = record[:4]
             name = record[4] if len(record) > 4 else ""
             rowid = (page << SECTION_BITS) | index
             rows.append((rowid, entry["title"] if index == 0 else "", heading,
                          identifier_words(name) if name else "", text, doc_token(doc), anchor, name))
             if name:
                 idents.extend((key, dropped, rowid, doc) for key, dropped in identifier_keys(name))
+            if index == 0 and entry["title"]:
+                titles.append((" ".join(TOKEN.findall(entry["title"].casefold())), 0, rowid, doc))
+            if heading and heading != (entry["title"] if index == 0 else None):
+                titles.append((" ".join(TOKEN.findall(heading.casefold())), level or 7, rowid, doc))
         if len(rows) >= 5000:
             connection.executemany(INSERT_SECTION, rows)
             connection.executemany("INSERT INTO idents(key, dropped, section, doc) VALUES (?, ?, ?, ?)", idents)
+            connection.executemany("INSERT INTO titles(key, level, section, doc) VALUES (?, ?, ?, ?)", titles)
             rows.clear()
             idents.clear()
+            titles.clear()
     connection.executemany(INSERT_SECTION, rows)
     connection.executemany("INSERT INTO idents(key, dropped, section, doc) VALUES (?, ?, ?, ?)", idents)
+    connection.executemany("INSERT INTO titles(key, level, section, doc) VALUES (?, ?, ?, ?)", titles)
