@@ -200,7 +200,7 @@ def own_search(page, site_url, is_mkdocs):
         time.sleep(1.0)  # the search worker loads search_index.json
     else:
         page.goto(site_url + "search.html")
-        page.wait_for_function("() => window.Search && Search._index !== null", timeout=60000)
+        page.wait_for_function("() => typeof Search !== 'undefined' && Search.hasIndex()", timeout=60000)
 
     def search(text):
         if is_mkdocs:
@@ -209,12 +209,16 @@ def own_search(page, site_url, is_mkdocs):
             time.sleep(0.3)
             links = page.eval_on_selector_all("#mkdocs-search-results a", "links => links.map(a => a.href)")
         else:
-            page.evaluate("q => { Search.performSearch(q); }", text)
+            # performSearch appends its output to #search-results: cleared first. Items show one by
+            # one, best first; the first five (or the end of the search) are all a top 5 needs.
+            page.evaluate("q => { document.getElementById('search-results').innerHTML = ''; Search.performSearch(q); }",
+                          text)
             try:
                 page.wait_for_function(
-                    "() => { const s = document.querySelector('#search-progress');"
-                    " return s && /finished|found|did not match/i.test(s.innerText); }", timeout=20000)
-            except Exception:  # noqa: BLE001 - a search that never finishes counts as no results
+                    "() => document.querySelectorAll('ul.search li').length >= 5 || "
+                    "/finished|did not match/i.test((document.querySelector('p.search-summary') || {}).innerText || '')",
+                    timeout=20000)
+            except Exception:  # noqa: BLE001 - a search that never finishes counts as what it showed
                 pass
             links = page.eval_on_selector_all("ul.search li a", "links => links.map(a => a.href)")
         hits = []

@@ -66,8 +66,9 @@ HEADING_COLUMNS = "{title heading names}"
 # Typo correction: the characters an edit may insert or replace.
 ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789_"
 # Longer names and words, or more words, are not corrected: their edits would cost more than they find.
-MAX_CORRECTED_LENGTH = 40
+MAX_CORRECTED_LENGTH = 80
 MAX_CORRECTED_WORDS = 4
+MAX_WORD_LENGTH = 30
 # A read-only worker maps the file (shared page cache, not private memory) and keeps a small cache of its own.
 MMAP_BYTES = 1 << 40
 CACHE_KIB = 2048
@@ -329,26 +330,23 @@ class SearchIndex:
 
     def _correct(self, query, docs):
         """Return ``query`` corrected against the index's names and words, or ``None`` when nothing is one edit away."""
+        in_scope = "" if docs is None else f" AND doc IN ({','.join(str(int(doc)) for doc in docs)})"
+        if query.identifier and len(query.identifier) <= MAX_CORRECTED_LENGTH:
+            found = self._nearest_name(edits(query.identifier), in_scope)
+            if found is None and "." in query.identifier:
+                # A typo in the last part ("flask.Flask.make_respnse"): its edits among short names,
+                # best when the name shares the query's qualifiers.
+                qualifiers, _, last = query.identifier.rpartition(".")
+                found = self._nearest_name(edits(last), in_scope, set(qualifiers.split(".")))
+            if found is not None:
+                return query.corrected({}, identifier=found)
         if len(query.words) > MAX_CORRECTED_WORDS:
             return None
-        if query.identifier and len(query.identifier) <= MAX_CORRECTED_LENGTH:
-            candidates = sorted(edits(query.identifier))
-            in_scope = "" if docs is None else f" AND doc IN ({','.join(str(int(doc)) for doc in docs)})"
-            best = None
-            for start in range(0, len(candidates), 500):
-                chunk = candidates[start:start + 500]
-                row = self._connection.execute(
-                    f"SELECT key, dropped FROM idents WHERE key IN ({','.join('?' * len(chunk))}){in_scope} "
-                    "ORDER BY dropped LIMIT 1", chunk).fetchone()
-                if row is not None and (best is None or row[1] < best[1]):
-                    best = row
-            if best is not None:
-                return query.corrected({}, identifier=best[0])
         replacements = {}
         for word in set(query.words):
             if self._connection.execute("SELECT 1 FROM words WHERE term = ?", (word,)).fetchone():
                 continue
-            candidates = sorted(edits(word)) if 2 < len(word) <= MAX_CORRECTED_LENGTH else []
+            candidates = sorted(edits(word)) if 2 < len(word) <= MAX_WORD_LENGTH else []
             best = None
             for start in range(0, len(candidates), 500):
                 chunk = candidates[start:start + 500]
@@ -361,6 +359,25 @@ class SearchIndex:
                 return None
             replacements[word] = best[0]
         return query.corrected(replacements) if replacements else None
+
+    def _nearest_name(self, candidates, in_scope, qualifiers=None):
+        """Return the full name of the object a candidate key finds (fewest dropped parts, most shared qualifiers)."""
+        candidates = sorted(candidates)
+        best = None
+        for start in range(0, len(candidates), 500):
+            chunk = candidates[start:start + 500]
+            rows = self._connection.execute(
+                f"SELECT name, dropped FROM idents JOIN sections ON sections.rowid = idents.section "
+                f"WHERE key IN ({','.join('?' * len(chunk))}){in_scope.replace('doc IN', 'idents.doc IN')} "
+                f"ORDER BY dropped LIMIT {MAX_IDENTIFIER_HITS}", chunk).fetchall()
+            for name, dropped in rows:
+                shared = len(qualifiers & set(identifier_key(name).split("."))) if qualifiers else 0
+                rank = (-shared, dropped, len(name))
+                if best is None or rank < best[0]:
+                    best = (rank, name)
+        if best is None or qualifiers and best[0][0] == 0:
+            return None
+        return best[1]
 
     def _page(self, page, cache):
         if page not in cache:
