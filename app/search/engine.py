@@ -32,6 +32,8 @@ An index never changes once built (``build_index`` writes a new file beside the 
 rows of unchanged versions from it); ``open_index`` opens one read-only.
 """
 
+import ctypes
+import gc
 import json
 import os
 import shutil
@@ -57,6 +59,7 @@ SNIPPET_TOKENS = 32
 PROGRESS_STEPS = 2000
 MAX_RANKED = 2000
 MAX_IDENTIFIER_HITS = 200
+MAX_COUNTED = 10_000
 # A record's rowid is its page's id shifted left by this, plus its place in the page: ranking then
 # needs no read of the stored row. 4,095 records per page: Flask's api.html has ~600 objects.
 SECTION_BITS = 12
@@ -72,6 +75,9 @@ MAX_WORD_LENGTH = 30
 # A read-only worker maps the file (shared page cache, not private memory) and keeps a small cache of its own.
 MMAP_BYTES = 1 << 40
 CACHE_KIB = 2048
+# The builder's page cache: FTS5 buffers its pending terms itself, so a large cache buys little, and
+# what the builder allocates stays in the worker that built (the allocator keeps freed memory).
+BUILD_CACHE_KIB = 8192
 
 
 class SearchTimeout(Exception):
@@ -259,8 +265,11 @@ class SearchIndex:
         chosen = []
         pages = {}
         if is_readable is None:
+            # Counted up to MAX_COUNTED: a word in most of a million records would cost a full doclist
+            # scan to count exactly, for a figure no reader pages through (100 result pages at most).
             total = self._connection.execute(
-                "SELECT count(*) FROM sections WHERE sections MATCH ?", (steps[-1],)).fetchone()[0]
+                "SELECT count(*) FROM (SELECT 1 FROM sections WHERE sections MATCH ? LIMIT ?)",
+                (steps[-1], MAX_COUNTED)).fetchone()[0]
             for seen, rowid in enumerate(ranked, start=1):
                 if seen > offset:
                     chosen.append(rowid)
@@ -451,7 +460,7 @@ def build_index(path, sources, load, previous=None, threads=4, catalog=None):
     try:
         connection.execute("PRAGMA journal_mode = OFF")
         connection.execute("PRAGMA synchronous = OFF")
-        connection.execute("PRAGMA cache_size = -65536")
+        connection.execute(f"PRAGMA cache_size = -{BUILD_CACHE_KIB}")
         if previous is not None and previous.path:
             reusable = {(doc, project, version, stamp) for doc, project, version, stamp in connection.execute(
                 "SELECT id, project, version, stamp FROM docs")}
@@ -506,7 +515,17 @@ def build_index(path, sources, load, previous=None, threads=4, catalog=None):
         connection.execute("COMMIT")
     finally:
         connection.close()
+        gc.collect()
+        release_free_memory()
     return stats
+
+
+def release_free_memory():
+    """Give the memory freed by a build back to the system (glibc keeps it in its arenas otherwise)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # another C library: its own policy
 
 
 def load_all(load, sources, threads):
