@@ -48,7 +48,7 @@ from urllib.parse import quote
 
 from .query import TOKEN, identifier_key
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 TOKENIZER = "unicode61 remove_diacritics 2"
 # title, heading, names, body
 WEIGHTS = (10.0, 5.0, 8.0, 1.0)
@@ -146,7 +146,9 @@ CREATE INDEX pages_doc ON pages(doc);
 CREATE VIRTUAL TABLE sections USING fts5(
     title, heading, names, body, doc, anchor UNINDEXED, name UNINDEXED, tokenize='{TOKENIZER}'
 );
-CREATE TABLE idents(key TEXT NOT NULL, dropped INTEGER NOT NULL, section INTEGER NOT NULL, doc INTEGER NOT NULL);
+CREATE TABLE idents(
+    key TEXT NOT NULL, dropped INTEGER NOT NULL, section INTEGER NOT NULL, doc INTEGER NOT NULL, name TEXT NOT NULL
+);
 CREATE INDEX idents_key ON idents(key, dropped);
 CREATE INDEX idents_doc ON idents(doc);
 CREATE TABLE titles(key TEXT NOT NULL, level INTEGER NOT NULL, section INTEGER NOT NULL, doc INTEGER NOT NULL);
@@ -326,8 +328,7 @@ class SearchIndex:
         parts = identifier.split(".")
         for start in range(1, len(parts)):
             rows = self._connection.execute(
-                f"SELECT section, name FROM idents JOIN sections ON sections.rowid = idents.section "
-                f"WHERE key = ?{in_scope.replace('doc IN', 'idents.doc IN')} ORDER BY dropped LIMIT ?",
+                f"SELECT section, name FROM idents WHERE key = ?{in_scope} ORDER BY dropped LIMIT ?",
                 (".".join(parts[start:]), MAX_IDENTIFIER_HITS)).fetchall()
             wanted = set(parts[:start])
             # Only names that share a qualifier with the query: "jsno.dumps" is a typo, not any "dumps".
@@ -376,8 +377,7 @@ class SearchIndex:
         for start in range(0, len(candidates), 500):
             chunk = candidates[start:start + 500]
             rows = self._connection.execute(
-                f"SELECT name, dropped FROM idents JOIN sections ON sections.rowid = idents.section "
-                f"WHERE key IN ({','.join('?' * len(chunk))}){in_scope.replace('doc IN', 'idents.doc IN')} "
+                f"SELECT name, dropped FROM idents WHERE key IN ({','.join('?' * len(chunk))}){in_scope} "
                 f"ORDER BY dropped LIMIT {MAX_IDENTIFIER_HITS}", chunk).fetchall()
             for name, dropped in rows:
                 shared = len(qualifiers & set(identifier_key(name).split("."))) if qualifiers else 0
@@ -591,18 +591,18 @@ def _insert_doc(connection, source, entries):
             rows.append((rowid, entry["title"] if index == 0 else "", heading,
                          identifier_words(name) if name else "", text, doc_token(doc), anchor, name))
             if name:
-                idents.extend((key, dropped, rowid, doc) for key, dropped in identifier_keys(name))
+                idents.extend((key, dropped, rowid, doc, name) for key, dropped in identifier_keys(name))
             if index == 0 and entry["title"]:
                 titles.append((" ".join(TOKEN.findall(entry["title"].casefold())), 0, rowid, doc))
             if heading and heading != (entry["title"] if index == 0 else None):
                 titles.append((" ".join(TOKEN.findall(heading.casefold())), level or 7, rowid, doc))
         if len(rows) >= 5000:
             connection.executemany(INSERT_SECTION, rows)
-            connection.executemany("INSERT INTO idents(key, dropped, section, doc) VALUES (?, ?, ?, ?)", idents)
+            connection.executemany("INSERT INTO idents(key, dropped, section, doc, name) VALUES (?, ?, ?, ?, ?)", idents)
             connection.executemany("INSERT INTO titles(key, level, section, doc) VALUES (?, ?, ?, ?)", titles)
             rows.clear()
             idents.clear()
             titles.clear()
     connection.executemany(INSERT_SECTION, rows)
-    connection.executemany("INSERT INTO idents(key, dropped, section, doc) VALUES (?, ?, ?, ?)", idents)
+    connection.executemany("INSERT INTO idents(key, dropped, section, doc, name) VALUES (?, ?, ?, ?, ?)", idents)
     connection.executemany("INSERT INTO titles(key, level, section, doc) VALUES (?, ?, ?, ?)", titles)
