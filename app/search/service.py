@@ -146,7 +146,8 @@ class HostIndex:
             now = time.monotonic()
             if self._building or now < self._retry_at or now < self._lock_tried + LOCK_RETRY_SECONDS:
                 return
-            os.makedirs(self.directory, exist_ok=True)
+            # The index holds the text of every version, readable or not: only this user may open it.
+            os.makedirs(self.directory, mode=0o700, exist_ok=True)
             lock = os.open(os.path.join(self.directory, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
