@@ -212,6 +212,11 @@ class _Extractor:
             if tag == "br" or tag == "hr":
                 self._text(" ")
             return
+        if parent.skip:
+            # Inside a sidebar, a navigation bar, <head>: nothing of it is kept (most of a Sphinx page's
+            # elements: the fast path halves extraction's cost).
+            self.stack.append(_Frame(tag, True, parent.rank, parent.section_id, javadoc=parent.javadoc))
+            return
         classes = set((attributes.get("class") or "").split())
         element_id = attributes.get("id") or ""
         role = (attributes.get("role") or "").lower()
@@ -292,6 +297,13 @@ class _Extractor:
         if tag == "title":
             self.in_title = False
         if tag in VOID_TAGS:
+            return
+        top = self.stack[-1]
+        if top.skip and top.tag == tag:
+            # The common case inside a sidebar or <head>: nothing to finish.
+            self.stack.pop()
+            if tag in BLOCK_TAGS and not self.stack[-1].skip:
+                self._text(" ")
             return
         # Pop to the matching open element; a stray end tag (no such element open) changes nothing.
         for depth in range(len(self.stack) - 1, 0, -1):
