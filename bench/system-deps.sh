@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the serving benchmark drives (nginx, wrk, curl) when missing.
+# Installs the Debian packages the benchmarks drive (nginx, wrk, curl) and read (the -doc packages whose
+# real Sphinx sites bench/search_quality.py searches) when missing.
 set -euo pipefail
 missing=()
 # nginx lives in /usr/sbin, which a non-root PATH often lacks.
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+for docs in python-django-doc python-sqlalchemy-doc sphinx-doc python-flask-doc; do
+    [ -f "/usr/share/doc/$docs/html/objects.inv" ] || missing+=("$docs")
+done
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "${EUID:-$(id -u)}" -ne 0 ]; then
     echo "make bench: missing Debian packages: ${missing[*]}; install them with: sudo apt-get install ${missing[*]}" >&2
