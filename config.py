@@ -93,6 +93,9 @@ DEFAULTS = {
     "DOCS_SEARCH_PER_PAGE": 10,
     "DOCS_SEARCH_PROJECT_INDEXES": 2,
     "DOCS_SEARCH_PUBLISH": "on",
+    # issue 19: one origin per project (app/hosts/); unset: every project shares the main host's origin
+    "DOCS_PROJECT_HOSTS": None,
+    "DOCS_MAIN_HOST": None,
 }
 
 ADDRESSING_STYLES = ("auto", "path", "virtual")
@@ -280,6 +283,9 @@ PARSERS = {
     "DOCS_SEARCH_PER_PAGE": _number(int, 1, 100),
     "DOCS_SEARCH_PROJECT_INDEXES": _number(int, 0, 100),
     "DOCS_SEARCH_PUBLISH": _choice("on", "off"),
+    # issue 19: one origin per project; both are checked together in validate()
+    "DOCS_PROJECT_HOSTS": _text,
+    "DOCS_MAIN_HOST": _text,
 }
 
 
@@ -355,6 +361,22 @@ def from_environ(environ):
     return settings
 
 
+def check_project_hosts(settings):
+    """Raise ``ConfigError`` unless ``DOCS_PROJECT_HOSTS`` and ``DOCS_MAIN_HOST`` name hosts that can be told apart."""
+    from app.hosts.policy import HostError, parse_pattern
+
+    pattern, main = settings.get("DOCS_PROJECT_HOSTS"), settings.get("DOCS_MAIN_HOST")
+    if main and not pattern:
+        raise ConfigError("DOCS_MAIN_HOST is set but DOCS_PROJECT_HOSTS is not; the main host is the portal's "
+                          "beside per-project hosts (set both, or neither)")
+    if pattern:
+        try:
+            parse_pattern(pattern, main)
+        except HostError as error:
+            value = main if error.setting == "DOCS_MAIN_HOST" else pattern
+            raise ConfigError(f"{error.setting}={value!r}: {error}") from None
+
+
 def validate(settings):
     """Check the merged settings as a whole; raise ``ConfigError`` naming the variable at fault."""
     for name, parse in PARSERS.items():
@@ -371,6 +393,7 @@ def validate(settings):
             "S3_BUCKET is not set; set it to the bucket to serve "
             "(or run `make run` without it for the embedded sample site)"
         )
+    check_project_hosts(settings)
     # Access control reads its files (rules, htpasswd, secret) here too, so gunicorn's start-up
     # check refuses a configuration that would not fail closed before any worker starts.
     from app.access.settings import build_access
