@@ -188,6 +188,16 @@ def startup_warnings(settings):
     return origin_warnings(load_rules(path), bool(settings.get("DOCS_PROJECT_HOSTS")))
 
 
+def warn_at_startup(environ):
+    """Print ``startup_warnings`` for the configuration in ``environ`` (gunicorn's ``on_starting``, once)."""
+    import config
+
+    from ..ops.logging import print_warning
+
+    for warning in startup_warnings(config.from_environ(environ)):
+        print_warning(warning)
+
+
 def init_app(app):
     """Read ``DOCS_PROJECT_HOSTS`` and, when set, route every request to its host before access control runs."""
     raw = app.config["DOCS_PROJECT_HOSTS"]

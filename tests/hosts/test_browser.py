@@ -109,6 +109,8 @@ def test_on_one_shared_origin_a_page_of_the_open_wiki_reads_payments_with_alices
     assert results["same_path"]["status"] == 200
     assert SECRET in results["same_path"]["body"]  # the attack works: this is what per-project hosts must stop
     assert "refused" in results["cross_host"]  # another host is another origin even here
+    # Start-up said so: the rules treat payments differently, and every project shares one origin.
+    assert "docs-proxy: warning: the access rules give projects different readers (payments)" in server.log()
 
 
 def test_with_a_host_per_project_the_same_page_reads_nothing_of_payments(localhost_browser, start):
@@ -120,6 +122,7 @@ def test_with_a_host_per_project_the_same_page_reads_nothing_of_payments(localho
     assert "refused" in results["same_path"], results["same_path"]
     assert "refused" in results["cross_host"], results["cross_host"]
     assert SECRET not in json.dumps(results)
+    assert "warning: the access rules" not in server.log()
     # alice herself still reads payments, on its own host: the refusal is the origin's, not her rights'.
     text, _ = open_as_alice(localhost_browser, f"http://payments.localhost:{server.port}/docs/payments/1.0/")
     assert SECRET in text

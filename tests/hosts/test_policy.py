@@ -171,3 +171,16 @@ def test_start_up_warns_about_a_shared_origin_only_when_the_rules_differ_by_proj
     assert origin_warnings(TEAMS, project_hosts=True) == []
     [inside] = origin_warnings(INSIDE, project_hosts=True)
     assert "folders inside project(s) handbook, payments" in inside and "even with DOCS_PROJECT_HOSTS" in inside
+
+
+def test_start_up_prints_the_warning_in_the_configured_log_format(tmp_path, capsys, monkeypatch):
+    from app.hosts import warn_at_startup
+
+    rules_path = tmp_path / "rules.toml"
+    rules_path.write_text('default = "authenticated"\n[[rule]]\npath = "payments/"\nusers = ["alice"]\n')
+    monkeypatch.delenv("DOCS_LOG_FORMAT", raising=False)
+    warn_at_startup({"DOCS_ACCESS_RULES": str(rules_path)})
+    assert capsys.readouterr().err.startswith("docs-proxy: warning: the access rules give projects different readers (payments)")
+    warn_at_startup({"DOCS_ACCESS_RULES": str(rules_path), "DOCS_PROJECT_HOSTS": "{project}.docs.test"})
+    warn_at_startup({})
+    assert capsys.readouterr().err == ""
