@@ -252,3 +252,77 @@ def test_metrics_count_requests_on_every_host_without_a_label_per_host(client, p
     assert not [value for value in values if "docs.test" in value]
     assert metrics[("docs_proxy_http_requests_total", frozenset({"route": "docs", "method": "GET", "status": "3xx"}.items()))] == 3
     assert metrics[("docs_proxy_http_requests_total", frozenset({"route": "docs", "method": "GET", "status": "2xx"}.items()))] >= 1
+
+
+# --- error documents, access control, the cache, other packages' routes ---
+
+def test_a_project_host_shows_its_own_error_document_never_the_bucket_roots(s3, projects):
+    s3.put_object(Bucket=BUCKET, Key="404.html", Body=b"<p>root 404</p>", ContentType="text/html")
+    app = create_app({"S3_BUCKET": BUCKET, "S3_REGION": "us-east-1", "DOCS_PROJECT_HOSTS": "{project}.docs.test",
+                      "DOCS_ERROR_DOCUMENT": "404.html"})
+    client = app.test_client()
+    html = {"Accept": "text/html"}
+    response = get(client, WIKI, "/docs/wiki/1.0/missing.html", headers=html)
+    assert response.status_code == 404 and b"root 404" not in response.data
+    s3.put_object(Bucket=BUCKET, Key="wiki/404.html", Body=b"<p>wiki 404</p>", ContentType="text/html")
+    app.extensions["website.errordocs"].entries.clear()
+    assert get(client, WIKI, "/docs/wiki/1.0/missing.html", headers=html).data == b"<p>wiki 404</p>"
+    # On one origin the root's error document serves every project, as before.
+    single = create_app({"S3_BUCKET": BUCKET, "S3_REGION": "us-east-1", "DOCS_ERROR_DOCUMENT": "404.html"}).test_client()
+    assert get(single, MAIN, "/docs/payments/1.0/missing.html", headers=html).data == b"<p>root 404</p>"
+
+
+@pytest.fixture
+def signed_in(s3, projects, tmp_path):
+    """An app with basic sign-in (alice, bob) where only alice may read payments."""
+    from tests.access.conftest import basic, htpasswd_line
+
+    (tmp_path / "rules.toml").write_text('default = "authenticated"\n[[rule]]\npath = "payments/"\nusers = ["alice"]\n')
+    (tmp_path / "htpasswd").write_text(htpasswd_line("alice", "wonderland") + "\n" + htpasswd_line("bob", "builder") + "\n")
+    app = create_app({"S3_BUCKET": BUCKET, "S3_REGION": "us-east-1", "DOCS_PROJECT_HOSTS": "{project}.docs.test",
+                      "DOCS_AUTH": "basic", "DOCS_AUTH_HTPASSWD": str(tmp_path / "htpasswd"),
+                      "DOCS_ACCESS_RULES": str(tmp_path / "rules.toml")})
+    return app.test_client(), {"alice": {"Authorization": basic("alice", "wonderland")},
+                               "bob": {"Authorization": basic("bob", "builder")}}
+
+
+def test_access_rules_decide_on_the_projects_own_host(signed_in):
+    client, readers = signed_in
+    assert get(client, PAYMENTS, "/docs/payments/1.0/", headers=readers["alice"]).status_code == 200
+    assert get(client, PAYMENTS, "/docs/payments/1.0/", headers=readers["bob"]).status_code == 403
+    refused = get(client, PAYMENTS, "/docs/payments/1.0/")
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Basic")
+    assert get(client, WIKI, "/docs/wiki/1.0/", headers=readers["bob"]).status_code == 200
+
+
+def test_a_redirect_to_the_right_host_asks_for_no_sign_in_and_tells_nothing(signed_in):
+    client, readers = signed_in
+    for headers in ({}, readers["bob"], {"Authorization": "Basic bad"}):
+        response = get(client, WIKI, "/docs/payments/1.0/", headers=headers)
+        assert response.status_code == 302 and "WWW-Authenticate" not in response.headers
+    assert get(client, MAIN, "/docs/payments/nosuch/").headers["Location"] == "//payments.docs.test/docs/payments/nosuch/"
+
+
+def test_a_cached_page_is_served_only_on_its_projects_host(client, projects):
+    assert get(client, PAYMENTS, "/docs/payments/1.0/").headers["X-Cache"] == "MISS"
+    assert get(client, PAYMENTS, "/docs/payments/1.0/").headers["X-Cache"] == "HIT"
+    for base in (WIKI, MAIN, "http://10.0.0.7"):
+        response = get(client, base, "/docs/payments/1.0/")
+        assert response.status_code == 302 and "X-Cache" not in response.headers and b"payments" not in response.data
+
+
+def test_a_package_may_let_its_routes_answer_on_project_hosts_and_the_rest_go_to_the_main_host(s3):
+    from flask import Blueprint
+
+    from app import hosts
+
+    app = create_app({"S3_BUCKET": BUCKET, "S3_REGION": "us-east-1", "DOCS_PROJECT_HOSTS": "{project}.docs.test"})
+    for name in ("hub", "extra"):
+        blueprint = Blueprint(name, __name__)
+        blueprint.add_url_rule(f"/_/{name}.js", f"{name}_script", lambda: "script")
+        app.register_blueprint(blueprint)
+    hosts.serve_on_project_hosts(app, "hub")
+    client = app.test_client()
+    assert get(client, PAYMENTS, "/_/hub.js").data == b"script"
+    assert get(client, PAYMENTS, "/_/extra.js").headers["Location"] == "//docs.test/_/extra.js"
+    assert get(client, MAIN, "/_/extra.js").data == b"script"
