@@ -43,9 +43,13 @@ def get_pattern(app=None):
     return (app or current_app).extensions.get(HOSTS)
 
 
-def serve_on_project_hosts(app, blueprint):
-    """Let ``blueprint``'s routes answer on project hosts too (by default only /docs/ and the ops endpoints do)."""
-    app.extensions[PROJECT_BLUEPRINTS].add(blueprint)
+def serve_on_project_hosts(app, blueprint, project_arg=None):
+    """Let ``blueprint``'s routes answer on project hosts too (by default only /docs/ and the ops endpoints do).
+
+    A route whose URL names a project in the view argument ``project_arg`` answers only on that
+    project's host (elsewhere it is redirected there): a page of one project must not read another's.
+    """
+    app.extensions[PROJECT_BLUEPRINTS][blueprint] = project_arg
 
 
 def received_host():
@@ -120,7 +124,7 @@ def check_forwarded_host():
     ``X-Forwarded-Host`` through (a page could pose as another project's host) or rewrote ``Host``.
     """
     original = request.environ.get("werkzeug.proxy_fix.orig")
-    if not original:
+    if not original or original.get("HTTP_HOST") == request.environ.get("HTTP_HOST"):
         return
     received, forwarded = split_host(original.get("HTTP_HOST", "")), split_host(request.environ.get("HTTP_HOST", ""))
     if received is None or forwarded is None or received[0] != forwarded[0]:
@@ -136,10 +140,19 @@ def route_host():
     project = site_project()
     if request.blueprint == "docs":
         return route_docs(project)
-    if project is None or request.url_rule is None or request.blueprint in current_app.extensions[PROJECT_BLUEPRINTS]:
+    if project is None or request.url_rule is None:
         return None
+    query = request.query_string.decode("latin-1")
+    served = current_app.extensions[PROJECT_BLUEPRINTS]
+    if request.blueprint in served:
+        named = (request.view_args or {}).get(served[request.blueprint])
+        if named is None or named == project:
+            return None
+        host = project_host(get_pattern(), named, request_port())
+        return found(("//" + host if host else main_origin()) + request.script_root + quote(request.path)
+                     + (f"?{query}" if query else ""))
     # The portal, search and APIs answer only on the main host: a page of this project must not read them.
-    return found(main_url(quote(request.path), request.query_string.decode("latin-1")))
+    return found(main_url(quote(request.path), query))
 
 
 def route_docs(project):
@@ -203,7 +216,7 @@ def init_app(app):
     raw = app.config["DOCS_PROJECT_HOSTS"]
     pattern = parse_pattern(raw, app.config["DOCS_MAIN_HOST"]) if raw else None
     app.extensions[HOSTS] = pattern
-    app.extensions[PROJECT_BLUEPRINTS] = set()
+    app.extensions[PROJECT_BLUEPRINTS] = {}
     app.add_template_global(main_url, "main_url")
     app.add_template_global(main_origin, "main_origin")
     if pattern is not None:
