@@ -117,6 +117,12 @@ def found(location):
     return Response(status=302, headers={"Location": location, "Content-Type": "text/plain", **NO_CACHE})
 
 
+def same_request_at(origin):
+    """Return a 302 to this request's path and query at ``origin`` (``//host[:port]``, or ``""`` for this host)."""
+    query = request.query_string.decode("latin-1")
+    return found(origin + request.script_root + quote(request.path) + (f"?{query}" if query else ""))
+
+
 def check_forwarded_host():
     """Refuse a request whose trusted ``X-Forwarded-Host`` names another host than its ``Host``.
 
@@ -142,23 +148,17 @@ def route_host():
         return route_docs(project)
     if project is None or request.url_rule is None:
         return None
-    query = request.query_string.decode("latin-1")
     served = current_app.extensions[PROJECT_BLUEPRINTS]
     if request.blueprint in served:
         named = (request.view_args or {}).get(served[request.blueprint])
-        if named is None or named == project:
-            return None
-        host = project_host(get_pattern(), named, request_port())
-        return found(("//" + host if host else main_origin()) + request.script_root + quote(request.path)
-                     + (f"?{query}" if query else ""))
+        return None if named is None or named == project else same_request_at(project_origin(named))
     # The portal, search and APIs answer only on the main host: a page of this project must not read them.
-    return found(main_url(quote(request.path), query))
+    return same_request_at(main_origin())
 
 
 def route_docs(project):
     """Route the docs blueprint's requests: a project host serves its own project, the main host no object."""
     endpoint = request.endpoint
-    query = request.query_string.decode("latin-1")
     if endpoint == "docs.favicon":
         return None
     if endpoint in ("docs.site_root", "docs.docs_root"):
@@ -179,8 +179,7 @@ def route_docs(project):
             "so a project's name must be a lowercase DNS label (a-z, 0-9, '-'), and files at the bucket's root are not served",
             404,
         )
-    location = "//" + host + request.script_root + quote(request.path) + (f"?{query}" if query else "")
-    return found(location)
+    return same_request_at("//" + host)
 
 
 def sandbox_root_files(response):
