@@ -207,6 +207,13 @@ def origin_warnings(rules, project_hosts):
             "in any project a reader can open may read, with that reader's credentials, every document they may "
             "read in the others; set DOCS_PROJECT_HOSTS to serve each project at its own host (docs/security.md)"
         )
+    homeless = sorted({rule.path.partition("/")[0] for rule in rules.rules if rule.path} - {""})
+    homeless = [name for name in homeless if not is_project_label(name)]
+    if homeless and project_hosts:
+        warnings.append(
+            f"the access rules name project(s) {', '.join(homeless[:5])}{', ...' if len(homeless) > 5 else ''} "
+            "whose names cannot be host labels (lowercase a-z, 0-9, '-'): with DOCS_PROJECT_HOSTS they are served nowhere"
+        )
     split = projects_split_inside(rules)
     if split:
         warnings.append(

@@ -28,6 +28,7 @@ ATTACK = """<!doctype html><title>wiki</title><p>Release notes</p>
     same_path: ["/docs/payments/1.0/", {}],
     cross_host: [location.protocol + "//payments.localhost" + port + "/docs/payments/1.0/", {credentials: "include"}],
     own_project: ["/docs/wiki/1.0/notes.html", {}],
+    portal_api: ["/_/api/projects", {}],
   };
   const results = {};
   for (const [name, [url, options]] of Object.entries(attempts)) {
@@ -109,6 +110,7 @@ def test_on_one_shared_origin_a_page_of_the_open_wiki_reads_payments_with_alices
     assert results["same_path"]["status"] == 200
     assert SECRET in results["same_path"]["body"]  # the attack works: this is what per-project hosts must stop
     assert "refused" in results["cross_host"]  # another host is another origin even here
+    assert results["portal_api"]["status"] == 200 and '"payments"' in results["portal_api"]["body"]
     # Start-up said so: the rules treat payments differently, and every project shares one origin.
     assert "docs-proxy: warning: the access rules give projects different readers (payments)" in server.log()
 
@@ -121,6 +123,7 @@ def test_with_a_host_per_project_the_same_page_reads_nothing_of_payments(localho
     # ...but payments is another origin now, whichever URL it tries, and sends no CORS header.
     assert "refused" in results["same_path"], results["same_path"]
     assert "refused" in results["cross_host"], results["cross_host"]
+    assert "refused" in results["portal_api"], results["portal_api"]  # the portal and APIs: the main host's
     assert SECRET not in json.dumps(results)
     assert "warning: the access rules" not in server.log()
     # alice herself still reads payments, on its own host: the refusal is the origin's, not her rights'.

@@ -171,6 +171,10 @@ def test_start_up_warns_about_a_shared_origin_only_when_the_rules_differ_by_proj
     assert origin_warnings(TEAMS, project_hosts=True) == []
     [inside] = origin_warnings(INSIDE, project_hosts=True)
     assert "folders inside project(s) handbook, payments" in inside and "even with DOCS_PROJECT_HOSTS" in inside
+    named = rules('[[rule]]\npath = "My_Lib/"\npublic = true\n[[rule]]\npath = "Payments/"\npublic = true\n')
+    [homeless] = origin_warnings(named, project_hosts=True)
+    assert "project(s) My_Lib, Payments whose names cannot be host labels" in homeless
+    assert not [warning for warning in origin_warnings(named, project_hosts=False) if "host labels" in warning]
 
 
 def test_start_up_prints_the_warning_in_the_configured_log_format(tmp_path, capsys, monkeypatch):
