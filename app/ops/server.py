@@ -129,7 +129,7 @@ def check_s3_at_startup(environ=os.environ):
     """Make the readiness call once, before workers start; warn naming the cause when S3 is not usable."""
     from . import health
     from .logging import print_warning
-    from .. import read_settings
+    from ..settings import read_settings
     from ..s3 import create_client
 
     settings = read_settings(environ)
