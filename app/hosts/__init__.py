@@ -22,7 +22,9 @@ from flask import Response, current_app, g, request
 
 from ..errors import DocsError
 from ..serving import keys
-from .policy import main_host, parse_pattern, project_host, project_of, split_host
+from ..settings import checked
+from . import settings as hosts_settings
+from .policy import main_host, project_host, project_of, split_host
 
 HOSTS = "hosts"
 PROJECT_BLUEPRINTS = "hosts.project_blueprints"
@@ -202,18 +204,16 @@ def startup_warnings(settings):
 
 def warn_at_startup(environ):
     """Print ``startup_warnings`` for the configuration in ``environ`` (gunicorn's ``on_starting``, once)."""
-    import config
-
     from ..ops.logging import print_warning
+    from ..settings import read_settings
 
-    for warning in startup_warnings(config.from_environ(environ)):
+    for warning in startup_warnings(read_settings(environ)):
         print_warning(warning)
 
 
 def init_app(app):
     """Read ``DOCS_PROJECT_HOSTS`` and, when set, route every request to its host before access control runs."""
-    raw = app.config["DOCS_PROJECT_HOSTS"]
-    pattern = parse_pattern(raw, app.config["DOCS_MAIN_HOST"]) if raw else None
+    pattern = checked(app, hosts_settings)  # parsed once, by create_app's checks
     app.extensions[HOSTS] = pattern
     app.extensions[PROJECT_BLUEPRINTS] = {}
     app.add_template_global(main_url, "main_url")
