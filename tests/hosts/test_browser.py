@@ -132,3 +132,21 @@ def test_with_a_host_per_project_the_same_page_reads_nothing_of_payments(localho
     # and the main host sends her there.
     text, _ = open_as_alice(localhost_browser, f"http://localhost:{server.port}/docs/payments/1.0/")
     assert SECRET in text
+
+
+def test_a_reader_goes_from_the_portal_to_a_projects_host_and_back(localhost_browser, start):
+    server = start(DOCS_PROJECT_HOSTS="{project}.localhost")
+    context = localhost_browser.new_context(http_credentials={"username": "alice", "password": "wonderland"},
+                                            service_workers="block")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(f"http://localhost:{server.port}/_/")
+        page.click("a[href*='//payments.localhost']")
+        page.wait_for_url(f"http://payments.localhost:{server.port}/docs/payments/**")
+        assert SECRET in page.inner_text("body")
+        page.goto(f"http://payments.localhost:{server.port}/docs/payments/9.9/")  # the portal's 404 page
+        page.click("a.brand")
+        page.wait_for_url(f"http://localhost:{server.port}/_/")
+    finally:
+        context.close()
