@@ -40,10 +40,13 @@ def app_config():
 @pytest.fixture(autouse=True)
 def search_index_dir(tmp_path, monkeypatch):
     """A host search index of each test's own: the mocked buckets of every test share one name."""
-    import config
+    import app.search
 
-    monkeypatch.setitem(config.DEFAULTS, "DOCS_SEARCH_INDEX_DIR", str(tmp_path / "search-index"))
-    monkeypatch.setenv("DOCS_SEARCH_INDEX_DIR", str(tmp_path / "search-index"))
+    folder = str(tmp_path / "search-index")
+    # In place of the default folder (one per bucket name under /tmp) of apps built in this process...
+    monkeypatch.setattr(app.search, "index_directory", lambda config: config["DOCS_SEARCH_INDEX_DIR"] or folder)
+    # ... and of servers started from this environment.
+    monkeypatch.setenv("DOCS_SEARCH_INDEX_DIR", folder)
 
 
 @pytest.fixture
