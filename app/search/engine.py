@@ -293,7 +293,7 @@ class SearchIndex:
     def _ranked(self, query, docs, steps):
         seen = set()
         in_scope = "" if docs is None else f" AND doc IN ({','.join(str(int(doc)) for doc in docs)})"
-        for rowid in self._identified(query.identifier, in_scope):
+        for rowid in self._identified(query.identifier, in_scope, query.text):
             if rowid not in seen:
                 seen.add(rowid)
                 yield rowid
@@ -316,27 +316,37 @@ class SearchIndex:
                     seen.add(rowid)
                     yield rowid
 
-    def _identified(self, identifier, in_scope):
-        """Return the records an API name finds: by its full name or a suffix, else by a suffix of the query."""
+    def _identified(self, identifier, in_scope, typed=""):
+        """Return the records an API name finds: by its full name or a suffix, else by a suffix of the query.
+
+        The fallback gathers the names ending in any of the query's suffixes and ranks them by how
+        many of the query's parts they hold (``sqlalchemy.dialects.mysql.types.NCHAR`` finds
+        ``sqlalchemy.dialects.mysql.NCHAR`` before ``sqlalchemy.types.NCHAR``), then by the last
+        part's case as typed (``Update`` the class before ``update`` the function).
+        """
         if not identifier:
             return []
+        last_typed = typed.replace("::", ".").replace("#", ".").removesuffix("()").rsplit(".", 1)[-1]
         rows = self._connection.execute(
-            f"SELECT section FROM idents WHERE key = ?{in_scope} ORDER BY dropped, section LIMIT ?",
+            f"SELECT section, dropped, name FROM idents WHERE key = ?{in_scope} ORDER BY dropped, section LIMIT ?",
             (identifier, MAX_IDENTIFIER_HITS)).fetchall()
         if rows:
-            return [rowid for (rowid,) in rows]
+            # Same dropped qualifiers: the name whose last part has the case typed first.
+            rows.sort(key=lambda row: (row[1], row[2].replace("::", ".").rsplit(".", 1)[-1] != last_typed, row[0]))
+            return [rowid for rowid, _, _ in rows]
         parts = identifier.split(".")
+        scored = {}
         for start in range(1, len(parts)):
-            rows = self._connection.execute(
-                f"SELECT section, name FROM idents WHERE key = ?{in_scope} ORDER BY dropped LIMIT ?",
-                (".".join(parts[start:]), MAX_IDENTIFIER_HITS)).fetchall()
-            wanted = set(parts[:start])
-            # Only names that share a qualifier with the query: "jsno.dumps" is a typo, not any "dumps".
-            scored = [(-len(wanted & set(identifier_key(name).split("."))), rowid) for rowid, name in rows]
-            scored = sorted(item for item in scored if item[0] < 0)
-            if scored:
-                return [rowid for _, rowid in scored]
-        return []
+            for rowid, name in self._connection.execute(
+                    f"SELECT section, name FROM idents WHERE key = ?{in_scope} ORDER BY dropped LIMIT ?",
+                    (".".join(parts[start:]), MAX_IDENTIFIER_HITS)):
+                name_parts = identifier_key(name).split(".")
+                shared = len(set(parts[:start]) & set(name_parts))
+                if shared and rowid not in scored:
+                    # Only names that share a qualifier with the query: "jsno.dumps" is a typo, not any "dumps".
+                    case = name.replace("::", ".").rsplit(".", 1)[-1] != last_typed
+                    scored[rowid] = (-len(set(parts) & set(name_parts)), case, len(name), rowid)
+        return [rowid for rowid, _ in sorted(scored.items(), key=lambda item: item[1])]
 
     def _correct(self, query, docs):
         """Return ``query`` corrected against the index's names and words, or ``None`` when nothing is one edit away."""
