@@ -303,3 +303,24 @@ def test_an_identifier_is_looked_up_by_every_dotted_suffix():
 def test_edits_are_one_letter_away():
     assert {"json", "jso", "jsnoo", "jsna"} <= edits("jsno")  # swapped, deleted, inserted, replaced
     assert not {"jsno", "nosj", "js"} & edits("jsno")
+
+
+def test_a_name_documented_elsewhere_than_its_module_is_found_by_the_parts_it_shares_and_its_case():
+    docs = {("sa", "1"): [
+        page("types.html", "Types", ("sa.types.NCHAR", "sa.types.NCHAR", "The generic NCHAR type.", "sa.types.NCHAR")),
+        page("mysql.html", "MySQL", ("sa.dialects.mysql.NCHAR", "sa.dialects.mysql.NCHAR", "MySQL NCHAR.",
+                                     "sa.dialects.mysql.NCHAR")),
+        page("dml.html", "DML",
+             ("sa.sql.expression.update", "sa.sql.expression.update", "update(table) Construct an Update.",
+              "sa.sql.expression.update"),
+             ("sa.sql.expression.Update", "sa.sql.expression.Update", "class Update Represent an UPDATE.",
+              "sa.sql.expression.Update")),
+    ]}
+    index = build(sources(("sa", "1")), lambda source: docs[(source.project, source.version)])
+
+    first = lambda text: index.search(parse_query(text)).hits[0].anchor  # noqa: E731
+    assert first("sa.dialects.mysql.types.NCHAR") == "sa.dialects.mysql.NCHAR"  # documented under another path
+    assert first("sa.sql.dml.Update") == "sa.sql.expression.Update"
+    assert first("sa.sql.dml.update") == "sa.sql.expression.update"
+    assert first("sa.sql.expression.Update") == "sa.sql.expression.Update"
+    assert first("Update") == "sa.sql.expression.Update"
