@@ -203,6 +203,9 @@ def main():
         started = time.perf_counter()
         first = session.get(f"{gunicorn.url}/_/api/search", params={"q": words[0]}, timeout=900)
         first_seconds = time.perf_counter() - started
+        first_status = first.status_code  # 503 "took longer than": the first query on a cold page cache
+        while first.status_code == 503 and time.perf_counter() - started < 900:
+            first = session.get(f"{gunicorn.url}/_/api/search", params={"q": words[0]}, timeout=900)
         first.raise_for_status()
         for _ in range(4 * args.workers):  # every worker opens the index
             requests.get(f"{gunicorn.url}/_/api/search", params={"q": words[1]}, headers={"Connection": "close"})
@@ -215,7 +218,7 @@ def main():
         common = [word for word, _ in counts.most_common(10)]
         queries = common + [" ".join(rng.sample(words, 1) if rng.random() < 0.5 else draw(rng.choice((1, 2))))
                             for _ in range(args.queries - len(common))]
-        search_ms, page_ms, totals, during_rebuild = [], [], [], []
+        search_ms, page_ms, totals, during_rebuild, timeouts = [], [], [], [], []
         rebuilds_before = 1
         for number, query in enumerate(queries):
             if number == len(queries) // 2:
@@ -227,8 +230,11 @@ def main():
             response = session.get(f"{gunicorn.url}/_/api/search", params={"q": query})
             elapsed = (time.perf_counter() - started) * 1000
             search_ms.append(elapsed)
-            response.raise_for_status()
-            totals.append(response.json()["total"])
+            if response.status_code == 503:
+                timeouts.append(query)  # stopped at DOCS_SEARCH_TIMEOUT: counted, and in the latencies
+            else:
+                response.raise_for_status()
+                totals.append(response.json()["total"])
             if number >= len(queries) // 2 and log_path.read_text().count("host index built") == rebuilds_before:
                 during_rebuild.append(elapsed)
             started = time.perf_counter()
@@ -272,6 +278,8 @@ def main():
         f"| search / page ratio, p50 / p99 | {p50 / page50:.2f}x / {p99 / page99:.2f}x |",
         f"| rebuild after a publish (builds: {rebuilt}; {second_build}) | {rebuild_line} |",
         f"| queries with at least one hit | {sum(1 for total in totals if total) / len(totals):.0%} |",
+        f"| queries stopped at DOCS_SEARCH_TIMEOUT (503) | {len(timeouts)} {timeouts[:5]} |",
+        f"| the very first search's status (cold page cache) | {first_status} |",
         "",
         f"Targets: p99 <= 50 ms ({'met' if p99 <= 50 else 'MISSED'}), private memory per worker <= 16 MiB above idle "
         f"({'met' if growth <= 16 else 'MISSED'}), build <= 120 s ({'met' if build_seconds <= 120 else 'MISSED'}).",

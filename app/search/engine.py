@@ -483,6 +483,10 @@ def build_index(path, sources, load, previous=None, threads=4, catalog=None):
             if source is not None and source.stamp == stamp:
                 kept.add((project, version))
                 stats.reused += 1
+        # Bulk load: no incremental merging of FTS5's segments while inserting (one 'optimize' at the end
+        # merges them all once), and a larger in-memory buffer of pending terms before each flush.
+        connection.execute("INSERT INTO sections(sections, rank) VALUES('automerge', 0)")
+        connection.execute("INSERT INTO sections(sections, rank) VALUES('crisismerge', 64)")
         connection.execute("BEGIN")
         for doc, project, version, stamp in reusable:
             if (project, version) not in kept:
