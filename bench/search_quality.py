@@ -108,10 +108,13 @@ def normal_page(path):
 def make_queries(entries, per_class, seed=21):
     """Return ``{class: [(query, page, anchor)]}`` drawn from the inventory with a fixed seed."""
     rng = random.Random(seed)
+    # Objects documented under their own name: an inventory's aliases (an inherited member listed
+    # under the subclass, a class under its defining module) point at another object's anchor.
+    own = lambda name, anchor: anchor.endswith(".".join(name.split(".")[-2:]))  # noqa: E731
     objects = sorted({(name, page, anchor) for kind, name, page, anchor, _ in entries
-                      if kind in OBJECT_TYPES and anchor and "." in name})
+                      if kind in OBJECT_TYPES and anchor and "." in name and own(name, anchor)})
     members = sorted({(".".join(name.split(".")[-2:]), page, anchor) for kind, name, page, anchor, _ in entries
-                      if kind in MEMBER_TYPES and anchor and name.count(".") >= 2})
+                      if kind in MEMBER_TYPES and anchor and name.count(".") >= 2 and own(name, anchor)})
     # Page titles (std:doc) and section titles (std:label), on pages that are searched (not genindex,
     # search); a title found on two pages (or twice on one) is ambiguous ground truth: left out.
     titles = {}
