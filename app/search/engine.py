@@ -60,6 +60,7 @@ PROGRESS_STEPS = 2000
 MAX_RANKED = 2000
 MAX_IDENTIFIER_HITS = 200
 MAX_COUNTED = 10_000
+COMMON_RECORDS = 20_000
 # A record's rowid is its page's id shifted left by this, plus its place in the page: ranking then
 # needs no read of the stored row. 4,095 records per page: Flask's api.html has ~600 objects.
 SECTION_BITS = 12
@@ -263,7 +264,7 @@ class SearchIndex:
             f"{scope}{HEADING_COLUMNS} : ({words})",
             f"{scope}{matched}",
         ]
-        ranked = self._ranked(query, docs, steps)
+        ranked = self._ranked(query, docs, steps, self._is_common(query))
         chosen = []
         pages = {}
         if is_readable is None:
@@ -290,7 +291,22 @@ class SearchIndex:
         hits = [self._hit(rowid, steps[-1], pages) for rowid in chosen]
         return Results(hits, max(total, offset + len(hits)))
 
-    def _ranked(self, query, docs, steps):
+    def _is_common(self, query):
+        """Tell whether a word of ``query`` is in more than ``COMMON_RECORDS`` records (or too short to be counted).
+
+        BM25 counts the records holding each word on every query (a scan of its whole posting
+        list): for a word in most of a million records, that alone is past any time limit, and the
+        order it gives among them means nothing. Such queries rank by the steps alone, in index order.
+        """
+        for word in set(query.words):
+            if len(word) <= 2:
+                return True
+            row = self._connection.execute("SELECT count FROM words WHERE term = ?", (word,)).fetchone()
+            if row is not None and row[0] > COMMON_RECORDS:
+                return True
+        return False
+
+    def _ranked(self, query, docs, steps, common=False):
         seen = set()
         in_scope = "" if docs is None else f" AND doc IN ({','.join(str(int(doc)) for doc in docs)})"
         for rowid in self._identified(query.identifier, in_scope, query.text):
@@ -305,9 +321,10 @@ class SearchIndex:
                 seen.add(rowid)
                 yield rowid
         weights = ", ".join(str(weight) for weight in WEIGHTS)
+        score = "0" if common else f"bm25(sections, {weights}, 0)"
         for expression in steps:
             rows = self._connection.execute(
-                f"SELECT rowid, bm25(sections, {weights}, 0) FROM sections WHERE sections MATCH ? LIMIT ?",
+                f"SELECT rowid, {score} FROM sections WHERE sections MATCH ? LIMIT ?",
                 (expression, MAX_RANKED),
             ).fetchall()
             rows.sort(key=lambda row: row[1])
