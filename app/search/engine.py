@@ -254,7 +254,10 @@ class SearchIndex:
         return results
 
     def _search(self, query, docs, offset, limit, is_readable):
-        words = query.fts(prefix=True)
+        common = self._is_common(query)
+        # No prefix on a query with a very common word: FTS5 merges the posting lists of every word
+        # the prefix expands to before the first row, whatever the LIMIT.
+        words = query.fts(prefix=not common)
         matched = f"{TEXT_COLUMNS} : ({words})"
         scope = ""
         if docs is not None:
@@ -264,7 +267,7 @@ class SearchIndex:
             f"{scope}{HEADING_COLUMNS} : ({words})",
             f"{scope}{matched}",
         ]
-        ranked = self._ranked(query, docs, steps, self._is_common(query))
+        ranked = self._ranked(query, docs, steps, common)
         chosen = []
         pages = {}
         if is_readable is None:
