@@ -23,7 +23,9 @@ The query pipeline, best first; a record found by an earlier step is not repeate
    swapped), most frequent first, and the query runs again corrected (``jsno.dumps`` -> ``json.dumps``).
 
 Bounded cost: BM25 is computed for at most ``MAX_RANKED`` records per step (the first in index
-order); each query is stopped by a progress handler past its deadline.
+order), and not at all (nor the last word's prefix) for a query holding a word found in more than
+``COMMON_RECORDS`` records; totals are counted up to ``MAX_COUNTED``; each query is stopped by a
+progress handler past its deadline.
 
 Scopes (one project, the versions a reader may read) are filtered inside the full-text query, on an
 indexed ``doc`` column holding a token per version, so a filter costs a merge of posting lists.
