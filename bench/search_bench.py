@@ -11,8 +11,9 @@ under gunicorn with ``--workers`` workers sharing one host index. Then, in the s
 - build: the host's first search waits for the index: time to the first answer, and the build
   time the builder logs (fetching every document from S3 included); the index file's size;
 - memory: each worker's private memory (``/proc/PID/smaps_rollup``: Private_Clean + Private_Dirty,
-  and Private_Dirty alone, the part no other process can share or the kernel drop) idle, after
-  the first search and after the queries;
+  which counts the index file's pages only this worker touched, and Anonymous, the worker's own
+  memory that no other process can share nor the kernel drop) idle, after the first searches and
+  after the queries;
 - latency: ``--queries`` searches (the ten most common words of the corpus, then one or two words
   drawn from the vocabulary, frequent and rare alike) interleaved with as many GETs of a 4 KiB
   page, one keep-alive connection, p50/p99 each; halfway, a project is published again, and the
@@ -123,12 +124,16 @@ def worker_pids(master_pid, count):
 
 
 def private_mib(pid):
-    """Return ``(Private_Clean + Private_Dirty, Private_Dirty)`` of ``pid`` in MiB (smaps_rollup)."""
+    """Return ``(Private_Clean + Private_Dirty, Anonymous)`` of ``pid`` in MiB (smaps_rollup).
+
+    Private_* counts the index file's pages too when only this worker has touched them: the host's
+    page cache, shared with any process that maps the file. Anonymous is the worker's own memory.
+    """
     fields = {}
     for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
         name, value = line.split(":", 1)
         fields[name] = int(value.split()[0]) / 1024
-    return fields["Private_Clean"] + fields["Private_Dirty"], fields["Private_Dirty"]
+    return fields["Private_Clean"] + fields["Private_Dirty"], fields["Anonymous"]
 
 
 def percentile(values, fraction):
@@ -271,8 +276,8 @@ def main():
         f"| ... the build as the builder logs it | {build_seconds:.2f} s |",
         f"| index file (shared by every worker, mapped read-only) | {index_mib:.0f} MiB |",
         f"| private memory per worker, idle -> after the first searches -> after the queries | {memory} MiB |",
-        f"| ... of which Private_Dirty | {dirty} MiB |",
-        f"| largest growth of a worker's private memory over idle (all / dirty) | {growth:.1f} / {dirty_growth:.1f} MiB |",
+        f"| ... Anonymous (the worker's own memory, not the mapped index file) | {dirty} MiB |",
+        f"| largest growth over idle: private (file pages included) / anonymous | {growth:.1f} / {dirty_growth:.1f} MiB |",
         f"| search p50 / p99 (the 10 most common words included) | {p50:.1f} / {p99:.1f} ms |",
         f"| 4 KiB page p50 / p99 (same run, interleaved) | {page50:.1f} / {page99:.1f} ms |",
         f"| search / page ratio, p50 / p99 | {p50 / page50:.2f}x / {p99 / page99:.2f}x |",
@@ -281,8 +286,9 @@ def main():
         f"| queries stopped at DOCS_SEARCH_TIMEOUT (503) | {len(timeouts)} {timeouts[:5]} |",
         f"| the very first search's status (cold page cache) | {first_status} |",
         "",
-        f"Targets: p99 <= 50 ms ({'met' if p99 <= 50 else 'MISSED'}), private memory per worker <= 16 MiB above idle "
-        f"({'met' if growth <= 16 else 'MISSED'}), build <= 120 s ({'met' if build_seconds <= 120 else 'MISSED'}).",
+        f"Targets: p99 <= 50 ms ({'met' if p99 <= 50 else 'MISSED'}), a worker's own (anonymous) memory <= 16 MiB "
+        f"above idle ({'met' if dirty_growth <= 16 else 'MISSED'}), build <= 120 s "
+        f"({'met' if build_seconds <= 120 else 'MISSED'}).",
     ]
     report = "\n".join(lines)
     print(report)

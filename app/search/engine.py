@@ -553,6 +553,10 @@ def build_index(path, sources, load, previous=None, threads=4, catalog=None):
         connection.close()
         gc.collect()
         release_free_memory()
+    # On disk before it is renamed over the old index: a crash never leaves a half-written index
+    # under the served name, and readers map clean pages (the host's page cache, shared, droppable).
+    with open(path, "rb") as file:
+        os.fsync(file.fileno())
     return stats
 
 
