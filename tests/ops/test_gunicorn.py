@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from tests.ops.conftest import parse_metrics, sample
-from tests.servers import Gunicorn
+from tests.servers import Gunicorn, raw_request
 
 PAGE = b"<html><body>" + b"p" * 4000 + b"</body></html>"
 
@@ -86,6 +86,21 @@ def test_metrics_are_summed_across_workers(gunicorn_factory, bucket):
         assert sample(metrics, "docs_proxy_downloads_in_flight") == 0
     workers = {line.split("pid: ")[1].split()[0] for line in server.log().splitlines() if "Booting worker with pid" in line}
     assert len(workers) == 2
+
+
+def test_made_up_methods_are_counted_under_one_label_not_a_series_each(gunicorn_factory, bucket):
+    server = gunicorn_factory(bucket, env={"WEB_CONCURRENCY": "1"})
+    for number in range(30):
+        raw_request(server, "/docs/", method=f"X{number:04d}Y")
+    raw_request(server, "/docs/", method="HEAD")
+    status, _, body = raw_request(server, "/_/metrics")
+    assert status == 200
+    methods = {
+        dict(labels)["method"]: value
+        for (name, labels), value in parse_metrics(body.decode()).items()
+        if name == "docs_proxy_http_requests_total"
+    }
+    assert methods == {"other": 30, "HEAD": 1}
 
 
 def test_startup_warns_naming_a_missing_bucket(gunicorn_factory):
