@@ -93,6 +93,9 @@ DEFAULTS = {
     "DOCS_SEARCH_PER_PAGE": 10,
     "DOCS_SEARCH_PROJECT_INDEXES": 2,
     "DOCS_SEARCH_PUBLISH": "on",
+    # issue 19: security review
+    "DOCS_ERROR_DOCUMENT_DEPTH": 8,
+    "DOCS_FALLBACK_S3_CALLS": 12,
 }
 
 ADDRESSING_STYLES = ("auto", "path", "virtual")
@@ -280,6 +283,9 @@ PARSERS = {
     "DOCS_SEARCH_PER_PAGE": _number(int, 1, 100),
     "DOCS_SEARCH_PROJECT_INDEXES": _number(int, 0, 100),
     "DOCS_SEARCH_PUBLISH": _choice("on", "off"),
+    # issue 19: security review
+    "DOCS_ERROR_DOCUMENT_DEPTH": _number(int, 0, 64),
+    "DOCS_FALLBACK_S3_CALLS": _number(int, 0, 1000),
 }
 
 

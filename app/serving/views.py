@@ -97,7 +97,7 @@ def is_directory(path):
 
 def redirect_to_directory(path, error):
     """Redirect ``path`` to ``path/`` when that directory has an index document (the first fallback)."""
-    if path != "" and not path.endswith("/") and has_index(path):
+    if path != "" and not path.endswith("/") and hooks.spend_s3_call() and has_index(path):
         query = request.query_string.decode("latin-1")
         return redirect(keys.directory_location(path, query))
     return None

@@ -16,7 +16,7 @@ from flask import Response, current_app, render_template, request
 from ..access import may_read
 from ..errors import DocsError, error_status
 from ..s3 import get_s3
-from ..serving.hooks import add_fallback
+from ..serving.hooks import add_fallback, spend_s3_call
 from ..serving.keys import directory_location, is_reserved_name
 from ..serving.views import redirect
 
@@ -145,10 +145,11 @@ def listing(path, error):
     config = current_app.config
     if path != "" and not path.endswith("/"):
         # A listable folder named without its slash: the same redirect an index document gets.
-        if is_listed(path + "/", prefixes) and may_read(path + "/") and has_contents(config["S3_PREFIX"] + path + "/"):
+        if (is_listed(path + "/", prefixes) and may_read(path + "/") and spend_s3_call()
+                and has_contents(config["S3_PREFIX"] + path + "/")):
             return redirect(directory_location(path, request.query_string.decode("latin-1")))
         return None
-    if not is_listed(path, prefixes) or not may_read(path):
+    if not is_listed(path, prefixes) or not may_read(path) or not spend_s3_call():
         return None
     sort = request.args.get("sort", "name")
     order = request.args.get("order", "asc")

@@ -9,6 +9,9 @@ from urllib.parse import parse_qs, unquote, urljoin, urlsplit
 import pytest
 import requests
 
+from tests.ops.conftest import parse_metrics
+from tests.servers import raw_request
+
 from tests.website.conftest import (
     ARTIFACTS, BIG, GUIDE_404, PREFIX, REDIRECT_OBJECTS, ROOT_404, WEIRD_NAMES, put,
 )
@@ -135,6 +138,29 @@ def test_cached_error_document_that_disappears_is_looked_up_again(site_bucket, s
 
     response = client.get(f"/docs/{folder}x.html", headers=HTML)
     assert (response.status_code, response.data) == (404, ROOT_404)
+
+
+def s3_calls(server):
+    """Return how many S3 calls the server has counted (its /_/metrics), every operation and outcome."""
+    status, _, body = raw_request(server, "/_/metrics")
+    assert status == 200
+    return sum(value for (name, _), value in parse_metrics(body.decode()).items() if name == "docs_proxy_s3_requests_total")
+
+
+@pytest.mark.parametrize("depth, budget, body", [("8", "12", ROOT_404), ("64", "4", b"<Code>NoSuchKey</Code>")])
+def test_a_deep_missing_path_costs_a_bounded_number_of_s3_calls(gunicorn_factory, site_bucket, depth, budget, body):
+    server = gunicorn_factory(site_bucket, env={
+        "S3_PREFIX": PREFIX, "DOCS_ERROR_DOCUMENT": "404.html", "WEB_CONCURRENCY": "1", "DOCS_CACHE": "off",
+        "DOCS_ERROR_DOCUMENT_DEPTH": depth, "DOCS_FALLBACK_S3_CALLS": budget,
+    })
+    assert get(server, "/docs/warm/missing.html", headers=HTML).status_code == 404  # the portal's catalog, once
+    before = s3_calls(server)
+
+    response = get(server, "/docs/" + "d/" * 480 + "missing.html", headers=HTML)
+
+    assert response.status_code == 404 and body in response.content
+    # The page's own GET, then at most the budget: not one call per level (486 before).
+    assert s3_calls(server) - before <= 1 + int(budget)
 
 
 # Redirect objects
