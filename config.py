@@ -96,6 +96,7 @@ DEFAULTS = {
     # issue 19: security review
     "DOCS_ERROR_DOCUMENT_DEPTH": 8,
     "DOCS_FALLBACK_S3_CALLS": 12,
+    "DOCS_AUTH_BASIC_FAILURES": 10,
 }
 
 ADDRESSING_STYLES = ("auto", "path", "virtual")
@@ -286,6 +287,7 @@ PARSERS = {
     # issue 19: security review
     "DOCS_ERROR_DOCUMENT_DEPTH": _number(int, 0, 64),
     "DOCS_FALLBACK_S3_CALLS": _number(int, 0, 1000),
+    "DOCS_AUTH_BASIC_FAILURES": _number(int, 1, 10_000),
 }
 
 

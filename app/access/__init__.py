@@ -13,6 +13,7 @@ The request path (docs/architecture.md, docs/security.md):
 The ops endpoints (``OPS_PATHS``) are never behind access control: load balancers probe them.
 """
 
+import math
 from urllib.parse import quote
 
 from flask import current_app, g, request
@@ -21,7 +22,7 @@ from ..errors import DocsError
 from ..serving import hooks
 from .rules import ALLOWED, DENIED, PUBLIC, UNAUTHENTICATED, decide
 from .settings import build_access
-from .sources import BadCredential, SourceUnavailable, identify
+from .sources import BadCredential, SourceUnavailable, TooManyFailures, identify
 
 ACCESS = "access"
 OPS_PATHS = ("/_/health", "/_/ready", "/_/metrics")
@@ -51,6 +52,12 @@ class AccessUnavailable(DocsError):
     """The credential cannot be checked now (key URL down): 503, never a 200."""
 
     status = 503
+
+
+class Throttled(DocsError):
+    """Too many failed passwords for this user or from this client: 429 with Retry-After, no bcrypt check."""
+
+    status = 429
 
 
 class LoginRedirect(DocsError):
@@ -100,7 +107,13 @@ def resolve_identity():
     if access.is_open:
         return
     try:
-        identity = identify(access.sources, request.headers, peer_address())
+        # Trust is decided on the socket's peer; failed passwords are counted against the client
+        # (the forwarded one only when DOCS_TRUSTED_PROXIES says the proxy in front may say so).
+        identity = identify(access.sources, request.headers, peer_address(), request.remote_addr)
+    except TooManyFailures as error:
+        g.access_decision = UNAUTHENTICATED
+        retry_after = str(max(1, math.ceil(error.retry_after)))
+        raise Throttled(str(error), headers=[NO_STORE, ("Retry-After", retry_after)]) from None
     except BadCredential as error:
         g.access_decision = UNAUTHENTICATED
         raise unauthenticated(access, str(error), allow_login=False) from None

@@ -11,6 +11,7 @@ from .htpasswd import Htpasswd, HtpasswdError
 from .keys import KeySet, PemKeys
 from .rules import OPEN, SIGNED_IN, Rules, RulesError, load_rules
 from .sources import BasicSource, HeaderSource, JwtSource
+from .throttle import FailureThrottle
 
 SOURCES = ("header", "jwt", "basic")
 # Asymmetric only: with HS* anyone holding the (public) verification key could sign tokens.
@@ -200,7 +201,7 @@ def build_basic_source(settings):
     if not path:
         raise AccessConfigError("DOCS_AUTH includes basic but DOCS_AUTH_HTPASSWD is not set; make one with `htpasswd -cB FILE USER`")
     try:
-        return BasicSource(Htpasswd(path))
+        return BasicSource(Htpasswd(path), FailureThrottle(settings.get("DOCS_AUTH_BASIC_FAILURES", 10)))
     except HtpasswdError as error:
         raise AccessConfigError(f"DOCS_AUTH_HTPASSWD: {error}") from None
 

@@ -42,6 +42,14 @@ class SourceUnavailable(Exception):
     """The credential cannot be checked right now (key URL down, password file broken): a 503."""
 
 
+class TooManyFailures(Exception):
+    """Too many wrong passwords for this user or from this client lately: a 429, checked without bcrypt."""
+
+    def __init__(self, retry_after):
+        super().__init__("too many failed sign-ins; try again later")
+        self.retry_after = retry_after
+
+
 def clean_name(value, what):
     """Return ``value`` stripped, or raise ``BadCredential`` when it is too long or has control characters."""
     value = value.strip()
@@ -106,7 +114,7 @@ class HeaderSource:
                 return False
         return True
 
-    def identify(self, headers, peer):
+    def identify(self, headers, peer, client=None):
         """Return the identity the proxy asserted, or raise ``BadCredential`` if the sender is not the proxy."""
         if not self.is_trusted(headers, peer):
             log.warning("identity headers from %s refused: not the trusted auth proxy (network or secret)", peer)
@@ -123,15 +131,20 @@ class BasicSource:
 
     name = "basic"
 
-    def __init__(self, htpasswd):
+    def __init__(self, htpasswd, throttle=None):
         self.htpasswd = htpasswd
+        self.throttle = throttle
 
     def present(self, headers):
         """Tell whether ``headers`` carry ``Authorization: Basic``."""
         return authorization_scheme(headers)[0] == "basic"
 
-    def identify(self, headers, peer):
-        """Return the identity whose password was sent, or raise ``BadCredential``."""
+    def identify(self, headers, peer, client=None):
+        """Return the identity whose password was sent, or raise ``BadCredential`` (``TooManyFailures``).
+
+        ``client`` is the address failures are counted against (the forwarded client behind a
+        trusted proxy); the socket's ``peer`` by default.
+        """
         encoded = authorization_scheme(headers)[1]
         try:
             decoded = binascii.a2b_base64(encoded.encode("ascii"), strict_mode=True)
@@ -146,12 +159,19 @@ class BasicSource:
             raise BadCredential("the Basic user name is not UTF-8") from None
         if not name:
             raise BadCredential("the Basic credentials have an empty user name")
+        keys = (("user", name), ("client", client or peer))
+        if self.throttle is not None and not self.htpasswd.is_remembered(name, password):
+            wait = self.throttle.retry_after(*keys)
+            if wait:
+                raise TooManyFailures(wait)
         try:
             ok = self.htpasswd.check(name, password)
         except HtpasswdError as error:
             log.error("basic authentication unavailable: %s", error)
             raise SourceUnavailable("the password file cannot be read") from None
         if not ok:
+            if self.throttle is not None:
+                self.throttle.failed(*keys)
             raise BadCredential("wrong user name or password")
         return Identity(user=name)
 
@@ -190,7 +210,7 @@ class JwtSource:
         """Tell whether ``headers`` carry a token for this source."""
         return self.token(headers) is not None
 
-    def identify(self, headers, peer):
+    def identify(self, headers, peer, client=None):
         """Return the identity in a valid token; raise ``BadCredential`` or ``SourceUnavailable``."""
         token = self.token(headers)
         digest = hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
@@ -253,14 +273,17 @@ class JwtSource:
         return identity, claims["exp"]
 
 
-def identify(sources, headers, peer):
+def identify(sources, headers, peer, client=None):
     """Return the identity from the first source whose credential is present, or ``None`` for anonymous.
+
+    ``peer`` is the socket's peer (what trust is decided on); ``client`` the reader's address as
+    the trusted proxies forward it (what failed passwords are counted against).
 
     An ``Authorization`` header that no configured source understands is refused rather than ignored.
     """
     for source in sources:
         if source.present(headers):
-            return source.identify(headers, peer)
+            return source.identify(headers, peer, client)
     scheme, _ = authorization_scheme(headers)
     if scheme is not None and any(source.name == "basic" or getattr(source, "uses_authorization", False) for source in sources):
         raise BadCredential("the Authorization scheme is not one this server accepts")

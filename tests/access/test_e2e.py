@@ -263,3 +263,34 @@ def test_jwt_and_basic_under_gunicorn(server_s3, gunicorn_factory, key_server, j
     log = app.log()
     assert "user=alice@corp.example" in log and "user=bob" in log
     assert "Traceback" not in log
+
+
+def test_password_guessing_is_throttled_per_user_and_per_client_while_others_read_on(server_s3, gunicorn_factory, htpasswd_file, rules_file):
+    bucket = f"access-guess-{free_port()}"
+    server_s3.create_bucket(Bucket=bucket)
+    for key, body in OBJECTS.items():
+        server_s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="text/html")
+    app = gunicorn_factory(bucket, env={
+        "DOCS_AUTH": "basic", "DOCS_AUTH_HTPASSWD": htpasswd_file, "DOCS_ACCESS_RULES": rules_file(),
+        "DOCS_AUTH_BASIC_FAILURES": "3", "DOCS_TRUSTED_PROXIES": "1", "WEB_CONCURRENCY": "1",
+    })
+
+    def get(path, user=None, password=None, client="10.9.9.9"):
+        headers = {"X-Forwarded-For": client}
+        if user is not None:
+            headers["Authorization"] = basic(user, password)
+        return requests.get(app.url + path, headers=headers, timeout=10)
+
+    assert get("/docs/payments/x", "bob", "builder").status_code == 200
+    # Guesses at alice's password from three addresses: the third failure stops her name for a minute.
+    assert [get("/docs/payments/x", "alice", "guess", f"10.0.0.{n}").status_code for n in (1, 2, 3)] == [401] * 3
+    throttled = get("/docs/payments/x", "alice", "wonderland", "10.0.0.4")
+    assert throttled.status_code == 429
+    assert 1 <= int(throttled.headers["Retry-After"]) <= 60
+    assert throttled.headers["Cache-Control"] == "no-store"
+    # One address guessing many names: the address is stopped, whatever name it sends next.
+    assert [get("/docs/payments/x", name, "guess", "10.0.0.5").status_code for name in ("bob", "eve", "mallory")] == [401] * 3
+    assert get("/docs/payments/x", "zed", "guess", "10.0.0.5").status_code == 429
+    # Other readers read on: a public page, and bob, whose password was checked before the guessing.
+    assert get("/docs/handbook/", client="10.0.0.5").status_code == 200
+    assert get("/docs/payments/x", "bob", "builder", "10.0.0.5").status_code == 200
