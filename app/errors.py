@@ -1,6 +1,7 @@
 """The one place where exceptions become responses: S3 errors, S3 unreachable, bad paths, HTTP errors."""
 
 import logging
+from xml.sax.saxutils import escape
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -47,6 +48,32 @@ PRECONDITION_FAILED_XML = (
     "<Condition>{}</Condition></Error>"
 )
 
+# A missing key's answer is rebuilt from its key alone: S3's own body carries a fresh RequestId and
+# HostId every time, and a refusal hidden as a missing key (hide_denied) must be the same bytes.
+NO_SUCH_KEY_XML = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchKey</Code>'
+    "<Message>The specified key does not exist.</Message><Key>{}</Key></Error>"
+)
+
+
+class NotFound(DocsError):
+    """Answer exactly as S3 answers a missing key (what access control raises to hide a refusal)."""
+
+    status = 404
+
+    def as_client_error(self):
+        """Return the ``ClientError`` S3 raises for the current request's key."""
+        return ClientError(
+            {"Error": {"Code": "NoSuchKey", "Message": "The specified key does not exist."},
+             "ResponseMetadata": {"HTTPStatusCode": 404, "HTTPHeaders": {"content-type": "application/xml"}}},
+            "GetObject",
+        )
+
+
+def no_such_key(key):
+    """Return S3's 404 for a missing ``key``, the same bytes every time."""
+    return Response(NO_SUCH_KEY_XML.format(escape(key or "")), status=404, headers=[("Content-Type", "application/xml")])
+
 
 def precondition_failed(condition, headers=()):
     """Return the 412 for a failed ``condition`` (a request header name), shaped as S3's own."""
@@ -83,6 +110,8 @@ def handle_client_error(error):
         g.get("s3_key"),
         f" (request id {request_id})" if request_id else "",
     )
+    if status == 404 and code in ("NoSuchKey", ""):
+        return no_such_key(g.get("s3_key"))
     body = response.get(RAW_ERROR_BODY, b"")
     return Response(body, status=status, headers=select_headers(headers, ERROR_HEADERS))
 
@@ -107,6 +136,8 @@ def handle_bad_path(error):
 
 def handle_docs_error(error):
     """Answer a ``DocsError`` with its status, reason and headers."""
+    if isinstance(error, NotFound):
+        return no_such_key(g.get("s3_key"))
     return plain(error.status, f"{error.status} {HTTP_STATUS_CODES[error.status]}: {error.reason}.", error.headers)
 
 

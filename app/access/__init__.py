@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from flask import current_app, g, request
 
-from ..errors import DocsError
+from ..errors import DocsError, NotFound
 from ..serving import hooks
 from .rules import ALLOWED, DENIED, PUBLIC, UNAUTHENTICATED, decide
 from .settings import build_access
@@ -157,7 +157,9 @@ def require_read(path):
     if decision == DENIED:
         # The same answer whether or not the object exists: no S3 call has been made.
         if access.rules.hide_denied:
-            raise Forbidden("there is no such document", status=404, headers=[NO_STORE])
+            # The bytes a missing key gets (serving answers it as one); private, as the reader's own.
+            g.access_filtered = True
+            raise NotFound("there is no such document")
         raise Forbidden("you may not read this document", headers=[NO_STORE])
 
 
@@ -183,6 +185,8 @@ def login_location(login_url):
 def make_private(response):
     """Mark a response for a signed-in reader, or filtered by ``may_read``, ``Cache-Control: private``."""
     personal = g.get("access_decision") == ALLOWED or g.get("access_filtered", False)
+    # A signed-in reader's 404 is private wherever it is, so a refusal hidden as one looks the same.
+    personal = personal or (response.status_code == 404 and g.get("user") is not None)
     # Error pages too (the portal's 404 lists the reader's versions; an error document may come from a
     # restricted folder); a refusal already says no-store, which no cache keeps anyway.
     if not personal or "no-store" in response.headers.get("Cache-Control", ""):

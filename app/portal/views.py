@@ -124,8 +124,9 @@ def portal_fallback(path, error):
     if rest == "switcher.json":
         return json_response(switcher_versions(project, resolution))
     wanted, slash, tail = rest.partition("/")
-    if wanted in project.by_name:
+    if wanted in project.by_name and access.may_read(f"{project.name}/{wanted}/"):
         return None  # a real version: the page is simply missing, S3's 404 (or a later fallback) says so
+    # A version the reader may not read is answered as one that does not exist (hide_denied).
     target = resolve_name(wanted, resolution)
     if target is not None:
         return found(docs_url(project.name, target, tail, query=query))

@@ -294,3 +294,62 @@ def test_password_guessing_is_throttled_per_user_and_per_client_while_others_rea
     # Other readers read on: a public page, and bob, whose password was checked before the guessing.
     assert get("/docs/handbook/", client="10.0.0.5").status_code == 200
     assert get("/docs/payments/x", "bob", "builder", "10.0.0.5").status_code == 200
+
+
+HIDDEN_RULES = """\
+hide_denied = true
+default = "authenticated"
+[[rule]]
+path = "corp/2.0/"
+users = ["bob"]
+[[rule]]
+path = "secret/"
+users = ["bob"]
+"""
+
+
+def comparable(response, swap=None):
+    """Return what a reader sees of a response, less what differs per request; ``swap`` renames the path asked for."""
+    body = response.content
+    if swap:
+        body = body.replace(swap[0].encode(), swap[1].encode())
+    headers = sorted((name, value) for name, value in response.headers.items() if name not in ("Date", "X-Request-ID", "Server"))
+    return response.status_code, headers, body
+
+
+def test_a_hidden_refusal_is_byte_identical_to_a_missing_page_of_the_same_kind(server_s3, gunicorn_factory, htpasswd_file, rules_file, tmp_path):
+    from tests.portal.test_e2e import publish_version
+
+    bucket = f"access-hidden-{free_port()}"
+    server_s3.create_bucket(Bucket=bucket)
+    site = tmp_path / "site"
+    (site / "guide").mkdir(parents=True)
+    (site / "guide" / "index.html").write_text("<title>Guide</title>")
+    (site / "index.html").write_text("<title>Home</title>")
+    for version in ("1.0", "2.0"):
+        publish_version(server_s3, bucket, str(site), "corp", version)
+    server_s3.put_object(Bucket=bucket, Key="secret/page.html", Body=b"secret", ContentType="text/html")
+    server_s3.put_object(Bucket=bucket, Key="404.html", Body=b"<title>Not found</title>", ContentType="text/html")
+    app = gunicorn_factory(bucket, env={
+        "DOCS_AUTH": "basic", "DOCS_AUTH_HTPASSWD": htpasswd_file, "DOCS_ACCESS_RULES": rules_file(HIDDEN_RULES),
+        "DOCS_ERROR_DOCUMENT": "404.html", "WEB_CONCURRENCY": "1",
+    })
+    alice = {"Authorization": basic("alice", "wonderland")}
+    html = {**alice, "Accept": "text/html"}
+
+    def get(path, headers, method="GET"):
+        return requests.request(method, app.url + path, headers=headers, allow_redirects=False, timeout=10)
+
+    assert get("/docs/secret/page.html", {"Authorization": basic("bob", "builder")}).status_code == 200
+    for method in ("GET", "HEAD"):
+        for path, missing, headers in [
+            ("/docs/secret/page.html", "/docs/secrex/page.html", alice),  # S3's XML
+            ("/docs/secret/page.html", "/docs/secrex/page.html", html),  # the error document
+            ("/docs/secret", "/docs/secrex", alice),  # no directory probe either
+            ("/docs/corp/2.0/guide/", "/docs/corp/3.0/guide/", html),  # the portal's unknown version page
+            ("/docs/corp/2.0/", "/docs/corp/3.0/", alice),
+        ]:
+            hidden, real = get(path, headers, method), get(missing, headers, method)
+            assert hidden.status_code == 404, (method, path)
+            swap = (path.split("/")[2], missing.split("/")[2]) if "secret" in path else ("2.0", "3.0")
+            assert comparable(hidden, swap) == comparable(real), (method, path, headers)
