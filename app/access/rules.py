@@ -182,27 +182,29 @@ def check_rule_path(number, path):
         raise RulesError(f"rule {number} path {path!r} {problem}")
 
 
-def covers(rule_path, path):
-    """Tell whether a rule for the folder ``rule_path`` covers ``path`` (the folder, its redirect, everything below)."""
-    return rule_path == "" or path.startswith(rule_path) or path == rule_path[:-1]
+def covers(rule_path, path, redirect=True):
+    """Tell whether a rule for the folder ``rule_path`` covers ``path`` (the folder, everything below and,
+    with ``redirect``, its name without the slash)."""
+    return rule_path == "" or path.startswith(rule_path) or (redirect and path == rule_path[:-1])
 
 
-def matching_rule(rules, path):
+def matching_rule(rules, path, redirect=True):
     """Return the most specific rule that governs ``path``, or ``None`` when the default does.
 
     Paths are compared in NFC, so a rule written in one normal form covers a key published in the
     other. A restricting rule also covers other spellings of its folder in case (an S3-compatible
     store on a case-insensitive disk serves ``Payments/`` from ``payments/``); a public rule opens
     only its exact spelling. Either way a look-alike can only become stricter, never more open.
+    Without ``redirect``, a rule for ``a/`` does not cover ``a`` (which may be a file in ``a``'s parent).
     """
     exact = nfc(path)
     folded = fold(path)
     best = None
     for rule in rules.rules:
         if rule.access == PUBLIC:
-            hit = covers(rule.path, exact)
+            hit = covers(rule.path, exact, redirect)
         else:
-            hit = covers(rule.folded, folded)
+            hit = covers(rule.folded, folded, redirect)
         if hit and (best is None or len(rule.path) > len(best.path)):
             best = rule
     return best
@@ -227,9 +229,27 @@ def is_member(rule, rules, identity):
     return bool(rule.groups & identity_groups(rules, identity))
 
 
+# From the most open decision to the most closed one.
+STRICTNESS = (PUBLIC, ALLOWED, UNAUTHENTICATED, DENIED)
+
+
 def decide(rules, path, identity):
-    """Return "public", "allowed", "denied" or "unauthenticated" for ``identity`` (or ``None``) reading ``path``."""
+    """Return "public", "allowed", "denied" or "unauthenticated" for ``identity`` (or ``None``) reading ``path``.
+
+    ``corp/open`` names the folder ``corp/open/`` (its redirect) or a file in ``corp/``: it gets the
+    stricter of the two decisions, so a rule opening a folder never opens a file of the same name
+    in a closed parent.
+    """
     rule = matching_rule(rules, path)
+    decision = decide_rule(rules, rule, identity)
+    as_file = matching_rule(rules, path, redirect=False)
+    if as_file is not rule:
+        decision = max(decision, decide_rule(rules, as_file, identity), key=STRICTNESS.index)
+    return decision
+
+
+def decide_rule(rules, rule, identity):
+    """Return the decision of ``rule`` (the default when ``None``) for ``identity``."""
     access = rule.access if rule is not None else rules.default
     if access == PUBLIC:
         return PUBLIC

@@ -353,3 +353,22 @@ def test_a_hidden_refusal_is_byte_identical_to_a_missing_page_of_the_same_kind(s
             assert hidden.status_code == 404, (method, path)
             swap = (path.split("/")[2], missing.split("/")[2]) if "secret" in path else ("2.0", "3.0")
             assert comparable(hidden, swap) == comparable(real), (method, path, headers)
+
+
+def test_a_public_folder_rule_does_not_serve_the_file_of_its_name_in_a_restricted_parent(server_s3, gunicorn_factory, htpasswd_file, rules_file):
+    bucket = f"access-open-{free_port()}"
+    server_s3.create_bucket(Bucket=bucket)
+    server_s3.put_object(Bucket=bucket, Key="corp/open", Body=b"restricted file", ContentType="text/plain")
+    server_s3.put_object(Bucket=bucket, Key="corp/open/index.html", Body=b"open page", ContentType="text/html")
+    rules = 'default = "public"\n[[rule]]\npath = "corp/"\nusers = ["bob"]\n[[rule]]\npath = "corp/open/"\npublic = true\n'
+    app = gunicorn_factory(bucket, env={"DOCS_AUTH": "basic", "DOCS_AUTH_HTPASSWD": htpasswd_file,
+                                        "DOCS_ACCESS_RULES": rules_file(rules), "WEB_CONCURRENCY": "1"})
+
+    def get(path, headers=None):
+        return requests.get(app.url + path, headers=headers or {}, allow_redirects=False, timeout=10)
+
+    assert (get("/docs/corp/open/").status_code, get("/docs/corp/open/").content) == (200, b"open page")
+    for headers, status in [({}, 401), ({"Authorization": basic("alice", "wonderland")}, 403)]:
+        refused = get("/docs/corp/open", headers)
+        assert refused.status_code == status and b"restricted file" not in refused.content
+    assert get("/docs/corp/open", {"Authorization": basic("bob", "builder")}).content == b"restricted file"

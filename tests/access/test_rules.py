@@ -92,6 +92,37 @@ def test_defaults_and_principals_decide(text, path, identity, decision):
     assert decide(rules(text), path, identity) == decision
 
 
+OPEN_INSIDE_CLOSED = """\
+default = "public"
+[[rule]]
+path = "corp/"
+groups = ["staff"]
+[[rule]]
+path = "corp/open/"
+public = true
+[[rule]]
+path = "corp/team/"
+authenticated = true
+"""
+
+
+@pytest.mark.parametrize(
+    "path, identity, decision",
+    [
+        ("corp/open/", None, "public"),
+        ("corp/open/a.html", None, "public"),
+        ("corp/open", None, "unauthenticated"),  # the file corp/open lies in corp/, whatever the folder's rule says
+        ("corp/open", DAVE, "denied"),
+        ("corp/open", Identity("s", groups=frozenset({"staff"})), "allowed"),
+        ("corp/team", DAVE, "denied"),  # a signed-in rule on the folder does not open the file either
+        ("corp/team/", DAVE, "allowed"),
+        ("corp", None, "unauthenticated"),  # a restricting rule still covers its own redirect
+    ],
+)
+def test_a_rule_for_a_folder_never_opens_a_file_of_its_name_in_a_closed_parent(path, identity, decision):
+    assert decide(rules(OPEN_INSIDE_CLOSED), path, identity) == decision
+
+
 @pytest.mark.parametrize(
     "text, message",
     [
