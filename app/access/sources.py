@@ -268,9 +268,19 @@ class JwtSource:
         if not isinstance(user, str) or not user.strip():
             raise BadCredential(f"the token has no {self.user_claim!r} claim")
         email = claims.get("email") if isinstance(claims.get("email"), str) else ""
+        if "email_verified" in claims and not is_true(claims["email_verified"]):
+            # Anyone can type an address into many IdPs' sign-up forms; an unverified one is nobody's.
+            if self.user_claim == "email":
+                raise BadCredential("the token's email is not verified (email_verified is false)")
+            email = ""
         groups = split_groups(claims.get(self.groups_claim)) if self.groups_claim else frozenset()
         identity = Identity(user=clean_name(user, "user name"), email=clean_name(email, "email"), groups=groups)
         return identity, claims["exp"]
+
+
+def is_true(value):
+    """Tell whether a claim says true: ``true``, or the string ``"true"`` some IdPs send (Cognito)."""
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
 def identify(sources, headers, peer, client=None):

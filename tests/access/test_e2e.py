@@ -372,3 +372,27 @@ def test_a_public_folder_rule_does_not_serve_the_file_of_its_name_in_a_restricte
         refused = get("/docs/corp/open", headers)
         assert refused.status_code == status and b"restricted file" not in refused.content
     assert get("/docs/corp/open", {"Authorization": basic("bob", "builder")}).content == b"restricted file"
+
+
+def test_only_the_same_person_matches_and_unverified_emails_count_for_nobody(server_s3, gunicorn_factory, key_server, jwt_settings, signers, rules_file):
+    bucket = f"access-names-{free_port()}"
+    server_s3.create_bucket(Bucket=bucket)
+    for folder in ("boss", "kit"):
+        server_s3.put_object(Bucket=bucket, Key=f"{folder}/x", Body=folder.encode(), ContentType="text/plain")
+    rules = ('default = "deny"\n[[rule]]\npath = "boss/"\nemails = ["boss@corp.example"]\n'
+             '[[rule]]\npath = "kit/"\nemail_domains = ["kit.example"]\n')
+    app = gunicorn_factory(bucket, env={**jwt_settings, "DOCS_ACCESS_RULES": rules_file(rules), "WEB_CONCURRENCY": "1"})
+
+    def status(path, **claims):
+        token = signers["k1"].token(claims)
+        return requests.get(app.url + path, headers={"Authorization": "Bearer " + token}, timeout=10).status_code
+
+    assert status("/docs/boss/x", email="boss@corp.example") == 200
+    assert status("/docs/boss/x", email="BOSS@corp.example") == 200  # ASCII case is the same address
+    assert status("/docs/boss/x", email="bo\u017fs@corp.example") == 403  # long s: case folding made it 'boss'
+    assert status("/docs/kit/x", email="a@kit.example") == 200
+    assert status("/docs/kit/x", email="a@\u212ait.example") == 403  # Kelvin sign: folded (and NFC'd) to 'k'
+    assert status("/docs/boss/x", email="boss@corp.example", email_verified=True) == 200
+    assert status("/docs/boss/x", email="boss@corp.example", email_verified="true") == 200
+    assert status("/docs/boss/x", email="boss@corp.example", email_verified=False) == 401
+    assert status("/docs/boss/x", email="boss@corp.example", email_verified="false") == 401

@@ -86,6 +86,14 @@ def rules(text):
         ('[[rule]]\npath = "a/"\nusers = ["Bob"]', "a/", BOB, "allowed"),
         ('[[rule]]\npath = "a/"\nusers = ["bob"]', "a/", Identity("bobby"), "denied"),
         ('[[rule]]\npath = "a/"\ngroups = ["g"]', "a/", Identity("x", groups=frozenset({"G"})), "denied"),  # group names are exact
+        ('[[rule]]\npath = "a/"\nusers = ["boss"]', "a/", Identity("bo\u017fs"), "denied"),  # long s is not s
+        ('[[rule]]\npath = "a/"\nusers = ["kit"]', "a/", Identity("\u212ait"), "denied"),  # Kelvin sign is not k
+        ('[[rule]]\npath = "a/"\nemails = ["kit@x.example"]', "a/", Identity("k", "\u212aIT@x.example"), "denied"),
+        ('[[rule]]\npath = "a/"\nemail_domains = ["kit.example"]', "a/", Identity("a@\u212ait.example"), "denied"),
+        ('[groups]\ng = ["boss"]\n[[rule]]\npath = "a/"\ngroups = ["g"]', "a/", Identity("bo\u017fs"), "denied"),
+        ('[[rule]]\npath = "a/"\nusers = ["jos\u00e9"]', "a/", Identity("JOS\u00e9"), "allowed"),  # ASCII case only
+        ('[[rule]]\npath = "a/"\nusers = ["jos\u00e9"]', "a/", Identity("jos\u00c9"), "denied"),
+        ('[[rule]]\npath = "a/"\nusers = ["jose\u0301"]', "a/", Identity("jos\u00e9"), "allowed"),  # the file in NFD
     ],
 )
 def test_defaults_and_principals_decide(text, path, identity, decision):
