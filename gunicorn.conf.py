@@ -64,6 +64,14 @@ limit_request_field_size = 8190
 header_map = "drop"
 
 
+def pre_request(worker, req):
+    """Name the headers this request repeats, before gunicorn joins their values with ',' ("carol,bob")."""
+    from app.access.sources import mark_repeated_headers
+
+    worker.log.debug("%s %s", req.method, req.path)
+    mark_repeated_headers(req)
+
+
 def on_starting(server):
     """Check the configuration and the address once, before any worker starts; stop with one line if bad.
 

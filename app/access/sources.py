@@ -22,6 +22,9 @@ from .keys import KeysUnavailable, UnknownKey
 from .rules import Identity
 
 SECRET_HEADER = "X-Docs-Proxy-Secret"
+# gunicorn joins a repeated header's values with ',' ("carol,bob"), which the app cannot tell from one
+# value; its pre_request hook (gunicorn.conf.py, ``mark_repeated_headers``) names the repeated ones here.
+REPEATED_HEADER = "X-Docs-Proxy-Repeated"
 MAX_NAME = 320  # the longest email address RFC 5321 allows
 MAX_GROUPS = 500
 # Clocks of the front door and of this host may disagree by a few seconds; more would stretch tokens.
@@ -48,6 +51,26 @@ class TooManyFailures(Exception):
     def __init__(self, retry_after):
         super().__init__("too many failed sign-ins; try again later")
         self.retry_after = retry_after
+
+
+def mark_repeated_headers(req):
+    """Name in ``REPEATED_HEADER`` the headers a gunicorn request carries more than once (a client's own
+    ``REPEATED_HEADER`` is dropped first, so it can only ever add a refusal)."""
+    mark = REPEATED_HEADER.upper()
+    req.headers = [(name, value) for name, value in req.headers if name.upper() != mark]
+    seen, repeated = set(), []
+    for name, _ in req.headers:
+        name = name.upper()
+        if name in seen and name not in repeated:
+            repeated.append(name)
+        seen.add(name)
+    if repeated:
+        req.headers.append((mark, ",".join(repeated)))
+
+
+def repeated_headers(headers):
+    """Return the lower-cased names ``mark_repeated_headers`` found repeated in this request."""
+    return {name.strip().lower() for name in (headers.get(REPEATED_HEADER) or "").split(",") if name.strip()}
 
 
 def clean_name(value, what):
@@ -119,8 +142,17 @@ class HeaderSource:
         if not self.is_trusted(headers, peer):
             log.warning("identity headers from %s refused: not the trusted auth proxy (network or secret)", peer)
             raise BadCredential("identity headers are accepted only from the authenticating proxy")
+        repeated = repeated_headers(headers) & {
+            name.lower() for name in (self.user_header, self.email_header, self.groups_header, SECRET_HEADER)
+        }
+        if repeated:
+            log.warning("identity headers from %s refused: %s sent more than once", peer, ", ".join(sorted(repeated)))
+            raise BadCredential("an identity header was sent more than once")
         user = clean_name(headers.get(self.user_header, ""), "user name")
         email = clean_name(headers.get(self.email_header, ""), "email")
+        if "," in user or "," in email:
+            # No user name or address is a list: two headers joined by a server without the hook.
+            raise BadCredential("the user name or email holds a ',' (an identity header sent more than once?)")
         if not user and not email:
             raise BadCredential("the authenticating proxy sent no user name or email")
         return Identity(user=user or email, email=email, groups=split_groups(headers.get(self.groups_header, "")))

@@ -396,3 +396,35 @@ def test_only_the_same_person_matches_and_unverified_emails_count_for_nobody(ser
     assert status("/docs/boss/x", email="boss@corp.example", email_verified="true") == 200
     assert status("/docs/boss/x", email="boss@corp.example", email_verified=False) == 401
     assert status("/docs/boss/x", email="boss@corp.example", email_verified="false") == 401
+
+
+def test_identity_headers_sent_twice_by_the_trusted_hop_are_refused(server_s3, gunicorn_factory, secret_file, rules_file):
+    bucket = f"access-twice-{free_port()}"
+    server_s3.create_bucket(Bucket=bucket)
+    for key, body in OBJECTS.items():
+        server_s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="text/html")
+    app = gunicorn_factory(bucket, env={
+        "DOCS_AUTH": "header", "DOCS_AUTH_TRUSTED_NETWORKS": "127.0.0.1/32", "DOCS_AUTH_SECRET_FILE": secret_file,
+        "DOCS_ACCESS_RULES": rules_file(), "WEB_CONCURRENCY": "1",
+    })
+
+    def get(*headers):
+        connection = http.client.HTTPConnection("127.0.0.1", app.port, timeout=10)
+        try:
+            connection.putrequest("GET", "/docs/payments/x")
+            for name, value in (("X-Docs-Proxy-Secret", SECRET), *headers):
+                connection.putheader(name, value)
+            connection.endheaders()
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    assert get(("X-Forwarded-User", "bob")) == (200, OBJECTS["payments/x"])  # bob is in sre (local group)
+    assert get(("X-Forwarded-User", "carol"), ("X-Forwarded-User", "bob"))[0] == 401
+    assert get(("X-Forwarded-User", "carol,bob"))[0] == 401
+    assert get(("X-Forwarded-User", "dave"), ("X-Forwarded-Groups", "marketing"), ("X-Forwarded-Groups", "team-payments"))[0] == 401
+    assert get(("X-Forwarded-Email", "dave@corp.example"), ("X-Forwarded-Email", "ciso@corp.example"))[0] == 401
+    # A client cannot forge the mark to refuse others' requests: it is dropped before the app sees it.
+    assert get(("X-Forwarded-User", "bob"), ("X-Docs-Proxy-Repeated", "X-FORWARDED-USER"))[0] == 200
+    assert "sent more than once" in app.log()
