@@ -10,8 +10,11 @@ from botocore.exceptions import (
     NoCredentialsError,
     ReadTimeoutError,
 )
-from flask import Response, current_app, g
+from flask import Response, current_app, g, request
+from urllib.parse import urlsplit
+
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.routing import RequestRedirect
 from werkzeug.http import HTTP_STATUS_CODES
 
 from .serving.headers import ERROR_HEADERS, NOT_MODIFIED_HEADERS, select_headers
@@ -141,6 +144,23 @@ def handle_docs_error(error):
     return plain(error.status, f"{error.status} {HTTP_STATUS_CODES[error.status]}: {error.reason}.", error.headers)
 
 
+def relative_routing_redirect(response):
+    """Give werkzeug's routing redirect (``/_//x`` -> ``/_/x``, a 308) a path-absolute Location (an after_request hook).
+
+    Flask answers routing exceptions without error handlers, and werkzeug builds the Location and its
+    body's link from the Host header: a forged Host would then reach a cache.
+    """
+    error = request.routing_exception
+    if isinstance(error, RequestRedirect) and response.status_code == error.code:
+        target = urlsplit(error.new_url)
+        location = "/" + target.path.lstrip("/") + (f"?{target.query}" if target.query else "")
+        response.headers["Location"] = location
+        response.headers["Cache-Control"] = "no-cache"
+        response.mimetype = "text/plain"
+        response.set_data(f"{error.code} {HTTP_STATUS_CODES[error.code]}: {location}\n")
+    return response
+
+
 def handle_http_exception(error):
     """Answer routing errors (404, 405, ...) in plain text, keeping headers such as ``Allow``."""
     headers = [
@@ -159,3 +179,5 @@ def init_app(app):
     app.register_error_handler(BadPath, handle_bad_path)
     app.register_error_handler(DocsError, handle_docs_error)
     app.register_error_handler(HTTPException, handle_http_exception)
+    # Registered before every package's hooks, so it runs after theirs (Flask runs them in reverse).
+    app.after_request(relative_routing_redirect)

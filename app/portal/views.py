@@ -155,12 +155,13 @@ def mike_versions(project, resolution):
 
 def switcher_versions(project, resolution):
     """Return pydata-sphinx-theme's ``switcher.json``, with exactly one ``preferred`` entry (the default version)."""
-    root = request.host_url.rstrip("/")
     entries = []
     for name in resolution.ordered:
         aliases = resolution.aliases_of(name)
+        # Path-absolute, like every URL docs-proxy writes: one built from the Host header would let a
+        # forged Host reach a cache, and the theme resolves a path against the page's own origin.
         entry = {"name": f"{name} ({', '.join(aliases)})" if aliases else name, "version": name,
-                 "url": root + docs_url(project.name, name, "")}
+                 "url": docs_url(project.name, name, "")}
         if name == resolution.default:
             entry["preferred"] = True
         entries.append(entry)

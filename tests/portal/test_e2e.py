@@ -1,5 +1,6 @@
 """The portal over real HTTP: gunicorn serving the app against moto's S3 server, and 20 publishes at once."""
 
+import json
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -11,7 +12,7 @@ from moto.s3.responses import S3Response
 from app.portal.index import read_index, record_version, update_index
 from app.publishing.run import PublishOptions, publish_tree
 
-from tests.servers import s3_client
+from tests.servers import raw_request, s3_client
 
 VERSIONS = ["0.9", "1.9.0", "1.10.0", "2.0.0rc1", "2.0.0", "2.1.0-beta.1", "1.2.3-SNAPSHOT", "1.x", "main"]
 
@@ -104,7 +105,7 @@ def test_every_portal_url_over_http(server_s3, bucket, site, gunicorn_factory):
     assert versions[1] == {"version": "2.1.0-beta.1", "title": "2.1.0-beta.1", "aliases": ["latest"]}
     switcher = get(server, "/docs/payments/switcher.json").json()
     assert [entry["version"] for entry in switcher if entry.get("preferred")] == ["2.0.0"]
-    assert switcher[2]["url"] == server.url + "/docs/payments/2.0.0/"
+    assert switcher[2]["url"] == "/docs/payments/2.0.0/"
 
     project = get(server, "/_/projects/payments")
     assert project.status_code == 200 and "abc123" in project.text
@@ -124,3 +125,20 @@ def test_real_objects_named_like_portal_urls_are_served_byte_for_byte(server_s3,
     latest = get(server, "/docs/payments/latest/")
     assert (latest.status_code, latest.content) == (200, own_latest)
     assert get(server, "/docs/payments/stable/").headers["Location"] == "/docs/payments/1.0/"
+
+
+def test_every_redirect_is_relative_and_generated_urls_path_absolute_whatever_the_host(server_s3, bucket, site, gunicorn_factory):
+    publish_version(server_s3, bucket, site, "payments", "2.0.0")
+    server = gunicorn_factory(bucket)
+    forged = {"Host": "evil.example"}
+    for path in ["/", "/docs", "/docs//payments/2.0.0/", "/docs/payments/", "/docs/payments/latest/guide/",
+                 "/docs/payments/2.0.0/guide", "/_//health", "/_//projects", "/_//switch/payments/2.0.0/guide/", "/docs/payments/7/"]:
+        status, headers, _ = raw_request(server, path, forged)
+        if status in (301, 302, 307, 308):
+            location = headers["Location"]
+            assert "evil.example" not in location and not location.startswith("//"), (path, location)
+            assert "://" not in location, (path, location)
+    status, headers, _ = raw_request(server, "/_//health", forged)
+    assert (status, headers["Location"], headers["Cache-Control"]) == (308, "/_/health", "no-cache")
+    status, _, body = raw_request(server, "/docs/payments/switcher.json", forged)
+    assert status == 200 and [entry["url"] for entry in json.loads(body)] == ["/docs/payments/2.0.0/"]
