@@ -51,7 +51,7 @@ accesslog = "-"
 errorlog = "-"
 loglevel = "info"
 # user=: the reader access control identified (the app puts it in the WSGI environ), or "-".
-access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(D)sus pid=%(p)s user=%({docs_proxy.user}e)s request_id=%({docs_proxy.request_id}e)s'
+access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(D)sus pid=%(p)s user=%({docs_proxy.user}e)s request_id=%({docs_proxy.request_id}e)s client_request_id=%({docs_proxy.client_request_id}e)s'
 # DOCS_LOG_FORMAT=json: error and access logs as one JSON object per line (app/ops/logging.py).
 logger_class = "app.ops.logging.GunicornLogger"
 

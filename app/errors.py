@@ -85,8 +85,10 @@ def precondition_failed(condition, headers=()):
 
 
 def plain(status, text, headers=None):
-    """Return a short plain-text response."""
-    return Response(text.rstrip("\n") + "\n", status=status, headers=headers, mimetype="text/plain")
+    """Return a short plain-text response (``nosniff``: a reason may echo what the client sent)."""
+    response = Response(text.rstrip("\n") + "\n", status=status, headers=headers, mimetype="text/plain")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def error_status(error):
@@ -156,6 +158,7 @@ def relative_routing_redirect(response):
         location = "/" + target.path.lstrip("/") + (f"?{target.query}" if target.query else "")
         response.headers["Location"] = location
         response.headers["Cache-Control"] = "no-cache"
+        response.headers["X-Content-Type-Options"] = "nosniff"
         response.mimetype = "text/plain"
         response.set_data(f"{error.code} {HTTP_STATUS_CODES[error.code]}: {location}\n")
     return response

@@ -66,6 +66,9 @@ http {{
             proxy_set_header X-Forwarded-Groups $auth_groups;
             proxy_set_header X-Docs-Proxy-Secret "{secret}";
             proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-Prefix "";
             proxy_buffering off;
             proxy_pass http://127.0.0.1:{app_port};
         }}
@@ -135,6 +138,7 @@ def nginx_front_door(server_s3, gunicorn_factory, rules_file, secret_file):
             "DOCS_AUTH_TRUSTED_NETWORKS": "127.0.0.1/32",
             "DOCS_AUTH_SECRET_FILE": secret_file,
             "DOCS_ACCESS_RULES": rules_file(),
+            "DOCS_TRUSTED_PROXIES": "1",  # as the README says behind nginx
             "WEB_CONCURRENCY": "1",
             "GUNICORN_THREADS": "4",
         },
@@ -211,6 +215,26 @@ def test_nginx_with_auth_request_in_front_passes_identity_and_the_app_decides(ng
 
     log = nginx_front_door["app"].log()
     assert "user=carol" in log and "user=dave" in log
+
+
+def test_the_readmes_auth_request_snippet_is_the_one_tested():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    snippet = readme.split("**Behind nginx + oauth2-proxy**", 1)[1].split("```nginx", 1)[1].split("```", 1)[0]
+    location = snippet.split("location / {", 1)[1].split("}", 1)[0]
+    readme_headers = {line.split("#")[0].strip() for line in location.splitlines() if "proxy_set_header" in line}
+    tested = {line.strip() for line in NGINX_CONF.splitlines() if "proxy_set_header" in line}
+    assert 'proxy_set_header X-Forwarded-Prefix "";' in readme_headers
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in readme_headers
+    assert {line for line in readme_headers if "Secret" not in line} <= tested
+
+
+def test_through_the_readmes_nginx_a_clients_forwarded_prefix_never_reaches_a_redirect(nginx_front_door):
+    url = nginx_front_door["url"]
+    carol = {"Cookie": "_oauth2_proxy=carol-session"}
+    for prefix in ("//evil.example", "/elsewhere"):
+        response = requests.get(url + "/docs/handbook", headers={**carol, "X-Forwarded-Prefix": prefix}, allow_redirects=False, timeout=10)
+        assert response.status_code == 301
+        assert response.headers["Location"] == "./handbook/", prefix
 
 
 def test_a_client_that_bypasses_nginx_cannot_assert_an_identity(nginx_front_door):
