@@ -142,3 +142,35 @@ def test_every_redirect_is_relative_and_generated_urls_path_absolute_whatever_th
     assert (status, headers["Location"], headers["Cache-Control"]) == (308, "/_/health", "no-cache")
     status, _, body = raw_request(server, "/docs/payments/switcher.json", forged)
     assert status == 200 and [entry["url"] for entry in json.loads(body)] == ["/docs/payments/2.0.0/"]
+
+
+def test_readers_see_only_what_versions_they_may_read_said_and_a_version_id_of_their_own(server_s3, bucket, site, gunicorn_factory, tmp_path):
+    import subprocess
+
+    publish_version(server_s3, bucket, site, "corp", "1.0", {"description": "Public handbook", "owner": "docs-team", "repo": "https://git.example/corp"})
+    publish_version(server_s3, bucket, site, "corp", "2.0", {"description": "Project Nightfall merger", "owner": "m-and-a", "repo": "javascript:alert(document.cookie)"})
+    publish_version(server_s3, bucket, site, "vault", "1.0", {"description": "vault"})
+    line = subprocess.run(["htpasswd", "-nbB", "-C", "4", "bob", "builder"], capture_output=True, text=True, check=True).stdout
+    (tmp_path / "htpasswd").write_text(line)
+    (tmp_path / "rules.toml").write_text(
+        'default = "public"\n[[rule]]\npath = "corp/2.0/"\nusers = ["bob"]\n[[rule]]\npath = "vault/"\nusers = ["bob"]\n')
+    server = gunicorn_factory(bucket, env={"DOCS_AUTH": "basic", "DOCS_AUTH_HTPASSWD": str(tmp_path / "htpasswd"),
+                                           "DOCS_ACCESS_RULES": str(tmp_path / "rules.toml"), "DOCS_PORTAL_TTL": "0"})
+
+    landing = get(server, "/docs/").text
+    assert "Public handbook" in landing and "Nightfall" not in landing and "m-and-a" not in landing
+    assert "javascript:" not in landing
+    assert "corp" not in get(server, "/docs/?q=nightfall").text.split("</form>", 1)[-1]
+    page = get(server, "/_/projects/corp").text
+    assert "Public handbook" in page and "Nightfall" not in page and "javascript:" not in page
+    api = get(server, "/_/api/projects").json()
+    assert [(p["name"], p["description"], p["owner"], p["repo"]) for p in api["projects"]] == [
+        ("corp", "Public handbook", "docs-team", "https://git.example/corp")]
+    assert get(server, "/_/api/projects/corp").json()["description"] == "Public handbook"
+    # bob reads every version: the latest publish's words, but never a javascript: link.
+    bob = requests.get(server.url + "/_/api/projects/corp", auth=("bob", "builder"), timeout=10).json()
+    assert (bob["description"], bob["repo"]) == ("Project Nightfall merger", "")
+
+    # A restricted project changes: what an anonymous reader sees, version_id included, does not.
+    publish_version(server_s3, bucket, site, "vault", "2.0", {"description": "vault 2"})
+    assert get(server, "/_/api/projects").json() == api

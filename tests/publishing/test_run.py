@@ -368,6 +368,8 @@ def test_cli_dry_run_prints_what_would_happen(cli, site, s3):
         (lambda tmp: [write_tree(tmp / "s", {"a.html": "a"}), "--prefix", "../up"], 2, "'..' segment"),
         (lambda tmp: [write_tree(tmp / "s", {"a.html": "a"}), "--jobs", "0"], 2, "--jobs"),
         (lambda tmp: [write_tree(tmp / "s", {"a.html": "a"}), "--delete"], 2, "--prefix / if the whole bucket"),
+        (lambda tmp: [write_tree(tmp / "s", {"a.html": "a"}), "--project", "p", "--version", "1.0", "--repo", "javascript:alert(1)"], 2, "http:// or https://"),
+        (lambda tmp: [write_tree(tmp / "s", {"a.html": "a"}), "--project", "p", "--version", "1.0", "--repo", "data:text/html,x"], 2, "http:// or https://"),
     ],
 )
 def test_cli_refuses_bad_arguments_with_exit_2(cli, tmp_path, make_args, code, message):
