@@ -328,3 +328,26 @@ def test_requests_waiting_on_a_stalled_fetch_get_504_without_a_copy(gunicorn_fac
     assert waiter[0] == 504
     assert waiter[2] == b"504 Gateway Timeout: S3 did not answer in time.\n"
     assert s3_gets(s3_proxy, key) == 1
+
+
+def test_with_presigned_downloads_on_cached_pages_skip_the_head_and_stay_served_while_s3_is_down(
+        cache_bucket, proxy, s3_proxy, put, tmp_path):
+    from tests.servers import Gunicorn
+
+    server = Gunicorn({
+        "S3_BUCKET": cache_bucket, "S3_ENDPOINT_URL": proxy.url, "S3_ADDRESSING_STYLE": "path",
+        "S3_CONNECT_TIMEOUT": "1", "S3_READ_TIMEOUT": "1", "S3_MAX_ATTEMPTS": "1", "WEB_CONCURRENCY": "1",
+        "DOCS_CACHE_TTL": str(TTL), "DOCS_CACHE_OBJECT_SIZE": str(OBJECT_LIMIT), "DOCS_PRESIGN_ABOVE": "1MiB",
+    }, log_path=tmp_path / "presign.log")
+    try:
+        key = put("page.html", PAGE, ContentType="text/html")
+        assert get(server, f"/docs/{key}")[1]["x-cache"] == "MISS"
+        heads = sum(1 for method, path in proxy.requests if method == "HEAD" and path.split("?")[0].endswith(key))
+        assert get(server, f"/docs/{key}")[1]["x-cache"] in ("HIT", "REVALIDATED")
+        assert sum(1 for method, path in proxy.requests if method == "HEAD" and path.split("?")[0].endswith(key)) == heads
+        time.sleep(TTL + 0.1)
+        s3_proxy.set_mode("refuse")
+        status, headers, body = get(server, f"/docs/{key}")
+        assert (status, headers["x-cache"], body) == (200, "STALE", PAGE)
+    finally:
+        server.stop()
