@@ -97,6 +97,7 @@ DEFAULTS = {
     "DOCS_ERROR_DOCUMENT_DEPTH": 8,
     "DOCS_FALLBACK_S3_CALLS": 12,
     "DOCS_AUTH_BASIC_FAILURES": 10,
+    "DOCS_COMPRESSION_MAX_SIZE": 4 * 1024 * 1024,
 }
 
 ADDRESSING_STYLES = ("auto", "path", "virtual")
@@ -288,6 +289,7 @@ PARSERS = {
     "DOCS_ERROR_DOCUMENT_DEPTH": _number(int, 0, 64),
     "DOCS_FALLBACK_S3_CALLS": _number(int, 0, 1000),
     "DOCS_AUTH_BASIC_FAILURES": _number(int, 1, 10_000),
+    "DOCS_COMPRESSION_MAX_SIZE": _size,
 }
 
 

@@ -351,3 +351,22 @@ def test_with_presigned_downloads_on_cached_pages_skip_the_head_and_stay_served_
         assert (status, headers["x-cache"], body) == (200, "STALE", PAGE)
     finally:
         server.stop()
+
+
+def test_compression_on_the_fly_is_bounded_in_size_and_cheapest_for_large_bodies(cache_server, s3_proxy, put):
+    text = b"<p>Install the tool, then run it; then read the guide again.</p>\n"
+    small = put("small.html", text * (200 * 1024 // len(text)), ContentType="text/html")  # streamed: above the cache's limit
+    large = put("large.html", text * (2 * 1024 * 1024 // len(text)), ContentType="text/html")
+    huge = put("huge.html", text * (6 * 1024 * 1024 // len(text)), ContentType="text/html")
+
+    # Above DOCS_COMPRESSION_MAX_SIZE (4 MiB): sent as stored, whatever the client asks for.
+    status, headers, body = get(cache_server, f"/docs/{huge}", {"Accept-Encoding": "gzip"})
+    assert status == 200 and "content-encoding" not in headers and len(body) == 6 * 1024 * 1024 // len(text) * len(text)
+    # From 1 MiB: the cheapest coding the client accepts (zstd over its preferred gzip), at the fastest level.
+    status, headers, body = get(cache_server, f"/docs/{large}", {"Accept-Encoding": "gzip;q=1, zstd;q=0.1"})
+    assert headers["content-encoding"] == "zstd" and len(zstd.decompress(body)) == len(text) * (2 * 1024 * 1024 // len(text))
+    status, headers, body = get(cache_server, f"/docs/{large}", {"Accept-Encoding": "gzip"})
+    assert headers["content-encoding"] == "gzip" and body[8] == 4  # gzip's XFL: the fastest level
+    # Smaller bodies keep the client's choice at the usual level.
+    status, headers, body = get(cache_server, f"/docs/{small}", {"Accept-Encoding": "gzip;q=1, zstd;q=0.1"})
+    assert headers["content-encoding"] == "gzip" and body[8] == 0
