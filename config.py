@@ -98,6 +98,7 @@ DEFAULTS = {
     "DOCS_FALLBACK_S3_CALLS": 12,
     "DOCS_AUTH_BASIC_FAILURES": 10,
     "DOCS_COMPRESSION_MAX_SIZE": 4 * 1024 * 1024,
+    "DOCS_SEARCH_BUILDS": 1,
 }
 
 ADDRESSING_STYLES = ("auto", "path", "virtual")
@@ -290,6 +291,7 @@ PARSERS = {
     "DOCS_FALLBACK_S3_CALLS": _number(int, 0, 1000),
     "DOCS_AUTH_BASIC_FAILURES": _number(int, 1, 10_000),
     "DOCS_COMPRESSION_MAX_SIZE": _size,
+    "DOCS_SEARCH_BUILDS": _number(int, 1, 16),
 }
 
 
