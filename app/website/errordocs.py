@@ -14,6 +14,7 @@ from functools import partial
 from botocore.exceptions import ClientError
 from flask import Response, current_app, g, request
 
+from .. import hosts
 from ..access import may_read
 from ..errors import error_status
 from ..s3 import get_s3
@@ -120,6 +121,7 @@ def find_document(path):
     candidates = candidate_paths(path, config["DOCS_ERROR_DOCUMENT"], config["DOCS_ERROR_DOCUMENT_DEPTH"])
     # Deeper paths share the answer of the deepest folder looked in, so they cannot fill the cache.
     folder = candidates[0][:-len(config["DOCS_ERROR_DOCUMENT"])]
+    project = hosts.site_project()
     try:
         known, cached = cache.get(folder)
         if known and (cached is None or may_read(cached)):
@@ -131,6 +133,8 @@ def find_document(path):
             cache.forget(folder)
         skipped = False
         for candidate in candidates:
+            if project is not None and not candidate.startswith(project + "/"):
+                continue  # above the project (the bucket root's): no project's page, so not on this origin
             if not may_read(candidate):
                 skipped = True
                 continue

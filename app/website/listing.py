@@ -13,6 +13,7 @@ from urllib.parse import quote, urlencode
 from botocore.exceptions import ClientError
 from flask import Response, current_app, render_template, request
 
+from .. import hosts
 from ..access import may_read
 from ..errors import DocsError, error_status
 from ..s3 import get_s3
@@ -44,11 +45,6 @@ class Entry:
         return "./" + quote(self.name, safe="/")
 
 
-def parse_prefixes(value):
-    """Return the listing prefixes of a ``DOCS_LISTING_PREFIXES`` value (already normalised by config)."""
-    return tuple(item for item in (value or "").split(",") if item)
-
-
 def is_listed(path, prefixes):
     """Tell whether the folder ``path`` (``''`` or ending in '/') may be listed under ``prefixes``."""
     return any(prefix == "*" or path.startswith(prefix) for prefix in prefixes)
@@ -72,6 +68,14 @@ def breadcrumbs(path):
     crumbs = [("docs", "../" * len(segments) or "./")]
     for depth, segment in enumerate(segments, start=1):
         crumbs.append((segment, "../" * (len(segments) - depth) or "./"))
+    return crumbs
+
+
+def site_breadcrumbs(path):
+    """Return the breadcrumbs of ``path`` on this host: on a project's own host the docs root is the main host's portal."""
+    crumbs = breadcrumbs(path)
+    if hosts.site_project() is not None:
+        crumbs[0] = (crumbs[0][0], hosts.main_url("/_/"))
     return crumbs
 
 
@@ -190,7 +194,7 @@ def listing(path, error):
         path=path,
         title="/docs/" + path,
         entries=entries,
-        crumbs=breadcrumbs(path),
+        crumbs=site_breadcrumbs(path),
         parent="../" if path else None,
         sort=sort,
         order=order,
@@ -222,7 +226,7 @@ def listing_json(path, entries, next_link):
 
 def init_app(app):
     """Register the listing fallback when ``DOCS_LISTING_PREFIXES`` names any folder."""
-    prefixes = parse_prefixes(app.config.get("DOCS_LISTING_PREFIXES"))
+    prefixes = app.config["DOCS_LISTING_PREFIXES"]  # normalised folders, parsed by config.folders
     if not prefixes:
         return
     app.extensions["website.listing_prefixes"] = prefixes
