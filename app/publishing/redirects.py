@@ -10,7 +10,7 @@ uploaded: one bad line stops the publish with its line number, and nothing is ch
 from concurrent.futures import as_completed
 from dataclasses import dataclass
 
-from ..website.redirects import BadRedirect, check_location
+from ..serving.redirects import BadRedirect, check_location
 
 REDIRECTS_FILE = "_redirects"
 # Redirect objects answer 301 whatever the file says; '!' (Netlify's "force") is accepted, since a
