@@ -11,7 +11,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from flask import Response, current_app, request
 
-from ..errors import error_status
+from ..exceptions import is_missing
 from ..s3 import client_config, get_s3
 from ..serving.hooks import add_responder
 
@@ -43,7 +43,7 @@ def presigned_download(path, key):
     try:
         head = get_s3().head_object(Bucket=config["S3_BUCKET"], Key=key)
     except ClientError as error:
-        if error_status(error) in (403, 404):
+        if is_missing(error):
             return None  # The fetch finds it missing too and the fallbacks answer.
         raise
     if head.get("WebsiteRedirectLocation") is not None:
