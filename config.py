@@ -93,6 +93,9 @@ DEFAULTS = {
     "DOCS_SEARCH_PER_PAGE": 10,
     "DOCS_SEARCH_PROJECT_INDEXES": 2,
     "DOCS_SEARCH_PUBLISH": "on",
+    # issue 23: the hub inside every page (app/hub/, docs/hub.md)
+    # off: only projects that turned it on (flask docs hub P on, publish --hub); on: every project unless turned off.
+    "DOCS_HUB": "off",
 }
 
 ADDRESSING_STYLES = ("auto", "path", "virtual")
@@ -280,6 +283,8 @@ PARSERS = {
     "DOCS_SEARCH_PER_PAGE": _number(int, 1, 100),
     "DOCS_SEARCH_PROJECT_INDEXES": _number(int, 0, 100),
     "DOCS_SEARCH_PUBLISH": _choice("on", "off"),
+    # issue 23: the hub inside every page
+    "DOCS_HUB": _choice("off", "on"),
 }
 
 

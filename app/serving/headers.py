@@ -104,6 +104,28 @@ def precondition_status(request_headers, s3_headers):
     return None
 
 
+def date_precondition_status(request_headers, s3_headers):
+    """Return 412 or 304 when If-Unmodified-Since / If-Modified-Since decide against a 2xx, else ``None``.
+
+    For answers whose conditionals were not sent to S3 (a rewritten page): a date is ignored beside
+    the entity-tag condition that overrides it, and when it does not parse (RFC 9110 13.1.3, 13.1.4).
+    """
+    modified = parse_date(s3_headers.get("last-modified", ""))
+    if modified is None:
+        return None
+    since = request_headers.get("If-Unmodified-Since")
+    if since and not request_headers.get("If-Match"):
+        since = parse_date(since)
+        if since is not None and modified > since:
+            return 412
+    since = request_headers.get("If-Modified-Since")
+    if since and not request_headers.get("If-None-Match"):
+        since = parse_date(since)
+        if since is not None and modified <= since:
+            return 304
+    return None
+
+
 def is_single_byte_range(value):
     """Tell whether ``value`` is a well-formed Range of one byte range, the only kind S3 serves.
 

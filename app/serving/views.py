@@ -9,12 +9,13 @@ from ..errors import DocsError, error_status, precondition_failed
 from .headers import (
     NOT_MODIFIED_HEADERS,
     conditional_params,
+    date_precondition_status,
     is_if_range_satisfied,
     precondition_status,
     select_headers,
 )
 from ..s3 import get_s3
-from .streaming import close_body, object_response, s3_headers
+from .streaming import adopt_rewrite, close_body, object_response, s3_headers
 
 bp = Blueprint("docs", __name__)
 
@@ -111,9 +112,17 @@ def fetch_object(key, params=None):
     """
     if params is None:
         params = conditional_params(request.headers)
+    local = hooks.page_rewrite() is not None
+    if local:
+        # S3 knows the object's validators, not the rewritten page's, and its ranges count the object's
+        # bytes: the whole object is asked for, and the conditionals decided here on the page's own.
+        params = {}
     s3_response = call_s3(key, params)
+    adopt_rewrite(s3_response)
     raw_headers = s3_headers(s3_response)
     decided = precondition_status(request.headers, raw_headers)
+    if decided is None and local:
+        decided = date_precondition_status(request.headers, raw_headers)
     if decided is not None:
         close_s3_response(s3_response)
         if decided == 304:
