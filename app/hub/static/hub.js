@@ -184,10 +184,10 @@
     if (placement) {
       placement.appendChild(root);
     } else {
-      // Fixed to the bottom edge; a spacer as tall as the bar ends the page so nothing stays under it,
-      // and nothing of the page moves.
+      // Fixed to the bottom edge. A spacer as tall as the bar after <body> (not in it, where a flex or
+      // grid body would give it room taken from the page) lets the page's end scroll above the bar.
       var spacer = el("div", {"data-docs-hub": "spacer", "aria-hidden": "true", "class": "docs-hub-spacer"});
-      doc.body.appendChild(spacer);
+      doc.documentElement.appendChild(spacer);
       doc.body.appendChild(root);
       var fit = function () { spacer.style.height = root.getBoundingClientRect().height + "px"; };
       fit();
