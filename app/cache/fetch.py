@@ -276,7 +276,17 @@ def stream(key, label, marker=None):
         if error_status(error) != 304:
             raise
         return not_modified(error, marker, label)
+    if response.status_code == 304 and response.headers.get("ETag"):
+        # Decided by the serving code (a rewritten page): answer with the tag the client holds.
+        response.headers["ETag"] = held_tag(response.headers["ETag"])
     return finish_stream(response, key, label)
+
+
+def held_tag(etag):
+    """Return the tag in the request's If-None-Match that names ``etag`` in some coding, else ``etag``."""
+    held = [tag for tag in QUOTED.findall(request.headers.get("If-None-Match", ""))
+            if compression.strip_etag_suffixes(tag).removeprefix("W/") == etag]
+    return held[0].removeprefix("W/") if held else etag
 
 
 def finish_stream(response, key, label):
@@ -323,9 +333,7 @@ def not_modified(error, marker, label):
     headers = [(name, value) for name, value in source if name.lower() in NOT_MODIFIED_HEADERS and name.lower() != "etag"]
     if etag:
         # The client may hold the tag of a compressed representation: answer with the tag it matched.
-        held = [tag for tag in QUOTED.findall(request.headers.get("If-None-Match", ""))
-                if compression.strip_etag_suffixes(tag).removeprefix("W/") == etag]
-        headers.append(("ETag", held[0].removeprefix("W/") if held else etag))
+        headers.append(("ETag", held_tag(etag)))
     if marker is not None and marker.compressible:
         headers.append(("Vary", "Accept-Encoding"))
     headers.append(("X-Cache", label))
