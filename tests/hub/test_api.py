@@ -72,16 +72,23 @@ def test_a_hidden_version_is_listed_only_as_the_one_being_read(client, publish, 
     assert [entry["name"] for entry in shown["versions"]] == ["2.0"]
 
 
-def test_manifests_are_read_once_per_publish_not_per_page_view(client, publish, s3_calls):
+def test_manifests_are_read_once_per_publish_not_per_page_view(app, client, publish):
+    keys = []
+    app.extensions["s3"].meta.events.register(
+        "provide-client-params.s3.GetObject", lambda params, **kwargs: keys.append(params.get("Key")))
     publish("payments", "1.0", "--hub")
     publish("payments", "2.0")
     client.get(API.format("1.0", "guide/"))
-    s3_calls.clear()
+    assert "payments/2.0/.docs-publish.json" in keys
+    keys.clear()
 
     for path in ("", "guide/", "guide/install.html"):
         assert client.get(API.format("1.0", path)).status_code == 200
+    assert not [key for key in keys if key.endswith(".docs-publish.json")]
 
-    assert "GetObject" not in s3_calls
+    publish("payments", "2.0")  # a new publish time in the index: its manifest is read again
+    client.get(API.format("1.0", "guide/"))
+    assert "payments/2.0/.docs-publish.json" in keys
 
 
 def test_a_version_without_a_manifest_leads_through_the_switch(client, publish, s3):
