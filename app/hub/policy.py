@@ -2,7 +2,6 @@
 
 from ..portal.versions import DEVELOPMENT, LINE, PRERELEASE
 
-MODES = ("off", "on")
 PAGE_SUFFIXES = (".html", ".htm")
 
 
