@@ -120,6 +120,13 @@ def hub_server(tmp_path_factory, moto_server):
                                              version, "--hub", "--owner", "Docs Team", "--contact",
                                              "docs@corp.example", "--repo", f"https://git.corp.example/{site.project}"])
                 assert result.exit_code == 0, result.output
+        # The plain site again: every kind of notice, and a portal entry written to break out of the page.
+        for version in ("1.0", "2.0", "3.0rc1", "main", "0.9"):
+            result = runner.invoke(args=["docs", "publish", str(work / "plain"), "--project", "notices", "--version",
+                                         version, "--hub", "--owner", "<img src=x onerror=alert(1)>",
+                                         "--repo", "javascript:alert(1)", "--contact", "https://chat.corp.example/docs"])
+            assert result.exit_code == 0, result.output
+        assert runner.invoke(args=["docs", "hide", "notices", "0.9"]).exit_code == 0
     server = Gunicorn({"S3_BUCKET": BUCKET, "S3_ENDPOINT_URL": moto_server, "S3_ADDRESSING_STYLE": "path",
                        "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "8"}, log_path=work / "gunicorn.log")
     yield server
@@ -339,3 +346,30 @@ def test_the_hub_follows_a_dark_color_scheme(browser, hub_server):
 
     assert root.evaluate("element => getComputedStyle(element).backgroundColor") == "rgb(22, 27, 34)"
     context.close()
+
+
+@pytest.mark.parametrize("version, words", [
+    ("1.0", "You are reading 1.0, not the latest documentation. The stable version is 2.0."),
+    ("3.0rc1", "You are reading 3.0rc1, a prerelease. The stable version is 2.0."),
+    ("main", "You are reading main, a development version. The stable version is 2.0."),
+    ("0.9", "You are reading 0.9, a version that is no longer listed. The stable version is 2.0."),
+])
+def test_each_kind_of_version_gets_its_own_notice(tab, hub_server, version, words):
+    tab.goto(f"{hub_server.url}/docs/notices/{version}/guide/install.html")
+
+    expect(tab.locator('[data-docs-hub="banner"]')).to_have_text(words)
+    expect(tab.locator('[data-docs-hub="banner"] a')).to_have_attribute("href", "/docs/notices/2.0/guide/install.html")
+
+
+def test_the_portal_entry_cannot_inject_markup_or_script_links(tab, hub_server):
+    dialogs = []
+    tab.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    tab.goto(f"{hub_server.url}/docs/notices/2.0/")
+    links = tab.locator('[data-docs-hub="links"]')
+
+    expect(links).to_contain_text("<img src=x onerror=alert(1)>")  # shown as text
+    expect(links.locator("img")).to_have_count(0)
+    expect(links.get_by_role("link", name="Source")).to_have_count(0)  # a javascript: URL is no link
+    expect(links.get_by_role("link", name="Contact")).to_have_attribute("href", "https://chat.corp.example/docs")
+    tab.wait_for_load_state("networkidle")
+    assert dialogs == []
