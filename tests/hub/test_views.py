@@ -183,3 +183,17 @@ def test_a_page_view_costs_no_s3_call_more_than_without_the_hub(client, publish,
     client.get("/docs/ledger/1.0/guide/install.html")
 
     assert s3_calls == without
+
+
+def test_a_page_too_large_to_keep_streams_with_the_block(app, client, publish, s3):
+    app.config["DOCS_CACHE_OBJECT_SIZE"] = 1000  # the install page (4 KiB) is not kept: it streams every time
+    app.config["DOCS_CHUNK_SIZE"] = 1024  # and arrives in several chunks
+    publish("payments", "1.0", "--hub")
+    body, _ = s3_object(s3, "payments/1.0/guide/install.html")
+
+    for _ in range(2):
+        response = client.get("/docs/payments/1.0/guide/install.html")
+        assert len(BLOCK.findall(response.data)) == 1
+        assert re.sub(BLOCK, b"", response.data) == body
+        assert response.headers["Content-Length"] == str(len(response.data))
+        assert response.headers.get("X-Cache") in (None, "BYPASS")
