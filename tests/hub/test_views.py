@@ -197,3 +197,15 @@ def test_a_page_too_large_to_keep_streams_with_the_block(app, client, publish, s
         assert re.sub(BLOCK, b"", response.data) == body
         assert response.headers["Content-Length"] == str(len(response.data))
         assert response.headers.get("X-Cache") in (None, "BYPASS")
+
+
+def test_with_docs_hub_off_a_bucket_without_a_portal_index_is_listed_once_not_per_ttl(app, client, s3, s3_calls):
+    s3.put_object(Bucket=BUCKET, Key="team/1.0/guide/page.html", Body=b"<html><head></head>", ContentType="text/html")
+    assert client.get("/docs/team/1.0/guide/page.html").data == b"<html><head></head>"
+    app.extensions["portal.index"].invalidate()  # as if the portal's TTL had passed
+    s3_calls.clear()
+
+    for _ in range(2):
+        assert client.get("/docs/team/1.0/guide/page.html").data == b"<html><head></head>"
+
+    assert "ListObjectsV2" not in s3_calls
