@@ -180,13 +180,14 @@ def test_on_an_old_version_the_banner_leads_to_the_same_page_in_the_default_one(
 @pytest.mark.parametrize("site", SITES, ids=IDS)
 def test_the_menu_lists_the_versions_and_switches_to_the_same_page(tab, hub_server, site):
     tab.goto(url(hub_server, site, "2.0"))
-    button = tab.locator('[data-docs-hub="root"] button[aria-haspopup]')
-    expect(button).to_have_attribute("aria-expanded", "false")
-
-    button.click()
-
     menu = tab.locator('[data-docs-hub="menu"]')
-    expect(menu).to_be_visible()
+    button = menu.locator("button[aria-haspopup]")
+    expect(button).to_have_attribute("aria-expanded", "false")
+    expect(menu.locator("a").first).to_be_hidden()
+
+    menu.click()
+
+    expect(menu.locator("a").first).to_be_visible()
     expect(button).to_have_attribute("aria-expanded", "true")
     assert [text.strip() for text in menu.locator("a").all_inner_texts()] == ["2.0 (latest, stable)", "1.0"]
     expect(menu.locator("a[aria-current=page]")).to_have_text("2.0 (latest, stable)")

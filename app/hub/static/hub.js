@@ -53,7 +53,7 @@
   }
 
   function menu(ctx) {
-    var list = el("ul", {"class": "docs-hub-menu", "data-docs-hub": "menu", id: "docs-hub-menu", hidden: ""});
+    var list = el("ul", {"class": "docs-hub-menu", id: "docs-hub-menu", hidden: ""});
     ctx.versions.forEach(function (entry) {
       list.appendChild(el("li", {}, [el("a", {href: entry.url, "aria-current": entry.current ? "page" : null,
                                               text: label(entry)})]));
@@ -72,7 +72,8 @@
     doc.addEventListener("click", function (event) {
       if (!wrap.contains(event.target)) toggle(false);
     });
-    var wrap = el("div", {"class": "docs-hub-versions"}, [button, list]);
+    // The menu is the button and its list: clicking it opens the list of links, one per version.
+    var wrap = el("div", {"class": "docs-hub-versions", "data-docs-hub": "menu"}, [button, list]);
     return wrap;
   }
 
