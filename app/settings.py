@@ -18,6 +18,7 @@ def setting_modules():
     from . import s3
     from .access import settings as access
     from .cache import settings as cache
+    from .hosts import settings as hosts
     from .hub import settings as hub
     from .ops import server
     from .ops import settings as ops
@@ -30,6 +31,7 @@ def setting_modules():
     return (
         ("S3", s3),
         ("Serving", serving),
+        ("One origin per project", hosts),
         ("Access control", access),
         ("Cache and compression", cache),
         ("Portal", portal),
