@@ -234,6 +234,8 @@ def record_version(project, version, metadata, stats):
                 entry[key] = metadata[key]
         if metadata.get("tags"):
             entry["tags"] = list(metadata["tags"])
+        if metadata.get("hub"):
+            entry["hub"] = True
         entry["versions"][version] = {
             "published": now_iso(),
             "commit": metadata.get("commit") or "",
@@ -273,6 +275,13 @@ def set_hidden(project, version, hidden):
     """Return a change that hides or shows ``project``/``version``."""
     def change(document):
         version_entry(document, project, version)["hidden"] = hidden
+    return change
+
+
+def set_hub(project, on):
+    """Return a change that turns the hub (app/hub/) on or off for ``project``'s pages."""
+    def change(document):
+        project_entry(document, project)["hub"] = on
     return change
 
 

@@ -42,6 +42,7 @@ def init_app(app):
 @click.option("--tag", "tags", multiple=True, help="Tag shown in the portal (repeatable).")
 @click.option("--commit", help="Commit the docs were built from.")
 @click.option("--hidden", is_flag=True, help="Publish the version hidden: served, but listed nowhere.")
+@click.option("--hub", is_flag=True, help="Turn the hub on for the project: version menu, banner and search in its pages.")
 def publish_command(source_dir, prefix, delete, dry_run, jobs, include_hidden, project, version, **metadata):
     """Upload a built docs folder SOURCE_DIR to the bucket: right types and cache headers, changed files only."""
     try:
