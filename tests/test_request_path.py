@@ -17,12 +17,14 @@ EVERY_FEATURE = {
     "S3_BUCKET": BUCKET, "S3_REGION": "us-east-1",
     "DOCS_AUTH": "header", "DOCS_AUTH_TRUSTED_NETWORKS": (ipaddress.ip_network("127.0.0.1/32"),), "DOCS_CACHE": "on",
     "DOCS_PRESIGN_ABOVE": 1024 * 1024, "DOCS_LISTING_PREFIXES": ("artifacts/",), "DOCS_ERROR_DOCUMENT": "404.html",
+    "DOCS_HUB": "on",
 }
 
 # Read top to bottom: what runs for GET /docs/<path>, in order (docs/architecture.md).
 REQUEST_PATH = [
     ("gate", "app.access.require_read"),
     ("responder", "app.website.presign.presigned_download"),
+    ("rewrite", "app.hub.page_injection"),
     ("fetch", "app.cache.fetch.cached"),
     ("fetch", "app.serving.views.fetch_object"),
     ("fallback", "app.serving.views.redirect_to_directory"),
@@ -63,8 +65,9 @@ def test_a_fetch_wrapper_is_handed_the_fetch_it_wraps(s3, put):
         assert (response.status_code, response.headers["X-Wrapped"], response.headers["X-Cache"]) == (200, "yes", "MISS")
         assert response.data == b"<p>page</p>"
     assert seen == ["page.html"]
-    assert hooks.request_path(app)[1:3] == [("fetch", "tests.test_request_path.test_a_fetch_wrapper_is_handed_the_fetch_it_wraps.<locals>.tagging"),
-                                            ("fetch", "app.cache.fetch.cached")]
+    fetch_layers = [name for stage, name in hooks.request_path(app) if stage == "fetch"]
+    assert fetch_layers == [f"{__name__}.test_a_fetch_wrapper_is_handed_the_fetch_it_wraps.<locals>.tagging",
+                            "app.cache.fetch.cached", "app.serving.views.fetch_object"]
 
 
 def test_set_fetch_replaces_the_whole_fetch(s3):

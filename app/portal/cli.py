@@ -11,7 +11,7 @@ from ..publishing.cli import PublishStep
 from ..publishing.run import describe_error, format_bytes
 from ..s3 import get_s3
 from . import get_index_cache
-from .catalog import catalog_from_index
+from .catalog import catalog_from_index, is_web_link
 from .index import (
     IndexConflict,
     build_index,
@@ -50,6 +50,8 @@ class PortalStep(PublishStep):
         click.Option(["--tag", "tags"], multiple=True, help="Tag shown in the portal (repeatable)."),
         click.Option(["--commit"], help="Commit the docs were built from."),
         click.Option(["--hidden"], is_flag=True, help="Publish the version hidden: served, but listed nowhere."),
+        click.Option(["--hub"], is_flag=True,
+                     help="Turn the hub on for the project: version menu, banner and search in its pages."),
     )
 
     def target(self, values, prefix):
@@ -62,6 +64,9 @@ class PortalStep(PublishStep):
         if not project or not version:
             raise click.UsageError("--project and --version go together (and the metadata options need them)")
         check_publish_target(project, version)
+        if metadata.get("repo") and not is_web_link(metadata["repo"]):
+            # The portal links to it: a javascript: or data: URL would run in readers' browsers.
+            raise click.BadParameter("must be an http:// or https:// URL", param_hint="'--repo'")
         return f"{project}/{version}/"
 
     def finish(self, values, report):
@@ -74,7 +79,7 @@ class PortalStep(PublishStep):
     def split(values):
         """Return the project, the version and the metadata options of a publish's ``values``."""
         metadata = {name: values[name] for name in ("title", "description", "owner", "contact", "repo", "tags",
-                                                     "commit", "hidden")}
+                                                     "commit", "hidden", "hub")}
         return values["project"], values["version"], metadata
 
 

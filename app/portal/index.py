@@ -231,12 +231,21 @@ def record_version(project, version, metadata, stats):
                 entry[key] = metadata[key]
         if metadata.get("tags"):
             entry["tags"] = list(metadata["tags"])
+        if metadata.get("hub"):
+            entry["hub"] = True
         entry["versions"][version] = {
             "published": now_iso(),
             "commit": metadata.get("commit") or "",
             "size": stats.get("size"),
             "files": stats.get("files"),
             "hidden": bool(metadata.get("hidden")) or bool(old.get("hidden", False)),
+            # What this version said of its project, kept with it: a reader who may read only some
+            # versions sees only what those said (catalog.metadata_for).
+            "metadata": {
+                **old.get("metadata", {}),
+                **{key: metadata[key] for key in ("title", "description", "owner", "contact", "repo") if metadata.get(key) is not None},
+                **({"tags": list(metadata["tags"])} if metadata.get("tags") else {}),
+            },
         }
     return change
 
@@ -263,6 +272,13 @@ def set_hidden(project, version, hidden):
     """Return a change that hides or shows ``project``/``version``."""
     def change(document):
         version_entry(document, project, version)["hidden"] = hidden
+    return change
+
+
+def set_hub(project, on):
+    """Return a change that turns the hub (app/hub/) on or off for ``project``'s pages."""
+    def change(document):
+        project_entry(document, project)["hub"] = on
     return change
 
 
