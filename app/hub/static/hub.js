@@ -102,7 +102,8 @@
     var status = el("p", {"class": "docs-hub-status", role: "status"});
     var box = el("div", {"class": "docs-hub-dialog", role: "dialog", "aria-modal": "true", "aria-label": "Search"}, [
       el("div", {"class": "docs-hub-searchbar"}, [input,
-        el("label", {"for": "docs-hub-all"}, [scope, " All projects"])]),
+        // On a project's own host only that project can be searched from the page (docs/security.md).
+        ctx.search.all_projects === false ? null : el("label", {"for": "docs-hub-all"}, [scope, " All projects"])]),
       status, results]);
     var backdrop = el("div", {"class": "docs-hub-backdrop", "data-docs-hub": "dialog"}, [box]);
     var active = -1, timer = null, serial = 0;
