@@ -4,7 +4,7 @@ The index is one JSON object in the bucket, ``<S3_PREFIX>.docs-portal.json``::
 
     {"format": 1, "projects": {"payments": {
         "title": "Payments", "description": "...", "owner": "...", "contact": "...", "repo": "...",
-        "tags": ["api"], "aliases": {"lts": "1.10.0"},
+        "tags": ["api"], "aliases": {"lts": "1.10.0"}, "hub": true,
         "versions": {"2.0.0": {"published": "2026-11-22T14:00:00+00:00", "commit": "abc123",
                                "size": 123456, "files": 42, "hidden": false,
                                "metadata": {"description": "...", ...}}}}}}
@@ -91,6 +91,8 @@ class Project:
     tags: tuple = ()
     pins: dict = field(default_factory=dict)
     versions: tuple = ()
+    # The hub (app/hub/): True or False once set for the project, None while it follows DOCS_HUB.
+    hub: bool = None
 
     @cached_property
     def by_name(self):
@@ -203,6 +205,7 @@ def catalog_from_index(document, version_id, source="index"):
             tags=tuple(entry.get("tags", ()) or ()),
             pins=dict(entry.get("aliases", {}) or {}),
             versions=versions,
+            hub=entry["hub"] if isinstance(entry.get("hub"), bool) else None,
         ))
     return Catalog(tuple(projects), version_id, source)
 

@@ -9,12 +9,14 @@ from ..errors import DocsError, NotFound, error_status, precondition_failed
 from .headers import (
     NOT_MODIFIED_HEADERS,
     conditional_params,
+    date_precondition_status,
     is_if_range_satisfied,
     precondition_status,
     select_headers,
 )
+from ..exceptions import is_missing
 from ..s3 import get_s3
-from .streaming import close_body, object_response, s3_headers
+from .streaming import adopt_rewrite, close_body, object_response, s3_headers
 
 bp = Blueprint("docs", __name__)
 
@@ -78,14 +80,6 @@ def answer_missing(path, error):
     return response
 
 
-def is_missing(error):
-    """Tell whether S3's error means the key does not exist.
-
-    403 counts as missing: without s3:ListBucket, S3 answers 403 for keys that do not exist.
-    """
-    return error_status(error) in (403, 404)
-
-
 def is_directory(path):
     """Tell whether ``path`` (no trailing slash) names no key but a directory with an index document.
 
@@ -124,15 +118,36 @@ def fetch_object(key, params=None):
     """
     if params is None:
         params = conditional_params(request.headers)
+    conditions = request.headers
+    local = hooks.page_rewrite() is not None
+    if local:
+        # S3 knows the object's validators, not the rewritten page's, and its ranges count the object's
+        # bytes: the whole object is asked for, and the conditionals decided here on the page's own
+        # (with the tags as the caller prepared them for S3: the cache strips its coding suffixes).
+        conditions = local_conditions(request.headers, params)
+        params = {}
     s3_response = call_s3(key, params)
+    adopt_rewrite(s3_response)
     raw_headers = s3_headers(s3_response)
-    decided = precondition_status(request.headers, raw_headers)
+    decided = precondition_status(conditions, raw_headers)
+    if decided is None and local:
+        decided = date_precondition_status(conditions, raw_headers)
     if decided is not None:
         close_s3_response(s3_response)
         if decided == 304:
             return Response(status=304, headers=select_headers(raw_headers, NOT_MODIFIED_HEADERS))
         return precondition_failed("If-Match")
     return object_response(s3_response, current_app.config["DOCS_CHUNK_SIZE"])
+
+
+def local_conditions(request_headers, params):
+    """Return the request's conditional headers, with the entity tags ``params`` hold for S3 in their place."""
+    conditions = {name: request_headers.get(name) for name in
+                  ("If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since")}
+    for header, param in (("If-Match", "IfMatch"), ("If-None-Match", "IfNoneMatch")):
+        if param in params:
+            conditions[header] = params[param]
+    return conditions
 
 
 def call_s3(key, params):
