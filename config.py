@@ -93,6 +93,13 @@ DEFAULTS = {
     "DOCS_SEARCH_PER_PAGE": 10,
     "DOCS_SEARCH_PROJECT_INDEXES": 2,
     "DOCS_SEARCH_PUBLISH": "on",
+    # issue 20: the serving engine (gevent)
+    # Seconds a reader may take no bytes at all before it is dropped (and its S3 connection released):
+    # nginx's send_timeout default, so a proxy in front and docs-proxy give up on the same clients.
+    "DOCS_STALLED_READER_TIMEOUT": 60.0,
+    # The chunk a download starts with and keeps while its reader is slow; DOCS_CHUNK_SIZE is used
+    # once it reads fast (app/serving/chunks.py). 64 KiB x 1,000 slow readers = 64 MiB.
+    "DOCS_SLOW_CHUNK_SIZE": 64 * 1024,
 }
 
 ADDRESSING_STYLES = ("auto", "path", "virtual")
@@ -280,6 +287,9 @@ PARSERS = {
     "DOCS_SEARCH_PER_PAGE": _number(int, 1, 100),
     "DOCS_SEARCH_PROJECT_INDEXES": _number(int, 0, 100),
     "DOCS_SEARCH_PUBLISH": _choice("on", "off"),
+    # issue 20: the serving engine (gevent)
+    "DOCS_STALLED_READER_TIMEOUT": _number(float, 1, 3600),
+    "DOCS_SLOW_CHUNK_SIZE": _number(int, 4096, 64 * 1024 * 1024),
 }
 
 
@@ -292,8 +302,10 @@ def _bind(name, raw):
     return raw
 
 
-# gunicorn.conf.py's default; the pool check compares S3_MAX_POOL_CONNECTIONS with it.
+# gunicorn.conf.py's default; the pool check compares S3_MAX_POOL_CONNECTIONS with it (gthread only).
 GUNICORN_DEFAULT_THREADS = 16
+# gunicorn.conf.py's engines (issue 20): gevent, the default, or the threaded worker of before.
+ENGINES = ("gevent", "gthread")
 
 # gunicorn's settings (gunicorn.conf.py reads them); checked before it starts, like the app's.
 SERVER_PARSERS = {
@@ -301,7 +313,15 @@ SERVER_PARSERS = {
     "WEB_CONCURRENCY": _number(int, 1, 1024),
     "GUNICORN_THREADS": _number(int, 1, 1024),
     "GUNICORN_GRACEFUL_TIMEOUT": _number(int, 0, 86400),
+    # issue 20: the serving engine
+    "GUNICORN_WORKER_CLASS": _choice(*ENGINES),
+    "GUNICORN_WORKER_CONNECTIONS": _number(int, 1, 100_000),
 }
+
+
+def engine(environ):
+    """Return the serving engine gunicorn.conf.py runs for ``environ``: gevent unless GUNICORN_WORKER_CLASS says gthread."""
+    return (environ.get("GUNICORN_WORKER_CLASS") or "").strip() or "gevent"
 
 
 def check_server(environ):

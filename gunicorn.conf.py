@@ -4,10 +4,21 @@ Every setting can be overridden on the command line or with GUNICORN_CMD_ARGS; t
 operators tune most also read an environment variable.
 """
 
-import logging
 import os
-import signal
-import sys
+
+# The serving engine (docs/architecture.md, "Serving engine"): gevent, a greenlet per connection, unless
+# GUNICORN_WORKER_CLASS=gthread asks for the threaded worker of before. gevent must patch the standard
+# library before anything imports urllib3 or botocore (they keep references to ssl's classes), and
+# this file runs in the master before on_starting imports the app: so here, first.
+ENGINE = os.environ.get("GUNICORN_WORKER_CLASS", "").strip() or "gevent"
+if ENGINE == "gevent":
+    from gevent import monkey
+
+    monkey.patch_all()
+
+import logging  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
 
 bind = os.environ.get("DOCS_BIND", "127.0.0.1:8000")
 
@@ -20,14 +31,18 @@ def _int_from_environ(name, default):
         return default
 
 
-# Threaded workers: a slow download holds one thread, not a whole worker process.
-worker_class = "gthread"
+# gevent: a slow download holds a greenlet (a few KiB) and one chunk, so 1,000 of them leave pages fast
+# (bench/slow_bench.py). gthread (the engine before issue 20): a slow download holds a thread.
+# An unknown name stops gunicorn in on_starting with a message.
+worker_class = {"gevent": "app.ops.worker.DocsWorker", "gthread": "gthread"}.get(ENGINE, "gthread")
 workers = _int_from_environ("WEB_CONCURRENCY", os.cpu_count() or 2)
-# 16: in bench/, 32 threads per worker lost 10-25% of small-page throughput to GIL contention,
-# and 2 workers x 16 threads still stream 32 downloads at once on 2 cores. Raise it for many slow readers.
+# gthread only: 16: in bench/, 32 threads per worker lost 10-25% of small-page throughput to GIL
+# contention. gevent ignores it.
 threads = _int_from_environ("GUNICORN_THREADS", 16)
-# Connections accepted per worker beyond its busy threads wait in that worker's queue.
-worker_connections = 1000
+# gevent: open connections per worker (downloads, pages, idle kept-alive ones); one more is answered
+# 503 with Retry-After at once. The server's capacity is WEB_CONCURRENCY x this.
+# gthread: connections accepted beyond its busy threads wait in that worker's queue.
+worker_connections = _int_from_environ("GUNICORN_WORKER_CONNECTIONS", 1000)
 
 # The gthread main loop heartbeats independently of request threads, so long downloads do not
 # trip this; it only catches a worker that is stuck as a whole.
@@ -113,6 +128,7 @@ def post_fork(server, worker):
     with many threads each streaming 1 MiB chunks a worker's RSS grew ~50 MB under the load test
     and stayed there; with two arenas it grew ~10 MB. Python threads take turns on the GIL anyway.
     """
+    raise_open_files_limit(4 * worker_connections + 256)
     if "MALLOC_ARENA_MAX" in os.environ:
         return
     try:
@@ -122,6 +138,20 @@ def post_fork(server, worker):
         libc.mallopt(M_ARENA_MAX, 2)
     except (OSError, AttributeError):
         pass  # not glibc: nothing to tune
+
+
+def raise_open_files_limit(wanted):
+    """Raise this process's soft limit on open files towards ``wanted`` (never above the hard limit).
+
+    Under gevent each connection is a client socket and, while it downloads, an S3 socket: 1,000
+    connections need ~2,000 descriptors, past the 1,024 that systemd and many shells give by default.
+    """
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def quit_without_deadlock(worker):
@@ -159,7 +189,12 @@ def post_worker_init(worker):
     # The app's logger otherwise inherits the root logger's WARNING and drops its INFO lines
     # (a missing page, for one); it follows gunicorn's --log-level instead.
     logging.getLogger("app").setLevel(worker.log.error_log.level)
-    quit_without_deadlock(worker)
+    if ENGINE != "gevent":
+        quit_without_deadlock(worker)
+        # gevent's worker handles SIGQUIT in a greenlet (no lock to deadlock on) and closes its
+        # listeners itself when it stops accepting; only SIGINT is left to the master, below.
+    else:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     set_accept_enabled = getattr(worker, "set_accept_enabled", None)
     if set_accept_enabled is None:
         return

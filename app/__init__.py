@@ -21,7 +21,8 @@ def load_config(app, test_config=None):
 def config_problem(environ, threads=None):
     """Return why the configuration in ``environ`` cannot serve ``threads`` threads, or ``None``.
 
-    ``threads`` defaults to what ``GUNICORN_THREADS`` in ``environ`` asks gunicorn for.
+    ``threads`` defaults to what ``GUNICORN_THREADS`` in ``environ`` asks gunicorn for; it matters
+    only for the gthread engine.
     """
     settings = dict(config.DEFAULTS)
     try:
@@ -30,6 +31,9 @@ def config_problem(environ, threads=None):
         config.validate(settings)
     except config.ConfigError as error:
         return str(error)
+    if config.engine(environ) != "gthread":
+        # gevent: a download beyond the pool opens its own S3 connection; the pool keeps the most recent ones.
+        return None
     if threads is None:
         threads = int(environ.get("GUNICORN_THREADS", "").strip() or config.GUNICORN_DEFAULT_THREADS)
     if settings["S3_MAX_POOL_CONNECTIONS"] < threads:

@@ -97,7 +97,10 @@ def fetch(key):
         streaming.close_body(s3_response["Body"])
         return stream(key, "BYPASS", result)
     g.cache_result = "BYPASS"
-    response = finish_stream(object_response(s3_response, current_app.config["DOCS_CHUNK_SIZE"]), key, "BYPASS")
+    config = current_app.config
+    response = finish_stream(
+        object_response(s3_response, config["DOCS_CHUNK_SIZE"], config["DOCS_SLOW_CHUNK_SIZE"]), key, "BYPASS"
+    )
     # The client's conditionals were not sent to S3 (this GET fills the cache); answer them here.
     # Without this flag make_conditional would read the whole stream into memory to count its length.
     response.implicit_sequence_conversion = False

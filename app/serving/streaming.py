@@ -1,9 +1,11 @@
 """S3 responses to Flask responses: status, allowed headers, a streamed body that is always closed."""
 
+import time
 from functools import partial
 
 from flask import Response, current_app, g, request
 
+from .chunks import ChunkSizer
 from .headers import select_headers
 from ..website.redirects import BadRedirect, redirect_location
 
@@ -23,13 +25,24 @@ def close_body(body):
         raw.release_conn()
 
 
-def stream_body(body, chunk_size, key, logger):
-    """Yield the S3 body in ``chunk_size`` pieces, closing it however the iteration ends."""
+def stream_body(body, chunk_size, key, logger, slow_chunk_size=None):
+    """Yield the S3 body in pieces, closing it however the iteration ends.
+
+    Pieces are ``slow_chunk_size`` bytes until the reader has shown it takes bytes fast, then
+    ``chunk_size`` (``chunks.ChunkSizer``); without ``slow_chunk_size``, always ``chunk_size``.
+    """
     # ``key`` and ``logger`` come in as arguments: the server iterates after the app context is gone.
+    sizer = ChunkSizer(slow_chunk_size or chunk_size, chunk_size)
     sent = 0
     try:
-        for chunk in body.iter_chunks(chunk_size):
+        while True:
+            chunk = body.read(sizer.size)
+            if not chunk:
+                break
+            # The generator is suspended here while the server sends the chunk: that is the reader's time.
+            handed_over = time.monotonic()
             yield chunk
+            sizer.sent(len(chunk), time.monotonic() - handed_over)
             sent += len(chunk)
     except Exception as error:
         # Headers (and Content-Length) are already sent: raising makes the server drop the connection,
@@ -74,8 +87,11 @@ def website_redirect(raw_headers, body):
     return Response(status=301, headers={"Location": location, "Content-Type": "text/plain", "Cache-Control": "no-cache"})
 
 
-def object_response(s3_response, chunk_size):
-    """Return a Flask response relaying a get_object or head_object result (or the object's redirect)."""
+def object_response(s3_response, chunk_size, slow_chunk_size=None):
+    """Return a Flask response relaying a get_object or head_object result (or the object's redirect).
+
+    The body streams in ``slow_chunk_size`` pieces, ``chunk_size`` ones once the reader is fast (``stream_body``).
+    """
     raw_headers = s3_headers(s3_response)
     redirect = website_redirect(raw_headers, s3_response.get("Body"))
     if redirect is not None:
@@ -87,7 +103,7 @@ def object_response(s3_response, chunk_size):
     body = s3_response.get("Body")
     if body is None:
         return Response(status=status, headers=headers)
-    chunks = stream_body(body, chunk_size, g.get("s3_key"), current_app.logger)
+    chunks = stream_body(body, chunk_size, g.get("s3_key"), current_app.logger, slow_chunk_size)
     # Read the first chunk while the status is still ours to choose: S3 failing this early (a reset,
     # a stall) becomes errors.py's 502/504 instead of the server's bare 500.
     first = next(chunks, None)
