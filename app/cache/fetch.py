@@ -207,7 +207,7 @@ def encoded_body(store, key, entry, coding):
     variant_key = (key, coding)
     variant = store.get(variant_key)
     if variant is None or variant.source_etag is None or variant.source_etag != entry.etag:
-        variant = Variant(entry.etag, compression.compress(entry.body, coding))
+        variant = Variant(entry.etag, compression.compress_off_loop(entry.body, coding))
         store.put(variant_key, variant)
     return variant.body
 
