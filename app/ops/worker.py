@@ -36,6 +36,7 @@ OVER_CAPACITY = (
 )
 OVER_CAPACITY_BODY = b"docs-proxy is at capacity (worker_connections); retry in a moment\n"
 DEFAULT_STALLED_READER_TIMEOUT = 60.0
+DEFAULT_SEND_BUFFER = 256 * 1024
 # Once this many connections were open at once and three quarters have gone, free memory is released.
 TRIM_AFTER_CONNECTIONS = 64
 
@@ -61,6 +62,9 @@ class StallGuard:
     def __init__(self, sock, timeout):
         self._sock = sock
         self._timeout = timeout
+        # gevent waits up to the socket's timeout for each send (and recv); request heads stay bounded
+        # by gunicorn's shorter keepalive timeout.
+        sock.settimeout(timeout)
         # Bound once: gunicorn's parser calls recv for every read.
         self.recv = sock.recv
         self.recv_into = sock.recv_into
@@ -77,14 +81,10 @@ class StallGuard:
         view = memoryview(data).cast("B")
         while view:
             try:
-                sent = self._sock.send(view, flags, timeout=self._timeout)
+                sent = self._sock.send(view, flags)
             except socket.timeout:
                 raise ReaderStalled(errno.ETIMEDOUT, f"the client read nothing for {self._timeout:g} s") from None
             view = view[sent:]
-
-    def send(self, data, flags=0):
-        """Send what the socket takes now, waiting at most the timeout for room."""
-        return self._sock.send(data, flags, timeout=self._timeout)
 
 
 def release_free_memory():
@@ -129,12 +129,14 @@ class DocsWorker(GeventWorker):
         self.serving = 0
         self.peak_serving = 0
         self.stalled_reader_timeout = DEFAULT_STALLED_READER_TIMEOUT
+        self.send_buffer = DEFAULT_SEND_BUFFER
 
     def load_wsgi(self):
         super().load_wsgi()
         settings = getattr(self.wsgi, "config", None)  # the Flask app's
         if settings is not None:
             self.stalled_reader_timeout = settings.get("DOCS_STALLED_READER_TIMEOUT", DEFAULT_STALLED_READER_TIMEOUT)
+            self.send_buffer = settings.get("DOCS_SEND_BUFFER", DEFAULT_SEND_BUFFER)
         # Each download beyond S3_MAX_POOL_CONNECTIONS opens its own S3 connection, closed after use
         # (expected under gevent, where 1,000 downloads may run at once): not worth a warning each.
         logging.getLogger("urllib3.connectionpool").addFilter(_drop_pool_full_warnings)
@@ -162,6 +164,11 @@ class DocsWorker(GeventWorker):
             refuse(client)
             return
         self.serving += 1
+        if self.send_buffer:
+            # Linux grows a socket's send buffer to 4 MiB for any reader, however slow: 1,000 readers
+            # arriving together would have the worker push gigabytes through Python before it could
+            # accept the next page request. A fixed buffer also ends that growth (see DOCS_SEND_BUFFER).
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.send_buffer)
         self.peak_serving = max(self.peak_serving, self.serving)
         try:
             super(GeventWorker, self).handle(listener, StallGuard(client, self.stalled_reader_timeout), addr)
