@@ -17,8 +17,14 @@ Imported by gunicorn's master after ``gunicorn.conf.py`` has monkey-patched the 
 import errno
 import logging
 import socket
+import time
+from functools import partial
 
 import gevent
+from gevent.event import Event
+from gevent.pool import Pool
+from gevent.server import StreamServer
+from gunicorn.sock import ssl_context
 from gunicorn.workers.ggevent import GeventWorker
 
 # Connections beyond worker_connections that are accepted only to be answered 503: enough for a
@@ -37,6 +43,9 @@ OVER_CAPACITY = (
 OVER_CAPACITY_BODY = b"docs-proxy is at capacity (worker_connections); retry in a moment\n"
 DEFAULT_STALLED_READER_TIMEOUT = 60.0
 DEFAULT_SEND_BUFFER = 256 * 1024
+# Connections taken from the listen queue per wake-up: each worker has its own listener (reuse_port),
+# so it takes all that wait (gunicorn's worker takes one, to share a listener between workers).
+ACCEPT_BATCH = 100
 # Once this many connections were open at once and three quarters have gone, free memory is released.
 TRIM_AFTER_CONNECTIONS = 64
 
@@ -128,6 +137,8 @@ class DocsWorker(GeventWorker):
         self.worker_connections = self.capacity + OVERFLOW_CONNECTIONS
         self.serving = 0
         self.peak_serving = 0
+        self.servers = []
+        self._stopping = None
         self.stalled_reader_timeout = DEFAULT_STALLED_READER_TIMEOUT
         self.send_buffer = DEFAULT_SEND_BUFFER
 
@@ -140,6 +151,41 @@ class DocsWorker(GeventWorker):
         # Each download beyond S3_MAX_POOL_CONNECTIONS opens its own S3 connection, closed after use
         # (expected under gevent, where 1,000 downloads may run at once): not worth a warning each.
         logging.getLogger("urllib3.connectionpool").addFilter(_drop_pool_full_warnings)
+
+    def run(self):
+        """Serve until asked to stop, then refuse new connections at once and let the open ones finish.
+
+        gunicorn's own loop notices a SIGTERM only at its next one-second tick; here the signal wakes it,
+        so the listeners close (new connections are refused) within milliseconds, as with gthread.
+        """
+        self._stopping = Event()
+        ssl_args = {"ssl_context": ssl_context(self.cfg)} if self.cfg.is_ssl else {}
+        for listener in self.sockets:
+            listener.setblocking(1)
+            server = StreamServer(listener, handle=partial(self.handle, listener), spawn=Pool(self.worker_connections),
+                                  **ssl_args)
+            server.max_accept = ACCEPT_BATCH
+            server.start()
+            self.servers.append(server)
+        while self.alive:
+            self.notify()
+            self._stopping.wait(1.0)
+        for server in self.servers:
+            server.close()  # stop accepting and close the listener: the kernel refuses new connections
+        started = time.monotonic()
+        while time.monotonic() - started <= self.cfg.graceful_timeout:
+            if all(server.pool.free_count() == server.pool.size for server in self.servers):
+                return
+            self.notify()
+            gevent.sleep(0.2)
+        self.log.warning("Worker graceful timeout (pid:%s)", self.pid)
+        for server in self.servers:
+            server.stop(timeout=1)
+
+    def handle_exit(self, sig, frame):
+        super().handle_exit(sig, frame)
+        if self._stopping is not None:
+            gevent.spawn(self._stopping.set)
 
     def notify(self):
         super().notify()  # every second, from the worker's main loop

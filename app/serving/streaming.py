@@ -5,7 +5,7 @@ from functools import partial
 
 from flask import Response, current_app, g, request
 
-from .chunks import ChunkSizer
+from .chunks import ChunkSizer, probe_bytes
 from .headers import select_headers
 from ..website.redirects import BadRedirect, redirect_location
 
@@ -25,14 +25,14 @@ def close_body(body):
         raw.release_conn()
 
 
-def stream_body(body, chunk_size, key, logger, slow_chunk_size=None):
+def stream_body(body, chunk_size, key, logger, slow_chunk_size=None, send_buffer=0):
     """Yield the S3 body in pieces, closing it however the iteration ends.
 
     Pieces are ``slow_chunk_size`` bytes until the reader has shown it takes bytes fast, then
     ``chunk_size`` (``chunks.ChunkSizer``); without ``slow_chunk_size``, always ``chunk_size``.
     """
     # ``key`` and ``logger`` come in as arguments: the server iterates after the app context is gone.
-    sizer = ChunkSizer(slow_chunk_size or chunk_size, chunk_size)
+    sizer = ChunkSizer(slow_chunk_size or chunk_size, chunk_size, probe_bytes(send_buffer))
     sent = 0
     try:
         while True:
@@ -103,7 +103,8 @@ def object_response(s3_response, chunk_size, slow_chunk_size=None):
     body = s3_response.get("Body")
     if body is None:
         return Response(status=status, headers=headers)
-    chunks = stream_body(body, chunk_size, g.get("s3_key"), current_app.logger, slow_chunk_size)
+    chunks = stream_body(body, chunk_size, g.get("s3_key"), current_app.logger, slow_chunk_size,
+                         current_app.config.get("DOCS_SEND_BUFFER", 0))
     # Read the first chunk while the status is still ours to choose: S3 failing this early (a reset,
     # a stall) becomes errors.py's 502/504 instead of the server's bare 500.
     first = next(chunks, None)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.serving.chunks import PROBE_BYTES, ChunkSizer
+from app.serving.chunks import MIN_PROBE_BYTES, PROBE_BYTES, ChunkSizer, probe_bytes
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -54,6 +54,24 @@ def test_a_fast_reader_that_stalls_goes_back_to_small_chunks_and_probes_again():
     assert sizer.sent(LARGE, 1.5) == SMALL  # a reader taking a large chunk this slowly holds it too long
     assert feed(sizer, lambda size: 0.0, PROBE_BYTES)[-1] == SMALL  # the probe starts over
     assert sizer.size == LARGE
+
+
+@pytest.mark.parametrize(
+    "send_buffer, probe",
+    [
+        (256 * KIB, MIN_PROBE_BYTES),  # the shipped DOCS_SEND_BUFFER: Linux makes it 512 KiB
+        (1 * MIB, 8 * MIB),
+        (0, 16 * MIB),  # left to the kernel, which grows it to 4 MiB
+    ],
+)
+def test_the_probe_is_four_times_what_the_kernel_absorbs(send_buffer, probe):
+    assert probe_bytes(send_buffer) == probe
+
+
+def test_a_slow_reader_behind_the_shipped_send_buffer_keeps_small_chunks():
+    sizer = ChunkSizer(SMALL, LARGE, probe_bytes(256 * KIB))
+    sizes = feed(sizer, lambda size: 0.0 if sizer._window_bytes < MIB else size / (64 * KIB), 3 * MIN_PROBE_BYTES)
+    assert set(sizes) == {SMALL}
 
 
 def test_equal_sizes_mean_a_fixed_chunk():

@@ -247,7 +247,7 @@ def test_body_is_streamed_in_configured_chunks(s3, put):
 
 def test_body_starts_in_slow_reader_chunks(s3, put):
     # A download holds one chunk while its reader takes it: until the reader has shown it is fast
-    # (app/serving/chunks.py, past 16 MiB) every download costs 64 KiB, not DOCS_CHUNK_SIZE.
+    # (app/serving/chunks.py, past 4 MiB) every download costs 64 KiB, not DOCS_CHUNK_SIZE.
     data = bytes(range(256)) * 4096 * 3  # 3 MiB
     put("big.bin", data, ContentType="application/octet-stream")
     app = create_app({"S3_BUCKET": BUCKET, "DOCS_CHUNK_SIZE": 1024 * 1024})
