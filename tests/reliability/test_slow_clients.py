@@ -1,4 +1,4 @@
-"""Reliability, group 6: slow clients on real sockets never take the pages down (issue 20).
+"""Reliability, group 7: slow clients on real sockets never take the pages down (issue 20).
 
 gunicorn serves the app with the shipped gunicorn.conf.py (the gevent engine) in front of a static
 nginx that answers like path-style S3 (bench/nginx.py), so hundreds of downloads cost the test
@@ -6,7 +6,7 @@ nothing on the S3 side. The clients are tests/slowclients.py: asyncio tasks on o
 Every wait is bounded; no test asserts a duration, only deadlines a page must meet to count at all.
 
 ``DOCS_RELIABILITY_ENGINE=gthread`` runs the module against the threaded engine of before, where
-each of these tests fails (docs/reliability.md, group 6).
+each of these tests fails (docs/reliability.md, group 7).
 """
 
 import os
