@@ -13,6 +13,7 @@ import datetime
 import http.client
 import json
 import os
+import select
 import signal
 import statistics
 import subprocess
@@ -42,7 +43,9 @@ def parse_args(argv=None):
     parser.add_argument("--readers", type=int, default=1000)
     parser.add_argument("--read-size", type=int, default=16 * 1024, help="bytes each reader takes per read")
     parser.add_argument("--interval", type=float, default=0.25, help="seconds between a reader's reads")
-    parser.add_argument("--seconds", type=float, default=30.0, help="how long the readers read")
+    parser.add_argument("--seconds", type=float, default=60.0, help="how long the readers read")
+    parser.add_argument("--ramp", type=float, default=30.0,
+                        help="seconds to wait for every reader to start before the pages are measured anyway")
     parser.add_argument("--page-clients", type=int, default=4, help="concurrent page fetchers")
     parser.add_argument("--page-timeout", type=float, default=5.0, help="seconds a page may take before it counts as failed")
     parser.add_argument("--big-mib", type=int, default=256, help="size of the big object in MiB")
@@ -117,9 +120,10 @@ def measure(name, port, prefix, site, args, worker_pids, server_pids):
         stdout=subprocess.PIPE, text=True,
     )
     peak = idle
-    # Pages are measured once every reader is downloading (has its response head).
+    # Pages are measured once every reader is downloading (has its response head), or after --ramp.
     ramp_started = time.monotonic()
-    assert readers.stdout.readline().strip() == "started", "the readers stopped before starting"
+    if select.select([readers.stdout], [], [], args.ramp)[0]:
+        assert readers.stdout.readline().strip() == "started", "the readers stopped before starting"
     ramp = time.monotonic() - ramp_started
     pages = Pages(port, f"{prefix}/{PAGE_KEY}", site["page"], args.page_clients, args.page_timeout)
     cpu = cpu_seconds(server_pids)
@@ -131,7 +135,7 @@ def measure(name, port, prefix, site, args, worker_pids, server_pids):
     pages.stop_event.set()
     cpu = (cpu_seconds(server_pids) - cpu) / (time.monotonic() - pages.started)
     pages.join(args.page_timeout + 5)
-    output = json.loads(readers.stdout.read())
+    output = json.loads(readers.stdout.read().strip().splitlines()[-1])
     after = None
     if worker_pids:
         time.sleep(3.0)  # the server notices the readers' hang-ups and frees what they held
