@@ -44,11 +44,13 @@ threads = _int_from_environ("GUNICORN_THREADS", 16)
 # gthread: connections accepted beyond its busy threads wait in that worker's queue.
 worker_connections = _int_from_environ("GUNICORN_WORKER_CONNECTIONS", 1000)
 
-# The gthread main loop heartbeats independently of request threads, so long downloads do not
-# trip this; it only catches a worker that is stuck as a whole.
+# Both engines' main loops heartbeat independently of the downloads, so long downloads do not trip
+# this; it only catches a worker that is stuck as a whole (under gevent: a loop blocked 60 s).
 timeout = 60
 # SIGTERM: stop accepting, let in-flight downloads finish for this long, then stop.
 graceful_timeout = _int_from_environ("GUNICORN_GRACEFUL_TIMEOUT", 60)
+# Also, under gevent, how long a client may take to send a request head, and how long an idle
+# connection stays open: slow-header and idle connections are closed after 5 s.
 keepalive = 5
 
 # Each worker gets its own listening socket (SO_REUSEPORT), so the kernel spreads new connections
