@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-fast bench publish system-deps clean
+.PHONY: run test test-unit test-fast lint bench publish system-deps settings-doc clean
 
 $(VENV)/.core: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +30,17 @@ run: $(VENV)/.core
 system-deps:
 	bash tests/system-deps.sh
 
-## test: install what the tests need, then run all of them (two pytest-xdist workers: most tests wait on servers)
-test: $(VENV)/.test system-deps
+## test: install what the tests need, lint, then run all of them (two pytest-xdist workers: most tests wait on servers)
+test: $(VENV)/.test system-deps lint
 	$(PY) -m pytest -n 2
+
+## test-unit: lint, then the tests that start no real server (no moto server, gunicorn, nginx, Chromium): under 2 minutes
+test-unit: $(VENV)/.test lint
+	$(PY) -m pytest -n 2 -m "not server"
+
+## lint: ruff (pinned in requirements-test.txt) with the rules in ruff.toml
+lint: $(VENV)/.test
+	$(VENV)/bin/ruff check .
 
 ## test-fast: the suite without the browser and load tests
 test-fast: $(VENV)/.test
@@ -43,7 +51,7 @@ $(VENV)-bench/.installed: requirements-bench.txt
 	$(VENV)-bench/bin/pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	touch $@
 
-## bench: serving (app vs nginx), slow readers (app vs nginx), cache, publish (vs aws s3 sync), ops cost, portal and search latency
+## bench: serving (app vs nginx), slow readers (app vs nginx), cache, publish (vs aws s3 sync), ops cost, portal and search latency, the hub's cost per page
 bench: $(VENV)/.test $(VENV)-bench/.installed
 	bash bench/system-deps.sh
 	$(PY) bench/serve_bench.py
@@ -53,10 +61,15 @@ bench: $(VENV)/.test $(VENV)-bench/.installed
 	$(PY) bench/ops_bench.py
 	$(PY) bench/portal_bench.py
 	$(PY) bench/search_bench.py
+	$(PY) bench/hub_bench.py
 
 ## publish: make publish SRC=path/to/built/site PREFIX=project/1.0/ (uses S3_BUCKET etc.)
 publish: $(VENV)/.core
 	$(PY) -m flask --app wsgi docs publish "$(SRC)" --prefix "$(PREFIX)" $(ARGS)
+
+## settings-doc: regenerate docs/configuration.md from the packages' SETTINGS tables
+settings-doc: $(VENV)/.core
+	$(PY) -c "from app.settings import render_reference; print(render_reference(), end='')" > docs/configuration.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -20,35 +20,30 @@ import logging  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 
-bind = os.environ.get("DOCS_BIND", "127.0.0.1:8000")
+# The variables below are declared in app/ops/server.py (GUNICORN_SETTINGS) with their defaults;
+# a bad value falls back to the default only until on_starting stops gunicorn with a message naming it.
+from app.ops.server import gunicorn_setting  # noqa: E402
 
-
-def _int_from_environ(name, default):
-    # A bad value falls back here only until on_starting stops gunicorn with a message naming it.
-    try:
-        return int(os.environ.get(name, default))
-    except ValueError:
-        return default
+bind = gunicorn_setting("DOCS_BIND")
 
 
 # gevent: a slow download holds a greenlet (a few KiB) and one chunk, so 1,000 of them leave pages fast
 # (bench/slow_bench.py). gthread (the engine before issue 20): a slow download holds a thread.
 # An unknown name stops gunicorn in on_starting with a message.
 worker_class = {"gevent": "app.ops.worker.DocsWorker", "gthread": "gthread"}.get(ENGINE, "gthread")
-workers = _int_from_environ("WEB_CONCURRENCY", os.cpu_count() or 2)
-# gthread only: 16: in bench/, 32 threads per worker lost 10-25% of small-page throughput to GIL
-# contention. gevent ignores it.
-threads = _int_from_environ("GUNICORN_THREADS", 16)
+workers = gunicorn_setting("WEB_CONCURRENCY") or os.cpu_count() or 2
+# gthread only (gevent ignores it).
+threads = gunicorn_setting("GUNICORN_THREADS")
 # gevent: open connections per worker (downloads, pages, idle kept-alive ones); one more is answered
 # 503 with Retry-After at once. The server's capacity is WEB_CONCURRENCY x this.
 # gthread: connections accepted beyond its busy threads wait in that worker's queue.
-worker_connections = _int_from_environ("GUNICORN_WORKER_CONNECTIONS", 1000)
+worker_connections = gunicorn_setting("GUNICORN_WORKER_CONNECTIONS")
 
 # Both engines' main loops heartbeat independently of the downloads, so long downloads do not trip
 # this; it only catches a worker that is stuck as a whole (under gevent: a loop blocked 60 s).
 timeout = 60
 # SIGTERM: stop accepting, let in-flight downloads finish for this long, then stop.
-graceful_timeout = _int_from_environ("GUNICORN_GRACEFUL_TIMEOUT", 60)
+graceful_timeout = gunicorn_setting("GUNICORN_GRACEFUL_TIMEOUT")
 # Also, under gevent, how long a client may take to send a request head, and how long an idle
 # connection stays open: slow-header and idle connections are closed after 5 s.
 keepalive = 5
@@ -68,7 +63,7 @@ accesslog = "-"
 errorlog = "-"
 loglevel = "info"
 # user=: the reader access control identified (the app puts it in the WSGI environ), or "-".
-access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(D)sus pid=%(p)s user=%({docs_proxy.user}e)s request_id=%({docs_proxy.request_id}e)s'
+access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(D)sus pid=%(p)s user=%({docs_proxy.user}e)s request_id=%({docs_proxy.request_id}e)s client_request_id=%({docs_proxy.client_request_id}e)s'
 # DOCS_LOG_FORMAT=json: error and access logs as one JSON object per line (app/ops/logging.py).
 logger_class = "app.ops.logging.GunicornLogger"
 
@@ -81,13 +76,21 @@ limit_request_field_size = 8190
 header_map = "drop"
 
 
+def pre_request(worker, req):
+    """Name the headers this request repeats, before gunicorn joins their values with ',' ("carol,bob")."""
+    from app.access.sources import mark_repeated_headers
+
+    worker.log.debug("%s %s", req.method, req.path)
+    mark_repeated_headers(req)
+
+
 def on_starting(server):
     """Check the configuration and the address once, before any worker starts; stop with one line if bad.
 
     Checked here, a bad address stops gunicorn: in a worker it would exit and be replaced forever.
     """
     from app import config_problem
-    from config import bind_problem
+    from app.ops.server import bind_problem
 
     problem = config_problem(os.environ, threads)
     if problem is None and server.cfg.header_map == "dangerous" and "header" in os.environ.get("DOCS_AUTH", "").lower():
@@ -104,6 +107,9 @@ def on_starting(server):
 
     ops.prepare_metrics_dir()
     ops.check_s3_at_startup()
+    from app import hosts
+
+    hosts.warn_at_startup(os.environ)
 
 
 def child_exit(server, worker):

@@ -13,7 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import config
+from .ops.server import bind_problem
+from .settings import default_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_SITE = Path(__file__).resolve().parent / "sample_site"
@@ -47,19 +48,41 @@ def start_embedded_s3(port):
     return server, f"http://{host}:{bound_port}"
 
 
-def load_sample_site(endpoint_url, environ):
-    """Create the sample bucket and publish the sample site into it; return the environment for gunicorn."""
-    from .publishing.run import PublishOptions, publish_tree
+def embedded_settings(endpoint_url, bucket):
+    """Return the settings of a client for ``bucket`` on the embedded endpoint."""
+    return {**default_settings(), "S3_BUCKET": bucket, "S3_ENDPOINT_URL": endpoint_url,
+            "S3_REGION": "us-east-1", "S3_ADDRESSING_STYLE": "path"}
+
+
+def load_build(endpoint_url, environ, bucket, source, what):
+    """Create ``bucket`` on the embedded endpoint and publish the built site ``source`` (``what``, in
+    messages) into it as ``flask docs publish`` would; return its S3 client and gunicorn's environment."""
+    from .publishing.run import PublishError, PublishOptions, publish_tree
     from .s3 import create_client
 
-    settings = {**config.DEFAULTS, "S3_BUCKET": SAMPLE_BUCKET, "S3_ENDPOINT_URL": endpoint_url,
-                "S3_REGION": "us-east-1", "S3_ADDRESSING_STYLE": "path"}
+    settings = embedded_settings(endpoint_url, bucket)
     os.environ.update(FAKE_CREDENTIALS)
     s3 = create_client(settings)
-    s3.create_bucket(Bucket=SAMPLE_BUCKET)
-    report = publish_tree(s3, SAMPLE_BUCKET, SAMPLE_SITE, "", PublishOptions.from_config(settings))
+    s3.create_bucket(Bucket=bucket)
+    try:
+        report = publish_tree(s3, bucket, source, "", PublishOptions.from_config(settings))
+    except PublishError as error:
+        raise SystemExit(f"docs-proxy: cannot preview {what}: {error}") from None
     if not report.ok:
-        raise SystemExit(f"docs-proxy: could not load the sample site: {report.failed}")
+        raise SystemExit(f"docs-proxy: could not publish {what}: {report.failed}")
+    return s3, {
+        **environ,
+        **FAKE_CREDENTIALS,
+        "S3_BUCKET": bucket,
+        "S3_ENDPOINT_URL": endpoint_url,
+        "S3_ADDRESSING_STYLE": "path",
+        "S3_PREFIX": "",
+    }
+
+
+def load_sample_site(endpoint_url, environ):
+    """Create the sample bucket and publish the sample site into it; return the environment for gunicorn."""
+    s3, environ = load_build(endpoint_url, environ, SAMPLE_BUCKET, SAMPLE_SITE, "the sample site")
     s3.put_object(
         Bucket=SAMPLE_BUCKET,
         Key=GZIP_STORED,
@@ -68,14 +91,7 @@ def load_sample_site(endpoint_url, environ):
         ContentEncoding="gzip",
         CacheControl="no-cache",
     )
-    return {
-        **environ,
-        **FAKE_CREDENTIALS,
-        "S3_BUCKET": SAMPLE_BUCKET,
-        "S3_ENDPOINT_URL": endpoint_url,
-        "S3_ADDRESSING_STYLE": "path",
-        "S3_PREFIX": "",
-    }
+    return environ
 
 
 def load_sample_projects(endpoint_url):
@@ -84,35 +100,13 @@ def load_sample_projects(endpoint_url):
     from .s3 import create_client
     from .search.publish import SearchIndexer
 
-    settings = {**config.DEFAULTS, "S3_BUCKET": SAMPLE_BUCKET, "S3_ENDPOINT_URL": endpoint_url,
-                "S3_REGION": "us-east-1", "S3_ADDRESSING_STYLE": "path"}
+    settings = embedded_settings(endpoint_url, SAMPLE_BUCKET)
     publish_sample_projects(create_client(settings), SAMPLE_BUCKET, indexers=(SearchIndexer(),))
 
 
 def load_local_build(endpoint_url, environ, source):
     """Create the preview bucket and publish the local build ``source`` into it; return gunicorn's environment."""
-    from .publishing.run import PublishError, PublishOptions, publish_tree
-    from .s3 import create_client
-
-    settings = {**config.DEFAULTS, "S3_BUCKET": PREVIEW_BUCKET, "S3_ENDPOINT_URL": endpoint_url,
-                "S3_REGION": "us-east-1", "S3_ADDRESSING_STYLE": "path"}
-    os.environ.update(FAKE_CREDENTIALS)
-    s3 = create_client(settings)
-    s3.create_bucket(Bucket=PREVIEW_BUCKET)
-    try:
-        report = publish_tree(s3, PREVIEW_BUCKET, source, "", PublishOptions.from_config(settings))
-    except PublishError as error:
-        raise SystemExit(f"docs-proxy: cannot preview {source}: {error}") from None
-    if not report.ok:
-        raise SystemExit(f"docs-proxy: could not publish {source}: {report.failed}")
-    return {
-        **environ,
-        **FAKE_CREDENTIALS,
-        "S3_BUCKET": PREVIEW_BUCKET,
-        "S3_ENDPOINT_URL": endpoint_url,
-        "S3_ADDRESSING_STYLE": "path",
-        "S3_PREFIX": "",
-    }
+    return load_build(endpoint_url, environ, PREVIEW_BUCKET, source, source)[1]
 
 
 def startup_problem(environ):
@@ -120,7 +114,18 @@ def startup_problem(environ):
     from . import config_problem
 
     problem = config_problem({**environ, "S3_BUCKET": environ.get("S3_BUCKET") or SAMPLE_BUCKET})
-    return problem or config.bind_problem(environ["DOCS_BIND"])
+    return problem or bind_problem(environ["DOCS_BIND"])
+
+
+def project_hosts_banner(pattern_setting, main_setting, bind):
+    """Return where the portal and the sample projects are when each project has its own host."""
+    from .hosts.policy import main_host, parse_pattern, project_host
+
+    pattern = parse_pattern(pattern_setting, main_setting)
+    port = bind.rpartition(":")[2]
+    return (f"docs-proxy: each project at its own host (DOCS_PROJECT_HOSTS); the portal of sample projects is at "
+            f"http://{main_host(pattern, port)}/_/ and payments at http://{project_host(pattern, 'payments', port)}"
+            "/docs/payments/ (the sample site at the bucket's root belongs to no project and is not served)")
 
 
 def parse_args(argv):
@@ -162,6 +167,10 @@ def main(argv=None):
             print("docs-proxy: SRC previews a build on the embedded S3 endpoint; unset S3_BUCKET "
                   "(to put a build into a bucket, use make publish)", file=sys.stderr)
             return 2
+        if environ.get("DOCS_PROJECT_HOSTS"):
+            print("docs-proxy: SRC previews a build at the bucket's root, which belongs to no project, and "
+                  "DOCS_PROJECT_HOSTS serves only projects; unset DOCS_PROJECT_HOSTS", file=sys.stderr)
+            return 2
         if not source.is_dir():
             print(f"docs-proxy: SRC={args.src} is not a folder; give the folder of a built site, "
                   "such as build/html", file=sys.stderr)
@@ -181,8 +190,11 @@ def main(argv=None):
             load_sample_projects(endpoint_url)
             print(f"docs-proxy: no S3_BUCKET set, so serving the sample site from an embedded S3 endpoint "
                   f"({endpoint_url}, bucket {SAMPLE_BUCKET})", flush=True)
-        print(f"docs-proxy: open http://{bind}/docs/", flush=True)
-        print(f"docs-proxy: the portal of sample projects is at http://{bind}/_/", flush=True)
+        if environ.get("DOCS_PROJECT_HOSTS"):
+            print(project_hosts_banner(environ["DOCS_PROJECT_HOSTS"], environ.get("DOCS_MAIN_HOST"), bind), flush=True)
+        else:
+            print(f"docs-proxy: open http://{bind}/docs/", flush=True)
+            print(f"docs-proxy: the portal of sample projects is at http://{bind}/_/", flush=True)
         return run_gunicorn(environ)
     finally:
         server.stop()

@@ -32,6 +32,8 @@ S3_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 # The values other concerns set on g (docs/architecture.md); anything else is counted as "other".
 CACHE_RESULTS = ("HIT", "MISS", "REVALIDATED", "STALE", "BYPASS")
 ACCESS_DECISIONS = ("public", "allowed", "denied", "unauthenticated", "error")
+# gunicorn passes any token as a method; each new label value would be a new series until restart.
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT")
 STARTED = "docs_proxy.s3_started"
 
 
@@ -58,11 +60,6 @@ def s3_outcome(status=None, error=None):
 def known(value, allowed):
     """Return ``value`` when it is one of ``allowed``, else ``"other"`` (labels stay a fixed set)."""
     return value if value in allowed else "other"
-
-
-def parse_networks(text):
-    """Return the networks of a comma-separated ``DOCS_METRICS_ALLOW`` value (empty: everyone)."""
-    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip())
 
 
 def is_allowed(address, networks):
@@ -126,7 +123,8 @@ class Metrics:
     def observe_request(self, environ, status, sent, seconds):
         """Count one finished request from what the app left in ``environ``."""
         route = environ.get(ENVIRON_KEYS["route"], "unmatched")
-        self.requests.labels(route, environ.get("REQUEST_METHOD", "other"), status_class(status)).inc()
+        method = known(environ.get("REQUEST_METHOD"), HTTP_METHODS)
+        self.requests.labels(route, method, status_class(status)).inc()
         self.duration.labels(route).observe(seconds)
         if sent:
             self.bytes_sent.labels(route).inc(sent)
@@ -251,7 +249,7 @@ def render(app):
 
 def init_app(app):
     """Create the app's metrics, wrap its WSGI app and hook its S3 client (unless ``DOCS_METRICS`` is off)."""
-    app.extensions["ops.metrics_allow"] = parse_networks(app.config["DOCS_METRICS_ALLOW"])
+    app.extensions["ops.metrics_allow"] = app.config["DOCS_METRICS_ALLOW"]  # networks, parsed by config.networks
     if not app.config["DOCS_METRICS"]:
         return
     metrics = Metrics()

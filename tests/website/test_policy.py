@@ -5,11 +5,12 @@ from datetime import datetime, timezone
 import pytest
 
 import config
+from app.settings import app_settings
 from app.publishing.redirects import RedirectsError, parse_redirects
 from app.website.errordocs import LookupCache, candidate_paths, wants_html
-from app.website.listing import Entry, breadcrumbs, human_size, is_listed, parse_prefixes, sort_entries
+from app.website.listing import Entry, breadcrumbs, human_size, is_listed, sort_entries
 from app.website.presign import presign_params, wants_presign
-from app.website.redirects import BadRedirect, redirect_location
+from app.serving.redirects import BadRedirect, redirect_location
 
 
 @pytest.mark.parametrize(
@@ -78,6 +79,19 @@ def test_error_document_candidates_go_up_to_the_docs_root(path, candidates):
 
 
 @pytest.mark.parametrize(
+    "path, depth, candidates",
+    [
+        ("a/b/c/d.html", 2, ["a/b/404.html", "a/404.html", "404.html"]),
+        ("a/b/c/d.html", 0, ["404.html"]),
+        ("a/b.html", 8, ["a/404.html", "404.html"]),
+        ("d/" * 480 + "x.html", 3, ["d/d/d/404.html", "d/d/404.html", "d/404.html", "404.html"]),
+    ],
+)
+def test_error_document_candidates_stop_at_the_depth_bound_nearest_the_root(path, depth, candidates):
+    assert candidate_paths(path, "404.html", depth) == candidates
+
+
+@pytest.mark.parametrize(
     "accept, html",
     [
         ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", True),
@@ -137,7 +151,7 @@ def test_listing_prefixes_decide_which_folders_are_listed(path, prefixes, listed
     ],
 )
 def test_listing_prefixes_setting_is_normalised(raw, parsed):
-    assert parse_prefixes(config.PARSERS["DOCS_LISTING_PREFIXES"]("DOCS_LISTING_PREFIXES", raw)) == parsed
+    assert config.folders("DOCS_LISTING_PREFIXES", raw) == parsed
 
 
 @pytest.mark.parametrize(
@@ -157,7 +171,7 @@ def test_listing_prefixes_setting_is_normalised(raw, parsed):
 )
 def test_bad_website_settings_stop_start_up_naming_the_variable(name, raw, message):
     with pytest.raises(config.ConfigError, match=message.replace("*", r"\*").replace("(", r"\(").replace(")", r"\)")):
-        config.from_environ({name: raw})
+        config.from_environ({name: raw}, app_settings())
 
 
 @pytest.mark.parametrize(
@@ -165,7 +179,7 @@ def test_bad_website_settings_stop_start_up_naming_the_variable(name, raw, messa
     [("1048576", 1048576), ("100MiB", 100 * 1024**2), ("2GB", 2 * 1000**3), ("1.5 GiB", int(1.5 * 1024**3)), ("512k", 512_000)],
 )
 def test_presign_threshold_takes_human_sizes(raw, size):
-    assert config.from_environ({"DOCS_PRESIGN_ABOVE": raw})["DOCS_PRESIGN_ABOVE"] == size
+    assert config.from_environ({"DOCS_PRESIGN_ABOVE": raw}, app_settings())["DOCS_PRESIGN_ABOVE"] == size
 
 
 @pytest.mark.parametrize(
