@@ -5,20 +5,25 @@ operators tune most also read an environment variable.
 """
 
 import os
+import sys
 
 # The serving engine (docs/architecture.md, "Serving engine"): gevent, a greenlet per connection, unless
 # GUNICORN_WORKER_CLASS=gthread asks for the threaded worker of before. gevent must patch the standard
 # library before anything imports urllib3 or botocore (they keep references to ssl's classes), and
 # this file runs in the master before on_starting imports the app: so here, first.
+# Only where gunicorn itself reads this file (`gunicorn ...` or `python -m gunicorn ...`): a test or a
+# tool that reads it must not have its own threads turned into greenlets.
 ENGINE = os.environ.get("GUNICORN_WORKER_CLASS", "").strip() or "gevent"
-if ENGINE == "gevent":
+PATCHES = ENGINE == "gevent" and "gunicorn" in (
+    os.path.basename(sys.argv[0]), os.path.basename(os.path.dirname(sys.argv[0]))
+)
+if PATCHES:
     from gevent import monkey
 
     monkey.patch_all()
 
 import logging  # noqa: E402
 import signal  # noqa: E402
-import sys  # noqa: E402
 
 # The variables below are declared in app/ops/server.py (GUNICORN_SETTINGS) with their defaults;
 # a bad value falls back to the default only until on_starting stops gunicorn with a message naming it.
