@@ -182,6 +182,8 @@ def summary(readers):
     return {
         "readers": len(readers),
         "status_200": sum(reader.status == 200 for reader in readers),
+        "statuses": {str(status): sum(reader.status == status for reader in readers)
+                     for status in sorted({reader.status for reader in readers})},
         "received_data": len(with_data),
         "least_bytes": min((reader.received for reader in readers), default=0),
         "total_bytes": sum(reader.received for reader in readers),
