@@ -24,9 +24,11 @@ SETTINGS = (
             "http://minio.internal:9000"),
     Setting("S3_REGION", None, text, "region; unset: `AWS_REGION`, then `AWS_DEFAULT_REGION`, then boto3's", "eu-west-1"),
     Setting("S3_ADDRESSING_STYLE", "auto", choice(*ADDRESSING_STYLES), "`auto`, `path` or `virtual`", "path"),
-    # Four times gunicorn's default 16 threads: no thread ever waits for a connection.
+    # gthread: four times its default 16 threads, so no thread ever waits for a connection. gevent: the
+    # idle connections kept for reuse; a download beyond them opens its own, closed after use.
     Setting("S3_MAX_POOL_CONNECTIONS", 64, number(int, 1, 10_000),
-            "S3 connections kept per worker process; must be >= `GUNICORN_THREADS`", "32"),
+            "idle S3 connections kept per worker process for reuse (gevent opens more while more downloads "
+            "run); with `GUNICORN_WORKER_CLASS=gthread` it must be >= `GUNICORN_THREADS`", "32"),
     Setting("S3_CONNECT_TIMEOUT", 5.0, number(float, 0.01), "seconds to connect to S3 before giving up (then `504`)", "2.5"),
     Setting("S3_READ_TIMEOUT", 30.0, number(float, 0.01), "seconds to wait for S3 to send the next bytes (then `504`)", "10"),
     Setting("S3_MAX_ATTEMPTS", 3, number(int, 1, 20),
