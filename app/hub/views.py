@@ -4,9 +4,9 @@ import hashlib
 import json
 from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, abort, current_app, jsonify, request
 
-from .. import access
+from .. import access, hosts
 from ..cache import compression
 from ..errors import DocsError
 from ..portal.versions import parse_version
@@ -41,8 +41,8 @@ def page_urls(project, names, page):
     """Return ``{version: URL}``: the same page in each version when its manifest has it, else the version's root."""
     config = current_app.config
     hub = get_hub()
-    switch = lambda name, version, rest: (  # noqa: E731
-        f"{request.script_root}/_/switch/{quote(name)}/{quote(version)}/{quote(rest)}")
+    switch = lambda name, version, rest: hosts.main_url(  # noqa: E731
+        f"/_/switch/{quote(name)}/{quote(version)}/{quote(rest)}")
     urls = {}
     for name in names:
         pages = hub.manifests.pages(get_s3(), config["S3_BUCKET"], config["S3_PREFIX"], project.name, name,
@@ -63,9 +63,12 @@ def context(project, version, page):
     default = resolution.default
     newer = default is not None and parse_version(default) < parse_version(version)
     root = request.script_root
+    # With one origin per project (DOCS_PROJECT_HOSTS) the script may fetch only its own host: the
+    # project's search is answered here, every-project search and the portal are links to the main host.
+    shared = hosts.get_pattern() is None
     return {
         "project": {"name": project.name, "title": project.title, "owner": project.owner, "contact": project.contact,
-                    "repo": project.repo, "url": f"{root}/_/projects/{quote(project.name)}"},
+                    "repo": project.repo, "url": hosts.main_url(f"/_/projects/{quote(project.name)}")},
         "version": {"name": version, "kind": current.kind, "hidden": current.hidden,
                     "aliases": resolution.aliases_of(version),
                     "notice": policy.notice(current.kind, current.hidden, version == default, newer)},
@@ -74,8 +77,9 @@ def context(project, version, page):
                     if default in urls else None),
         "versions": [{"name": name, "aliases": resolution.aliases_of(name), "url": urls[name],
                       "current": name == version} for name in listed],
-        "search": {"api": f"{root}/_/api/search", "page": f"{root}/_/search"},
-        "portal": f"{root}/docs/",
+        "search": {"api": f"{root}/_/hub/search/{quote(project.name)}",
+                   "all": f"{root}/_/api/search" if shared else None, "page": hosts.main_url("/_/search")},
+        "portal": hosts.main_url("/_/"),
     }
 
 
@@ -100,6 +104,19 @@ def context_api(project, version):
     return response.make_conditional(request)
 
 
+@bp.route("/search/<project>", **ROUTE)
+def project_search(project):
+    """Search ``project`` (``?version=`` the version being read, else its default) for the hub, on the project's host."""
+    from ..search.views import NO_STORE, run_search
+
+    if not request.args.get("q", "").strip():
+        raise DocsError("give the words to search for in the q parameter, e.g. ?q=install")
+    args = {"q": request.args["q"], "project": project, "version": request.args.get("version", ""),
+            "page": request.args.get("page")}
+    return jsonify(run_search(args).as_json()), 200, NO_STORE
+
+
 def init_app(app):
-    """Register the hub's routes on ``app``."""
+    """Register the hub's routes on ``app``; with one origin per project they answer on the project's own host."""
     app.register_blueprint(bp)
+    hosts.serve_on_project_hosts(app, bp.name, project_arg="project")

@@ -320,18 +320,18 @@ def test_a_package_may_let_its_routes_answer_on_project_hosts_and_the_rest_go_to
     from app import hosts
 
     app = create_app({"S3_BUCKET": BUCKET, "S3_REGION": "us-east-1", "DOCS_PROJECT_HOSTS": "{project}.docs.test"})
-    for name in ("hub", "extra"):
+    for name in ("widget", "extra"):
         blueprint = Blueprint(name, __name__)
         blueprint.add_url_rule(f"/_/{name}.js", f"{name}_script", lambda: "script")
         blueprint.add_url_rule(f"/_/{name}/api/<project>", f"{name}_context", lambda project: f"about {project}")
         app.register_blueprint(blueprint)
-    hosts.serve_on_project_hosts(app, "hub", project_arg="project")
+    hosts.serve_on_project_hosts(app, "widget", project_arg="project")  # (the real hub: tests/hub/test_hosts.py)
     client = app.test_client()
-    assert get(client, PAYMENTS, "/_/hub.js").data == b"script"
-    assert get(client, PAYMENTS, "/_/hub/api/payments").data == b"about payments"
+    assert get(client, PAYMENTS, "/_/widget.js").data == b"script"
+    assert get(client, PAYMENTS, "/_/widget/api/payments").data == b"about payments"
     # Another project's context is not answered on this host: its own host answers it.
-    assert get(client, PAYMENTS, "/_/hub/api/wiki?x=1").headers["Location"] == "//wiki.docs.test/_/hub/api/wiki?x=1"
-    assert get(client, PAYMENTS, "/_/hub/api/My_Lib").headers["Location"] == "//docs.test/_/hub/api/My_Lib"
+    assert get(client, PAYMENTS, "/_/widget/api/wiki?x=1").headers["Location"] == "//wiki.docs.test/_/widget/api/wiki?x=1"
+    assert get(client, PAYMENTS, "/_/widget/api/My_Lib").headers["Location"] == "//docs.test/_/widget/api/My_Lib"
     assert get(client, PAYMENTS, "/_/extra.js").headers["Location"] == "//docs.test/_/extra.js"
     assert get(client, PAYMENTS, "/_/extra/api/payments").headers["Location"] == "//docs.test/_/extra/api/payments"
     assert get(client, MAIN, "/_/extra.js").data == b"script"

@@ -97,12 +97,14 @@
                              "aria-controls": "docs-hub-results", "aria-autocomplete": "list", autocomplete: "off",
                              placeholder: "Search " + ctx.project.title + " " + version, "aria-label": "Search"});
     var scope = el("input", {type: "checkbox", id: "docs-hub-all"});
+    // With one origin per project, every project is searched on the main host's search page (a link).
+    var everywhere = ctx.search.all ? el("label", {"for": "docs-hub-all"}, [scope, " All projects"]) :
+      el("a", {href: ctx.search.page, text: "All projects"});
     var results = el("ul", {id: "docs-hub-results", role: "listbox", "class": "docs-hub-results",
                             "aria-label": "Results"});
     var status = el("p", {"class": "docs-hub-status", role: "status"});
     var box = el("div", {"class": "docs-hub-dialog", role: "dialog", "aria-modal": "true", "aria-label": "Search"}, [
-      el("div", {"class": "docs-hub-searchbar"}, [input,
-        el("label", {"for": "docs-hub-all"}, [scope, " All projects"])]),
+      el("div", {"class": "docs-hub-searchbar"}, [input, everywhere]),
       status, results]);
     var backdrop = el("div", {"class": "docs-hub-backdrop", "data-docs-hub": "dialog"}, [box]);
     var active = -1, timer = null, serial = 0;
@@ -121,9 +123,10 @@
     }
     function run() {
       var q = input.value.trim(), mine = ++serial;
+      if (!ctx.search.all) everywhere.href = ctx.search.page + "?q=" + encodeURIComponent(q);
       if (!q) { results.textContent = ""; status.textContent = ""; return; }
-      var url = ctx.search.api + "?q=" + encodeURIComponent(q) +
-        (scope.checked ? "" : "&project=" + encodeURIComponent(project) + "&version=" + encodeURIComponent(version));
+      var url = scope.checked ? ctx.search.all + "?q=" + encodeURIComponent(q) :
+        ctx.search.api + "?q=" + encodeURIComponent(q) + "&version=" + encodeURIComponent(version);
       fetch(url, {credentials: "same-origin", headers: {Accept: "application/json"}}).then(function (response) {
         return response.ok ? response.json() : Promise.reject(response.status);
       }).then(function (answer) {
@@ -156,7 +159,7 @@
         if (link) { close(); window.location.href = link.href; }
       } else if (event.key === "Tab") {
         event.preventDefault(); // focus stays in the dialog: the input and the switch
-        (doc.activeElement === input ? scope : input).focus();
+        (doc.activeElement === input ? (ctx.search.all ? scope : everywhere) : input).focus();
       }
     });
     results.addEventListener("click", function (event) {
