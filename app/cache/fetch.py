@@ -173,7 +173,7 @@ def load(store, key, entry):
     if "content-type" not in raw:
         headers.append(("Content-Type", S3_DEFAULT_TYPE))
     compressible = config["DOCS_COMPRESSION"] == "on" and compression.may_compress(
-        raw, key, config["DOCS_COMPRESSION_MIN_SIZE"]
+        raw, key, config["DOCS_COMPRESSION_MIN_SIZE"], config["DOCS_COMPRESSION_MAX_SIZE"]
     )
     rewrite = hooks.page_rewrite()
     suffix = rewrite.suffix if rewrite is not None else ""
@@ -301,7 +301,7 @@ def finish_stream(response, key, label):
         return response
     response.vary.add("Accept-Encoding")
     if response.status_code != 200 or not compression.may_compress(
-        headers, key, current_app.config["DOCS_COMPRESSION_MIN_SIZE"]
+        headers, key, current_app.config["DOCS_COMPRESSION_MIN_SIZE"], current_app.config["DOCS_COMPRESSION_MAX_SIZE"]
     ):
         return response
     try:
@@ -311,6 +311,10 @@ def finish_stream(response, key, label):
         raise
     if coding == "identity":
         return response
+    length = headers.get("content-length")
+    coding, level = compression.stream_encoding(
+        request.headers.get("Accept-Encoding"), compression.available_codecs(), int(length) if length and length.isdigit() else None
+    )
     response.headers["Content-Encoding"] = coding
     # The compressed length is unknown until the end: the body goes out chunked.
     response.headers.pop("Content-Length", None)
@@ -318,7 +322,7 @@ def finish_stream(response, key, label):
     if "etag" in headers:
         response.headers["ETag"] = compression.encoded_etag(headers["etag"], coding)
     if request.method != "HEAD":
-        response.response = compression.compress_stream(response.response, coding)
+        response.response = compression.compress_stream(response.response, coding, level)
     return response
 
 

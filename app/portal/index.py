@@ -242,6 +242,13 @@ def record_version(project, version, metadata, stats):
             "size": stats.get("size"),
             "files": stats.get("files"),
             "hidden": bool(metadata.get("hidden")) or bool(old.get("hidden", False)),
+            # What this version said of its project, kept with it: a reader who may read only some
+            # versions sees only what those said (catalog.metadata_for).
+            "metadata": {
+                **old.get("metadata", {}),
+                **{key: metadata[key] for key in ("title", "description", "owner", "contact", "repo") if metadata.get(key) is not None},
+                **({"tags": list(metadata["tags"])} if metadata.get("tags") else {}),
+            },
         }
     return change
 

@@ -52,6 +52,7 @@ def publish_command(source_dir, prefix, delete, dry_run, jobs, include_hidden, p
     config = current_app.config
     portal_target = project is not None or version is not None or any(metadata.values())
     if portal_target:
+        from ..portal.catalog import is_web_link
         from ..portal.cli import check_publish_target
 
         if prefix:
@@ -59,6 +60,9 @@ def publish_command(source_dir, prefix, delete, dry_run, jobs, include_hidden, p
         if not project or not version:
             raise click.UsageError("--project and --version go together (and the metadata options need them)")
         check_publish_target(project, version)
+        if metadata.get("repo") and not is_web_link(metadata["repo"]):
+            # The portal links to it: a javascript: or data: URL would run in readers' browsers.
+            raise click.BadParameter("must be an http:// or https:// URL", param_hint="'--repo'")
         prefix = f"{project}/{version}/"
     try:
         key_prefix = config["S3_PREFIX"] + normalise_prefix(prefix)

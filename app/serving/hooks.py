@@ -93,3 +93,17 @@ def fallbacks():
 def fetch(key):
     """Return the response for ``key`` through the registered fetch."""
     return _hooks()["fetch"](key)
+
+
+def spend_s3_call():
+    """Take one S3 call from the request's budget for lookups of missing keys; ``False`` once it is spent.
+
+    Fallbacks that probe S3 for what a missing key might mean (an index document, a folder's
+    contents, an error document up the path) call this first: however many levels a path has, one
+    request costs at most ``DOCS_FALLBACK_S3_CALLS`` such calls.
+    """
+    left = g.get("fallback_s3_calls", current_app.config["DOCS_FALLBACK_S3_CALLS"])
+    if left <= 0:
+        return False
+    g.fallback_s3_calls = left - 1
+    return True

@@ -5,7 +5,7 @@ from flask import Blueprint, Response, current_app, g, request
 from werkzeug.routing import PathConverter
 
 from . import hooks, keys
-from ..errors import DocsError, error_status, precondition_failed
+from ..errors import DocsError, NotFound, error_status, precondition_failed
 from .headers import (
     NOT_MODIFIED_HEADERS,
     conditional_params,
@@ -53,7 +53,13 @@ def serve_doc(path):
     key = keys.key_for_path(path, config["S3_PREFIX"], config["DOCS_INDEX_DOCUMENT"])
     g.doc_path = path
     g.s3_key = key
-    hooks.run_gates(path)
+    try:
+        hooks.run_gates(path)
+    except NotFound as hidden:
+        # A refusal hidden as a missing key gets a missing key's whole answer (error document, portal
+        # page), without asking S3 about the key itself.
+        g.answer_as_missing = True
+        return answer_missing(path, hidden.as_client_error())
     response = hooks.first_answer(hooks.responders(), path, key)
     if response is not None:
         return response
@@ -62,10 +68,15 @@ def serve_doc(path):
     except ClientError as error:
         if not is_missing(error):
             raise
-        response = hooks.first_answer(hooks.fallbacks(), path, error)
-        if response is None:
-            raise
-        return response
+        return answer_missing(path, error)
+
+
+def answer_missing(path, error):
+    """Return the first fallback's answer for a missing key, or raise S3's ``error``."""
+    response = hooks.first_answer(hooks.fallbacks(), path, error)
+    if response is None:
+        raise error
+    return response
 
 
 def is_missing(error):
@@ -98,7 +109,9 @@ def is_directory(path):
 
 def redirect_to_directory(path, error):
     """Redirect ``path`` to ``path/`` when that directory has an index document (the first fallback)."""
-    if path != "" and not path.endswith("/") and has_index(path):
+    if g.get("answer_as_missing"):
+        return None
+    if path != "" and not path.endswith("/") and hooks.spend_s3_call() and has_index(path):
         query = request.query_string.decode("latin-1")
         return redirect(keys.directory_location(path, query))
     return None
