@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-fast bench publish system-deps settings-doc clean
+.PHONY: run test test-unit test-fast lint bench publish system-deps settings-doc clean
 
 $(VENV)/.core: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +30,17 @@ run: $(VENV)/.core
 system-deps:
 	bash tests/system-deps.sh
 
-## test: install what the tests need, then run all of them (two pytest-xdist workers: most tests wait on servers)
-test: $(VENV)/.test system-deps
+## test: install what the tests need, lint, then run all of them (two pytest-xdist workers: most tests wait on servers)
+test: $(VENV)/.test system-deps lint
 	$(PY) -m pytest -n 2
+
+## test-unit: lint, then the tests that start no real server (no moto server, gunicorn, nginx, Chromium): under 2 minutes
+test-unit: $(VENV)/.test lint
+	$(PY) -m pytest -n 2 -m "not server"
+
+## lint: ruff (pinned in requirements-test.txt) with the rules in ruff.toml
+lint: $(VENV)/.test
+	$(VENV)/bin/ruff check .
 
 ## test-fast: the suite without the browser and load tests
 test-fast: $(VENV)/.test

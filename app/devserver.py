@@ -48,19 +48,41 @@ def start_embedded_s3(port):
     return server, f"http://{host}:{bound_port}"
 
 
-def load_sample_site(endpoint_url, environ):
-    """Create the sample bucket and publish the sample site into it; return the environment for gunicorn."""
-    from .publishing.run import PublishOptions, publish_tree
+def embedded_settings(endpoint_url, bucket):
+    """Return the settings of a client for ``bucket`` on the embedded endpoint."""
+    return {**default_settings(), "S3_BUCKET": bucket, "S3_ENDPOINT_URL": endpoint_url,
+            "S3_REGION": "us-east-1", "S3_ADDRESSING_STYLE": "path"}
+
+
+def load_build(endpoint_url, environ, bucket, source, what):
+    """Create ``bucket`` on the embedded endpoint and publish the built site ``source`` (``what``, in
+    messages) into it as ``flask docs publish`` would; return its S3 client and gunicorn's environment."""
+    from .publishing.run import PublishError, PublishOptions, publish_tree
     from .s3 import create_client
 
-    settings = {**default_settings(), "S3_BUCKET": SAMPLE_BUCKET, "S3_ENDPOINT_URL": endpoint_url,
-                "S3_REGION": "us-east-1", "S3_ADDRESSING_STYLE": "path"}
+    settings = embedded_settings(endpoint_url, bucket)
     os.environ.update(FAKE_CREDENTIALS)
     s3 = create_client(settings)
-    s3.create_bucket(Bucket=SAMPLE_BUCKET)
-    report = publish_tree(s3, SAMPLE_BUCKET, SAMPLE_SITE, "", PublishOptions.from_config(settings))
+    s3.create_bucket(Bucket=bucket)
+    try:
+        report = publish_tree(s3, bucket, source, "", PublishOptions.from_config(settings))
+    except PublishError as error:
+        raise SystemExit(f"docs-proxy: cannot preview {what}: {error}") from None
     if not report.ok:
-        raise SystemExit(f"docs-proxy: could not load the sample site: {report.failed}")
+        raise SystemExit(f"docs-proxy: could not publish {what}: {report.failed}")
+    return s3, {
+        **environ,
+        **FAKE_CREDENTIALS,
+        "S3_BUCKET": bucket,
+        "S3_ENDPOINT_URL": endpoint_url,
+        "S3_ADDRESSING_STYLE": "path",
+        "S3_PREFIX": "",
+    }
+
+
+def load_sample_site(endpoint_url, environ):
+    """Create the sample bucket and publish the sample site into it; return the environment for gunicorn."""
+    s3, environ = load_build(endpoint_url, environ, SAMPLE_BUCKET, SAMPLE_SITE, "the sample site")
     s3.put_object(
         Bucket=SAMPLE_BUCKET,
         Key=GZIP_STORED,
@@ -69,14 +91,7 @@ def load_sample_site(endpoint_url, environ):
         ContentEncoding="gzip",
         CacheControl="no-cache",
     )
-    return {
-        **environ,
-        **FAKE_CREDENTIALS,
-        "S3_BUCKET": SAMPLE_BUCKET,
-        "S3_ENDPOINT_URL": endpoint_url,
-        "S3_ADDRESSING_STYLE": "path",
-        "S3_PREFIX": "",
-    }
+    return environ
 
 
 def load_sample_projects(endpoint_url):
@@ -85,35 +100,13 @@ def load_sample_projects(endpoint_url):
     from .s3 import create_client
     from .search.publish import SearchIndexer
 
-    settings = {**default_settings(), "S3_BUCKET": SAMPLE_BUCKET, "S3_ENDPOINT_URL": endpoint_url,
-                "S3_REGION": "us-east-1", "S3_ADDRESSING_STYLE": "path"}
+    settings = embedded_settings(endpoint_url, SAMPLE_BUCKET)
     publish_sample_projects(create_client(settings), SAMPLE_BUCKET, indexers=(SearchIndexer(),))
 
 
 def load_local_build(endpoint_url, environ, source):
     """Create the preview bucket and publish the local build ``source`` into it; return gunicorn's environment."""
-    from .publishing.run import PublishError, PublishOptions, publish_tree
-    from .s3 import create_client
-
-    settings = {**default_settings(), "S3_BUCKET": PREVIEW_BUCKET, "S3_ENDPOINT_URL": endpoint_url,
-                "S3_REGION": "us-east-1", "S3_ADDRESSING_STYLE": "path"}
-    os.environ.update(FAKE_CREDENTIALS)
-    s3 = create_client(settings)
-    s3.create_bucket(Bucket=PREVIEW_BUCKET)
-    try:
-        report = publish_tree(s3, PREVIEW_BUCKET, source, "", PublishOptions.from_config(settings))
-    except PublishError as error:
-        raise SystemExit(f"docs-proxy: cannot preview {source}: {error}") from None
-    if not report.ok:
-        raise SystemExit(f"docs-proxy: could not publish {source}: {report.failed}")
-    return {
-        **environ,
-        **FAKE_CREDENTIALS,
-        "S3_BUCKET": PREVIEW_BUCKET,
-        "S3_ENDPOINT_URL": endpoint_url,
-        "S3_ADDRESSING_STYLE": "path",
-        "S3_PREFIX": "",
-    }
+    return load_build(endpoint_url, environ, PREVIEW_BUCKET, source, source)[1]
 
 
 def startup_problem(environ):

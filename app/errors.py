@@ -17,30 +17,13 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import RequestRedirect
 from werkzeug.http import HTTP_STATUS_CODES
 
+from .exceptions import BadPath, DocsError, error_status, is_missing  # noqa: F401  (their home before app/exceptions.py)
 from .serving.headers import ERROR_HEADERS, NOT_MODIFIED_HEADERS, select_headers
-from .serving.keys import BadPath
 from .s3 import RAW_ERROR_BODY, FirstByteDeadlineExceeded
 
 
 # A missing page, a failed precondition or a range past the end is what readers ask for, not trouble.
 ROUTINE_S3_ERRORS = (404, 412, 416)
-
-
-class DocsError(Exception):
-    """A refusal any package can raise; ``handle_docs_error`` turns it into a plain-text response.
-
-    Subclasses (access control's 401/403, the portal's, ...) set ``status`` and may carry ``headers``
-    (``WWW-Authenticate``, ``Cache-Control``, ``Location``); the reason is said to the client.
-    """
-
-    status = 400
-
-    def __init__(self, reason, status=None, headers=None):
-        super().__init__(reason)
-        self.reason = reason
-        if status is not None:
-            self.status = status
-        self.headers = list(headers or [])
 
 
 # The body S3 answers a failed precondition with: a refusal looks the same whether S3, the serving
@@ -91,11 +74,6 @@ def plain(status, text, headers=None):
     return response
 
 
-def error_status(error):
-    """Return the HTTP status S3 answered with for a ``ClientError``."""
-    return error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 502
-
-
 def handle_client_error(error):
     """Pass S3's error through: its status, its XML body and its content type (a 304 stays a 304)."""
     status = error_status(error)
@@ -134,13 +112,8 @@ def handle_botocore_error(error):
     return plain(502, "Bad Gateway: S3 could not be reached.")
 
 
-def handle_bad_path(error):
-    """Refuse a path that cannot name a document, saying why."""
-    return plain(error.status, f"{error.status} {HTTP_STATUS_CODES[error.status]}: {error.reason}.")
-
-
 def handle_docs_error(error):
-    """Answer a ``DocsError`` with its status, reason and headers."""
+    """Answer a ``DocsError`` (``BadPath`` among them) with its status, reason and headers."""
     if isinstance(error, NotFound):
         return no_such_key(g.get("s3_key"))
     return plain(error.status, f"{error.status} {HTTP_STATUS_CODES[error.status]}: {error.reason}.", error.headers)
@@ -179,7 +152,6 @@ def init_app(app):
     """Register the error handlers on ``app``."""
     app.register_error_handler(ClientError, handle_client_error)
     app.register_error_handler(BotoCoreError, handle_botocore_error)
-    app.register_error_handler(BadPath, handle_bad_path)
     app.register_error_handler(DocsError, handle_docs_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     # Registered before every package's hooks, so it runs after theirs (Flask runs them in reverse).

@@ -14,6 +14,9 @@ import requests
 
 from tests.servers import ROOT, free_port, wait_for_port
 
+# Every test here starts `python -m app.devserver` in a subprocess.
+pytestmark = pytest.mark.usefixtures("real_server")
+
 SAMPLE_ASSETS = {
     "": "text/html; charset=utf-8",
     "guide/": "text/html; charset=utf-8",

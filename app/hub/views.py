@@ -4,7 +4,7 @@ import hashlib
 import json
 from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask import Blueprint, Response, abort, current_app, request
 
 from .. import access, hosts
 from ..cache import compression
@@ -41,8 +41,8 @@ def page_urls(project, names, page):
     """Return ``{version: URL}``: the same page in each version when its manifest has it, else the version's root."""
     config = current_app.config
     hub = get_hub()
-    switch = lambda name, version, rest: hosts.main_url(  # noqa: E731
-        f"/_/switch/{quote(name)}/{quote(version)}/{quote(rest)}")
+    switch = lambda name, version, rest: (  # noqa: E731
+        hosts.main_url(f"/_/switch/{quote(name)}/{quote(version)}/{quote(rest)}"))
     urls = {}
     for name in names:
         pages = hub.manifests.pages(get_s3(), config["S3_BUCKET"], config["S3_PREFIX"], project.name, name,
@@ -63,9 +63,9 @@ def context(project, version, page):
     default = resolution.default
     newer = default is not None and parse_version(default) < parse_version(version)
     root = request.script_root
-    # With one origin per project (DOCS_PROJECT_HOSTS) the script may fetch only its own host: the
-    # project's search is answered here, every-project search and the portal are links to the main host.
-    shared = hosts.get_pattern() is None
+    # On a project's own host (DOCS_PROJECT_HOSTS) the search API answers for that project only: searching
+    # every project is the main host's, which a page here cannot read (docs/security.md).
+    own_host = hosts.site_project() is not None
     return {
         "project": {"name": project.name, "title": project.title, "owner": project.owner, "contact": project.contact,
                     "repo": project.repo, "url": hosts.main_url(f"/_/projects/{quote(project.name)}")},
@@ -77,9 +77,8 @@ def context(project, version, page):
                     if default in urls else None),
         "versions": [{"name": name, "aliases": resolution.aliases_of(name), "url": urls[name],
                       "current": name == version} for name in listed],
-        "search": {"api": f"{root}/_/hub/search/{quote(project.name)}",
-                   "all": f"{root}/_/api/search" if shared else None, "page": hosts.main_url("/_/search")},
-        "portal": hosts.main_url("/_/"),
+        "search": {"api": f"{root}/_/api/search", "page": hosts.main_url("/_/search"), "all_projects": not own_host},
+        "portal": hosts.main_url("/docs/"),
     }
 
 
@@ -104,19 +103,8 @@ def context_api(project, version):
     return response.make_conditional(request)
 
 
-@bp.route("/search/<project>", **ROUTE)
-def project_search(project):
-    """Search ``project`` (``?version=`` the version being read, else its default) for the hub, on the project's host."""
-    from ..search.views import NO_STORE, run_search
-
-    if not request.args.get("q", "").strip():
-        raise DocsError("give the words to search for in the q parameter, e.g. ?q=install")
-    args = {"q": request.args["q"], "project": project, "version": request.args.get("version", ""),
-            "page": request.args.get("page")}
-    return jsonify(run_search(args).as_json()), 200, NO_STORE
-
-
 def init_app(app):
-    """Register the hub's routes on ``app``; with one origin per project they answer on the project's own host."""
+    """Register the hub's routes on ``app``: its files on every host, a project's context on that project's host."""
     app.register_blueprint(bp)
-    hosts.serve_on_project_hosts(app, bp.name, project_arg="project")
+    hosts.serve_on_project_hosts(app, "hub.asset")
+    hosts.serve_on_project_hosts(app, "hub.context_api", project_arg="project")

@@ -19,6 +19,8 @@ from datetime import datetime, timezone
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..exceptions import is_missing
+
 from .catalog import BadIndex, catalog_from_index, decode_index, empty_index, encode_index, new_project
 from .versions import (
     PROJECT_PATTERN,
@@ -58,18 +60,13 @@ def error_code(error):
     return response.get("Error", {}).get("Code") or str(response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
 
 
-def is_missing(error):
-    """Tell whether a ``ClientError`` says the object does not exist."""
-    return error_code(error) in ("NoSuchKey", "404")
-
-
 def read_index(s3, bucket, prefix, if_none_match=None):
     """Return ``(document, etag)``; ``(None, None)`` when there is no index; ``(None, etag)`` on a 304."""
     params = {"IfNoneMatch": if_none_match} if if_none_match else {}
     try:
         response = s3.get_object(Bucket=bucket, Key=index_key(prefix), **params)
     except ClientError as error:
-        if is_missing(error):
+        if is_missing(error, strict=True):
             return None, None
         if error_code(error) in ("304", "NotModified"):
             return None, if_none_match

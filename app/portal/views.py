@@ -17,7 +17,6 @@ from .. import access, hosts
 from ..publishing.run import format_bytes
 from ..s3 import get_s3
 from ..serving import hooks, keys
-from ..website.listing import is_listed
 from . import get_catalog
 from .catalog import BadIndex, groups, metadata_for
 from .versions import parse_version, resolve_aliases, resolve_name
@@ -66,13 +65,12 @@ def visible_project(catalog, name):
 
 
 def is_listing_folder(path):
-    """Tell whether ``path`` lies in a folder the operator named in DOCS_LISTING_PREFIXES.
+    """Tell whether a later fallback (the listings) claimed the folder ``path`` lies in (``hooks.claim_folders``).
 
-    A folder named there is a listing, even where a bucket without a portal index makes its first
-    segment look like a project; ``*`` (everywhere) leaves the portal's answers to the portal.
+    A folder named in DOCS_LISTING_PREFIXES is a listing, even where a bucket without a portal index
+    makes its first segment look like a project.
     """
-    prefixes = [prefix for prefix in current_app.config["DOCS_LISTING_PREFIXES"] if prefix != "*"]
-    return is_listed(path.rstrip("/") + "/", prefixes)
+    return hooks.is_claimed(path.rstrip("/") + "/")
 
 
 def catalog_or_none():

@@ -16,6 +16,8 @@ from collections import OrderedDict
 
 from botocore.exceptions import ClientError
 
+from ..exceptions import is_missing
+
 from .document import SEARCH_DOCUMENT, decode_document
 from .engine import MissingDocument, Source, build_index
 
@@ -61,7 +63,7 @@ def s3_loader(s3, bucket):
         try:
             response = s3.get_object(Bucket=bucket, Key=source.key)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            if is_missing(error, strict=True):
                 raise MissingDocument(source.key) from None
             raise
         with response["Body"] as body:

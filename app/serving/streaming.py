@@ -6,7 +6,7 @@ from flask import Response, current_app, g, request
 
 from . import hooks
 from .headers import select_headers
-from ..website.redirects import BadRedirect, redirect_location
+from .redirects import BadRedirect, redirect_location
 
 # S3 website semantics: an object carrying this header answers 301 to it (issue 14).
 WEBSITE_REDIRECT = "x-amz-website-redirect-location"

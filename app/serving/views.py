@@ -14,6 +14,7 @@ from .headers import (
     precondition_status,
     select_headers,
 )
+from ..exceptions import is_missing
 from ..s3 import get_s3
 from .streaming import adopt_rewrite, close_body, object_response, s3_headers
 
@@ -77,14 +78,6 @@ def answer_missing(path, error):
     if response is None:
         raise error
     return response
-
-
-def is_missing(error):
-    """Tell whether S3's error means the key does not exist.
-
-    403 counts as missing: without s3:ListBucket, S3 answers 403 for keys that do not exist.
-    """
-    return error_status(error) in (403, 404)
 
 
 def is_directory(path):

@@ -17,6 +17,7 @@ from flask import Response, current_app, g, request
 from .. import hosts
 from ..access import may_read
 from ..errors import error_status
+from ..exceptions import is_missing
 from ..s3 import get_s3
 from ..serving.hooks import add_fallback, spend_s3_call
 from ..serving.streaming import close_body, prepend, stream_body
@@ -109,7 +110,7 @@ def fetch_document(document_path):
     try:
         return operation(Bucket=config["S3_BUCKET"], Key=config["S3_PREFIX"] + document_path)
     except ClientError as error:
-        if error_status(error) in (403, 404):
+        if is_missing(error):
             return None
         raise
 

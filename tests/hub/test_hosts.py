@@ -38,22 +38,22 @@ def test_a_page_on_its_projects_host_gets_the_block_and_its_script_and_context_a
     assert context.status_code == 200
     answer = context.get_json()
     assert [entry["url"] for entry in answer["versions"]] == ["/docs/payments/2.0/guide/", "/docs/payments/1.0/guide/"]
-    assert answer["search"] == {"api": "/_/hub/search/payments", "all": None, "page": "//docs.test/_/search"}
+    assert answer["search"] == {"api": "/_/api/search", "page": "//docs.test/_/search", "all_projects": False}
     assert answer["project"]["url"] == "//docs.test/_/projects/payments"
-    assert answer["portal"] == "//docs.test/_/"
+    assert answer["portal"] == "//docs.test/docs/"
 
 
 def test_another_projects_context_and_search_are_not_answered_on_this_host(client, projects):
     context = get(client, PAYMENTS, "/_/hub/api/wiki/1.0?page=")
-    search = get(client, PAYMENTS, "/_/hub/search/wiki?q=ledger")
+    search = get(client, PAYMENTS, "/_/api/search?q=ledger&project=wiki")
 
     assert (context.status_code, context.headers["Location"]) == (302, "//wiki.docs.test/_/hub/api/wiki/1.0?page=")
-    assert (search.status_code, search.headers["Location"]) == (302, "//wiki.docs.test/_/hub/search/wiki?q=ledger")
+    assert (search.status_code, search.headers["Location"]) == (302, "//wiki.docs.test/_/api/search?q=ledger&project=wiki")
     assert get(client, PAYMENTS, "/_/api/search?q=ledger").status_code == 302  # every-project search: main host only
 
 
 def test_the_hubs_search_on_a_project_host_finds_only_that_project(client, projects):
-    response = get(client, PAYMENTS, "/_/hub/search/payments?q=ledger&version=1.0")
+    response = get(client, PAYMENTS, "/_/api/search?q=ledger&project=payments&version=1.0")
 
     assert response.status_code == 200
     hits = response.get_json()["results"]

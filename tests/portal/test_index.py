@@ -26,9 +26,7 @@ def stored(s3, prefix=""):
     return json.loads(s3.get_object(Bucket=BUCKET, Key=prefix + INDEX_NAME)["Body"].read())
 
 
-def put_page(s3, key):
-    """Put a small HTML object at ``key``."""
-    s3.put_object(Bucket=BUCKET, Key=key, Body=b"<p>page</p>", ContentType="text/html")
+PAGE = b"<p>page</p>"
 
 
 def test_the_first_update_creates_the_index_only_if_it_is_still_absent(s3):
@@ -78,18 +76,18 @@ def test_a_refused_change_writes_nothing(s3):
     assert s3.head_object(Bucket=BUCKET, Key=INDEX_NAME)["ETag"] == etag
 
 
-def test_creating_the_index_keeps_sites_copied_in_by_hand(s3):
-    put_page(s3, "handmade/0.1/index.html")
-    put_page(s3, "handmade/0.1/guide.html")
+def test_creating_the_index_keeps_sites_copied_in_by_hand(s3, put):
+    put("handmade/0.1/index.html", PAGE, ContentType="text/html")
+    put("handmade/0.1/guide.html", PAGE, ContentType="text/html")
     update_index(s3, BUCKET, "", record_version("api", "1.0", {}, STATS))
     handmade = stored(s3)["projects"]["handmade"]["versions"]["0.1"]
     assert handmade["files"] == 2 and handmade["size"] == 22
 
 
-def test_a_rebuild_keeps_metadata_pins_and_flags_and_follows_the_bucket(s3):
+def test_a_rebuild_keeps_metadata_pins_and_flags_and_follows_the_bucket(s3, put):
     for key in ["api/1.0/index.html", "api/2.0/index.html", "api/2.0/a/b.html", "new/0.1/index.html",
                 "plain/index.html", "plain/sub/index.html", "api/assets/x.css", "_static/x.css", "api/3.0/only.css"]:
-        put_page(s3, key)
+        put(key, PAGE, ContentType="text/html")
     previous = empty_index()
     previous["projects"]["api"] = {"title": "API", "tags": ["x"], "aliases": {"lts": "1.0", "old": "0.5"},
                                    "versions": {"1.0": {"hidden": True, "commit": "c1", "published": "2020-01-01T00:00:00+00:00"},
@@ -104,9 +102,9 @@ def test_a_rebuild_keeps_metadata_pins_and_flags_and_follows_the_bucket(s3):
     assert api["versions"]["2.0"]["files"] == 2 and api["versions"]["2.0"]["published"]
 
 
-def test_a_delimiter_listing_finds_projects_and_versions_without_an_index(s3):
+def test_a_delimiter_listing_finds_projects_and_versions_without_an_index(s3, put):
     for key in ["api/1.0/index.html", "api/2.0/index.html", "plain/index.html", "plain/sub/index.html", "_x/1/index.html"]:
-        put_page(s3, key)
+        put(key, PAGE, ContentType="text/html")
     projects = listing_index(s3, BUCKET, "")["projects"]
     assert {name: sorted(entry["versions"]) for name, entry in projects.items()} == {"api": ["1.0", "2.0"]}
 
@@ -140,16 +138,9 @@ class Clock:
         return self.now
 
 
-def counted(s3):
-    """Return the list the S3 operations of ``s3`` are recorded into (a botocore event hook)."""
-    calls = []
-    s3.meta.events.register("before-call.s3.*", lambda model, **kwargs: calls.append(model.name))
-    return calls
-
-
-def test_the_cache_revalidates_after_the_ttl_with_a_conditional_get(s3):
+def test_the_cache_revalidates_after_the_ttl_with_a_conditional_get(s3, bucket):
     update_index(s3, BUCKET, "", record_version("api", "1.0", {}, STATS))
-    calls = counted(s3)
+    calls = bucket.operations()
     clock = Clock()
     cache = IndexCache(10, clock)
     first = cache.get(s3, BUCKET, "")

@@ -13,7 +13,7 @@ from tests.ops.conftest import parse_metrics
 from tests.servers import raw_request
 
 from tests.website.conftest import (
-    ARTIFACTS, BIG, GUIDE_404, PREFIX, REDIRECT_OBJECTS, ROOT_404, WEIRD_NAMES, put,
+    ARTIFACTS, BIG, GUIDE_404, PREFIX, REDIRECT_OBJECTS, ROOT_404, WEIRD_NAMES,
 )
 
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
@@ -115,22 +115,22 @@ def test_without_error_document_option_html_clients_get_s3s_error(plain_server):
     assert b"<Code>NoSuchKey</Code>" in response.content
 
 
-def test_error_document_lookup_is_cached_for_its_ttl(site_bucket, server_s3, moto_app):
+def test_error_document_lookup_is_cached_for_its_ttl(put, moto_app):
     folder = f"cached-{uuid.uuid4().hex[:8]}/"
     cached = moto_app(DOCS_ERROR_DOCUMENT="404.html", DOCS_ERROR_DOCUMENT_TTL=60).test_client()
     uncached = moto_app(DOCS_ERROR_DOCUMENT="404.html", DOCS_ERROR_DOCUMENT_TTL=0).test_client()
     assert cached.get(f"/docs/{folder}missing.html", headers=HTML).data == ROOT_404
     assert uncached.get(f"/docs/{folder}missing.html", headers=HTML).data == ROOT_404
 
-    put(server_s3, site_bucket, folder + "404.html", b"nearer", ContentType="text/html")
+    put(folder + "404.html", b"nearer", ContentType="text/html")
 
     assert cached.get(f"/docs/{folder}missing.html", headers=HTML).data == ROOT_404
     assert uncached.get(f"/docs/{folder}missing.html", headers=HTML).data == b"nearer"
 
 
-def test_cached_error_document_that_disappears_is_looked_up_again(site_bucket, server_s3, moto_app):
+def test_cached_error_document_that_disappears_is_looked_up_again(site_bucket, server_s3, put, moto_app):
     folder = f"gone-{uuid.uuid4().hex[:8]}/"
-    put(server_s3, site_bucket, folder + "404.html", b"soon gone", ContentType="text/html")
+    put(folder + "404.html", b"soon gone", ContentType="text/html")
     client = moto_app(DOCS_ERROR_DOCUMENT="404.html", DOCS_ERROR_DOCUMENT_TTL=60).test_client()
     assert client.get(f"/docs/{folder}x.html", headers=HTML).data == b"soon gone"
 

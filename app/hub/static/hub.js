@@ -97,8 +97,10 @@
                              "aria-controls": "docs-hub-results", "aria-autocomplete": "list", autocomplete: "off",
                              placeholder: "Search " + ctx.project.title + " " + version, "aria-label": "Search"});
     var scope = el("input", {type: "checkbox", id: "docs-hub-all"});
-    // With one origin per project, every project is searched on the main host's search page (a link).
-    var everywhere = ctx.search.all ? el("label", {"for": "docs-hub-all"}, [scope, " All projects"]) :
+    // On a project's own host only that project can be searched from the page (docs/security.md):
+    // every project is searched on the main host's search page, a link.
+    var allProjects = ctx.search.all_projects !== false;
+    var everywhere = allProjects ? el("label", {"for": "docs-hub-all"}, [scope, " All projects"]) :
       el("a", {href: ctx.search.page, text: "All projects"});
     var results = el("ul", {id: "docs-hub-results", role: "listbox", "class": "docs-hub-results",
                             "aria-label": "Results"});
@@ -123,10 +125,10 @@
     }
     function run() {
       var q = input.value.trim(), mine = ++serial;
-      if (!ctx.search.all) everywhere.href = ctx.search.page + "?q=" + encodeURIComponent(q);
+      if (!allProjects) everywhere.href = ctx.search.page + "?q=" + encodeURIComponent(q);
       if (!q) { results.textContent = ""; status.textContent = ""; return; }
-      var url = scope.checked ? ctx.search.all + "?q=" + encodeURIComponent(q) :
-        ctx.search.api + "?q=" + encodeURIComponent(q) + "&version=" + encodeURIComponent(version);
+      var url = ctx.search.api + "?q=" + encodeURIComponent(q) +
+        (scope.checked ? "" : "&project=" + encodeURIComponent(project) + "&version=" + encodeURIComponent(version));
       fetch(url, {credentials: "same-origin", headers: {Accept: "application/json"}}).then(function (response) {
         return response.ok ? response.json() : Promise.reject(response.status);
       }).then(function (answer) {
@@ -159,7 +161,7 @@
         if (link) { close(); window.location.href = link.href; }
       } else if (event.key === "Tab") {
         event.preventDefault(); // focus stays in the dialog: the input and the switch
-        (doc.activeElement === input ? (ctx.search.all ? scope : everywhere) : input).focus();
+        (doc.activeElement === input ? (allProjects ? scope : everywhere) : input).focus();
       }
     });
     results.addEventListener("click", function (event) {
