@@ -377,7 +377,7 @@ def test_the_portal_entry_cannot_inject_markup_or_script_links(tab, hub_server):
 
     expect(links).to_contain_text("<img src=x onerror=alert(1)>")  # shown as text
     expect(links.locator("img")).to_have_count(0)
-    expect(links.get_by_role("link", name="Source")).to_have_count(0)  # a javascript: URL is no link
+    expect(links.get_by_role("link", name="Source")).to_have_count(0)  # the javascript: repo in the index is no link
     expect(links.get_by_role("link", name="Contact")).to_have_attribute("href", "https://chat.corp.example/docs")
     tab.wait_for_load_state("networkidle")
     assert dialogs == []
