@@ -59,8 +59,8 @@ def visible_project(catalog, name):
 def is_listing_folder(path):
     """Tell whether ``path`` lies in a folder the operator named in DOCS_LISTING_PREFIXES.
 
-    A folder named there is a listing, even where a bucket without a portal index makes its first
-    segment look like a project; ``*`` (everywhere) leaves the portal's answers to the portal.
+    A folder named there is a listing, even where its first segment is also a project's name;
+    ``*`` (everywhere) leaves the portal's answers to the portal.
     """
     prefixes = [prefix for prefix in parse_prefixes(current_app.config["DOCS_LISTING_PREFIXES"]) if prefix != "*"]
     return is_listed(path.rstrip("/") + "/", prefixes)
@@ -103,12 +103,14 @@ def json_response(document, status=200):
 
 def portal_fallback(path, error):
     """Answer a missing key under /docs/ when the portal knows what it means; otherwise ``None``."""
-    if path == "":
-        return landing_page(as_fallback=True)
     if is_listing_folder(path):
         return None
-    name, slash, rest = path.partition("/")
     catalog = catalog_or_none()
+    if path == "":
+        # Only a bucket with projects has a landing page; any other answers as S3 website hosting does.
+        # (An unreadable index still gets the landing page's own answer: a 503 saying so.)
+        return landing_page(as_fallback=True) if catalog is None or catalog.projects else None
+    name, slash, rest = path.partition("/")
     project = catalog and visible_project(catalog, name)
     if project is None:
         return None

@@ -10,7 +10,6 @@ from app.portal.index import (
     IndexCache,
     IndexConflict,
     build_index,
-    listing_index,
     read_index,
     record_version,
     update_index,
@@ -102,13 +101,6 @@ def test_a_rebuild_keeps_metadata_pins_and_flags_and_follows_the_bucket(s3):
     assert api["versions"]["1.0"]["hidden"] is True and api["versions"]["1.0"]["commit"] == "c1"
     assert api["versions"]["1.0"]["published"] == "2020-01-01T00:00:00+00:00"
     assert api["versions"]["2.0"]["files"] == 2 and api["versions"]["2.0"]["published"]
-
-
-def test_a_delimiter_listing_finds_projects_and_versions_without_an_index(s3):
-    for key in ["api/1.0/index.html", "api/2.0/index.html", "plain/index.html", "plain/sub/index.html", "_x/1/index.html"]:
-        put_page(s3, key)
-    projects = listing_index(s3, BUCKET, "")["projects"]
-    assert {name: sorted(entry["versions"]) for name, entry in projects.items()} == {"api": ["1.0", "2.0"]}
 
 
 @pytest.mark.parametrize("data", [b"", b"[]", b'{"format": 2, "projects": {}}', b'{"format": 1}',
