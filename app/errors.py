@@ -9,13 +9,13 @@ from botocore.exceptions import (
     NoCredentialsError,
     ReadTimeoutError,
 )
-from flask import Response, current_app, g
+from flask import Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.http import HTTP_STATUS_CODES
 
 from .serving.headers import ERROR_HEADERS, NOT_MODIFIED_HEADERS, select_headers
 from .serving.keys import BadPath
-from .s3 import RAW_ERROR_BODY, FirstByteDeadlineExceeded
+from .s3 import RAW_ERROR_BODY, FirstByteDeadlineExceeded, get_s3
 
 
 # A missing page, a failed precondition or a range past the end is what readers ask for, not trouble.
@@ -84,7 +84,29 @@ def handle_client_error(error):
         f" (request id {request_id})" if request_id else "",
     )
     body = response.get(RAW_ERROR_BODY, b"")
+    if request.method == "HEAD" and not body and status in (403, 404):
+        headers, body = get_error_answer(headers, body)
+    # On HEAD, werkzeug sends the headers of this body (its type and length) and leaves the body out.
     return Response(body, status=status, headers=select_headers(headers, ERROR_HEADERS))
+
+
+def get_error_answer(headers, body):
+    """Return the headers and body S3 answers a GET of the missing key with, for a HEAD to tell the same.
+
+    S3 answers a HEAD error without a body, so without this a HEAD would announce another type and
+    length than its GET (RFC 9110 9.3.2). One more S3 call, only for a HEAD of a missing page.
+    """
+    key = g.get("s3_key")
+    if key is None:
+        return headers, body
+    try:
+        found = get_s3().get_object(Bucket=current_app.config["S3_BUCKET"], Key=key)
+    except ClientError as error:
+        return error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {}), error.response.get(RAW_ERROR_BODY, b"")
+    except BotoCoreError:
+        return headers, body
+    found["Body"].close()  # appeared in between: the HEAD's own answer stands
+    return headers, body
 
 
 def handle_botocore_error(error):

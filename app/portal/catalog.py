@@ -6,7 +6,7 @@ The index is one JSON object in the bucket, ``<S3_PREFIX>.docs-portal.json``::
         "title": "Payments", "description": "...", "owner": "...", "contact": "...", "repo": "...",
         "tags": ["api"], "aliases": {"lts": "1.10.0"},
         "versions": {"2.0.0": {"published": "2026-11-22T14:00:00+00:00", "commit": "abc123",
-                               "size": 123456, "files": 42, "hidden": false}}}}}
+                               "size": 123456, "files": 42, "hidden": false, "error_document": "404.html"}}}}}
 
 ``aliases`` holds only pins; ``latest``, ``stable`` and release lines are computed (versions.py).
 """
@@ -65,6 +65,8 @@ class Version:
     commit: str = ""
     size: int = None
     files: int = None
+    # The version's own error page, when publish found one at its root (``404.html``).
+    error_document: str = ""
 
     @cached_property
     def kind(self):
@@ -135,6 +137,7 @@ def catalog_from_index(document, version_id, source="index"):
                 commit=raw_versions[version].get("commit", "") or "",
                 size=raw_versions[version].get("size"),
                 files=raw_versions[version].get("files"),
+                error_document=raw_versions[version].get("error_document", "") or "",
             )
             for version in order_versions(raw_versions)
         )

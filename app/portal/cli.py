@@ -11,6 +11,7 @@ from ..s3 import get_s3
 from . import get_index_cache
 from .catalog import catalog_from_index
 from .index import (
+    ERROR_DOCUMENT,
     IndexConflict,
     build_index,
     index_key,
@@ -92,7 +93,8 @@ def check_publish_target(project, version):
 def record_publish(project, version, metadata, report):
     """List a successfully published ``project``/``version`` in the portal index; return its entry."""
     files = list(report.plan.uploads) + list(report.plan.unchanged)
-    stats = {"size": sum(local.size for local in files), "files": len(files)}
+    stats = {"size": sum(local.size for local in files), "files": len(files),
+             "error_document": ERROR_DOCUMENT if any(local.relkey == ERROR_DOCUMENT for local in files) else ""}
     try:
         document = _update(record_version(project, version, metadata, stats), "updating the portal index", [project])
     except click.ClickException as error:

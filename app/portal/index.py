@@ -35,6 +35,8 @@ INDEX_NAME = ".docs-portal.json"
 PROJECT_NAME = ".docs-project.json"
 UPDATE_ATTEMPTS = 40
 NO_INDEX = "none"
+# A version published with this file at its root answers its missing pages with it (docs/website.md).
+ERROR_DOCUMENT = "404.html"
 CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
 
 
@@ -132,6 +134,8 @@ def build_index(s3, bucket, prefix, previous=None, index_document="index.html"):
             entry["published"] = max(entry["published"], item["LastModified"].astimezone(timezone.utc).replace(microsecond=0).isoformat())
             if len(parts) == 3 and parts[2] == index_document:
                 entry["pages"] = True
+            if len(parts) == 3 and parts[2] == ERROR_DOCUMENT:
+                entry["error_document"] = ERROR_DOCUMENT
     old = dict((previous or empty_index())["projects"])
     for project in saved:
         if project not in old:
@@ -149,6 +153,8 @@ def build_index(s3, bucket, prefix, previous=None, index_document="index.html"):
             "files": entry["files"],
             "hidden": bool(kept.get("hidden", False)),
         }
+        if entry.get("error_document"):
+            target["versions"][version]["error_document"] = entry["error_document"]
     for project in document["projects"].values():
         project["aliases"] = {name: target for name, target in project["aliases"].items() if target in project["versions"]}
     return document
@@ -206,6 +212,8 @@ def record_version(project, version, metadata, stats):
             "files": stats.get("files"),
             "hidden": bool(metadata.get("hidden")) or bool(old.get("hidden", False)),
         }
+        if stats.get("error_document"):
+            entry["versions"][version]["error_document"] = stats["error_document"]
     return change
 
 
