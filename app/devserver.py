@@ -124,11 +124,12 @@ def load_samples(s3):
 def open_local_bucket(local, endpoint_url):
     """Fill the freshly started endpoint: the saved bucket if there is one, else the sample projects."""
     from . import devstore
+    from .publishing.run import counted
 
     s3 = local_client(endpoint_url)
     if devstore.has_snapshot(local.data, LOCAL_BUCKET):
         count = devstore.restore(s3, LOCAL_BUCKET, local.data)
-        print(f"docs-proxy: local bucket restored from {local.data} ({count} objects; make reset starts afresh)",
+        print(f"docs-proxy: local bucket restored from {local.data} ({counted(count, 'object')}; make reset starts afresh)",
               flush=True)
     else:
         load_samples(s3)

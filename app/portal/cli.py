@@ -6,7 +6,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from ..publishing.cli import docs_cli
-from ..publishing.run import describe_error, format_bytes
+from ..publishing.run import counted, describe_error, format_bytes
 from ..s3 import get_s3
 from . import get_index_cache
 from .catalog import catalog_from_index
@@ -105,7 +105,7 @@ def record_publish(project, version, metadata, report):
     catalog = catalog_from_index(document, "")
     resolution = catalog.by_name[project].resolution
     aliases = ", ".join(f"{name} -> {target}" for name, target in sorted(resolution.aliases.items())) or "none"
-    click.echo(f"Portal: {project} {version} listed ({len(resolution.ordered)} versions; aliases: {aliases}).")
+    click.echo(f"Portal: {project} {version} listed ({counted(len(resolution.ordered), 'version')}; aliases: {aliases}).")
     return document["projects"][project]["versions"][version]
 
 
@@ -204,13 +204,13 @@ def delete_command(project, version, yes):
                 errors = response.get("Errors", ())
                 if errors:
                     raise click.ClickException(
-                        f"S3 refused to delete {len(errors)} objects (first: {errors[0].get('Key')}: "
+                        f"S3 refused to delete {counted(len(errors), 'object')} (first: {errors[0].get('Key')}: "
                         f"{errors[0].get('Code')}); run the same command again"
                     )
                 count += len(keys[start:start + DELETE_BATCH])
     except (ClientError, BotoCoreError) as error:
         _fail(error, f"deleting {folder}")
-    click.echo(f"Deleted {project} {version}: removed from the portal, {count} objects deleted")
+    click.echo(f"Deleted {project} {version}: removed from the portal, {counted(count, 'object')} deleted")
 
 
 @click.command("reindex")
@@ -235,4 +235,4 @@ def reindex_command():
         click.echo(f"added   {project} {version}")
     for project, version in summary["dropped"]:
         click.echo(f"dropped {project} {version} (no index page under it any more)")
-    click.echo(f"Reindexed: {summary['total']} versions; {len(summary['added'])} added, {len(summary['dropped'])} dropped.")
+    click.echo(f"Reindexed: {counted(summary['total'], 'version')}; {len(summary['added'])} added, {len(summary['dropped'])} dropped.")
