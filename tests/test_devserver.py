@@ -76,6 +76,8 @@ class MakeRun:
         """Return everything make run printed so far."""
         return "".join(self.lines)
 
+    log = output  # what the browser tests' Visitor reads when a page fails
+
     def stop(self):
         """Stop it as Ctrl-C does; return its exit code."""
         if self.process.poll() is None:
