@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help run publish reset test test-fast bench system-deps clean
+.PHONY: help run publish reset test test-fast bench system-deps settings-doc clean
 .DEFAULT_GOAL := help
 
 ## help: this list (the default target)
@@ -67,6 +67,10 @@ publish: $(VENV)/.core
 ## reset: empty make run's local bucket (DOCS_EMBEDDED_DATA, by default .embedded-s3/); the next run starts with the samples
 reset:
 	rm -rf "$(or $(DOCS_EMBEDDED_DATA),.embedded-s3)"
+
+## settings-doc: regenerate docs/configuration.md from the packages' SETTINGS tables
+settings-doc: $(VENV)/.core
+	$(PY) -c "from app.settings import render_reference; print(render_reference(), end='')" > docs/configuration.md
 
 ## clean: remove the virtual environment
 clean:

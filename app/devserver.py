@@ -18,13 +18,22 @@ import sys
 import time
 from pathlib import Path
 
-import config
+from config import ConfigError, Setting, from_environ, number, text
+
+from .ops.server import bind_problem
+from .settings import default_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_SITE = Path(__file__).resolve().parent / "sample_site"
 LOCAL_BUCKET = "docs-local"
-LOCAL_PORT = 9000
-LOCAL_DATA = ROOT / ".embedded-s3"
+# make run's own settings (docs/configuration.md lists them; they never reach app.config).
+LOCAL_SETTINGS = (
+    Setting("DOCS_EMBEDDED_S3_PORT", 9000, number(int, 0, 65535),
+            "port of `make run`'s local S3 endpoint on 127.0.0.1 (with `S3_BUCKET` unset); `0`: any free port", "9100"),
+    Setting("DOCS_EMBEDDED_DATA", ".embedded-s3", text,
+            "folder (relative to the repository) where `make run` keeps its local bucket between runs; "
+            "`make reset` empties it", "/tmp/docs-local"),
+)
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "docs-local",
     "AWS_SECRET_ACCESS_KEY": "docs-local-secret",
@@ -45,8 +54,13 @@ class Local:
     """Where the local S3 endpoint listens and keeps its data, from the environment."""
 
     def __init__(self, environ):
-        self.port = int(environ.get("DOCS_EMBEDDED_S3_PORT") or LOCAL_PORT)
-        self.data = Path(environ.get("DOCS_EMBEDDED_DATA") or LOCAL_DATA)
+        values = {setting.name: setting.default for setting in LOCAL_SETTINGS}
+        try:
+            values.update(from_environ(environ, LOCAL_SETTINGS))
+        except ConfigError as error:
+            raise SystemExit(f"docs-proxy: configuration error: {error}") from None
+        self.port = values["DOCS_EMBEDDED_S3_PORT"]
+        self.data = ROOT / values["DOCS_EMBEDDED_DATA"]  # an absolute path stays as it is
 
     def endpoint(self, port=None):
         """Return the endpoint URL (of ``port`` once bound, when the configured one is 0)."""
@@ -72,7 +86,7 @@ def local_client(endpoint_url):
     from .s3 import create_client
 
     os.environ.update(LOCAL_CREDENTIALS)
-    return create_client({**config.DEFAULTS, "S3_BUCKET": LOCAL_BUCKET, "S3_ENDPOINT_URL": endpoint_url,
+    return create_client({**default_settings(), "S3_BUCKET": LOCAL_BUCKET, "S3_ENDPOINT_URL": endpoint_url,
                           "S3_REGION": "us-east-1", "S3_ADDRESSING_STYLE": "path"})
 
 
@@ -87,7 +101,7 @@ def start_embedded_s3(port):
                          "installs leave out: pip install -r requirements-embedded.txt (make run does "
                          "this when S3_BUCKET is unset), or set S3_BUCKET") from None
     if port:
-        problem = config.bind_problem(f"127.0.0.1:{port}", "DOCS_EMBEDDED_S3_PORT")
+        problem = bind_problem(f"127.0.0.1:{port}", "DOCS_EMBEDDED_S3_PORT")
         if problem:
             raise SystemExit(f"docs-proxy: configuration error: {problem}")
     # moto's server logs every S3 request through werkzeug; gunicorn's access log is the one to read.
@@ -109,7 +123,7 @@ def load_samples(s3):
     project, version = SAMPLE_SITE_PROJECT
     prefix = f"{project}/{version}/"
     report = publish_tree(s3, LOCAL_BUCKET, SAMPLE_SITE, prefix,
-                          PublishOptions.from_config(config.DEFAULTS, indexers=(SearchIndexer(),)))
+                          PublishOptions.from_config(default_settings(), indexers=(SearchIndexer(),)))
     if not report.ok:
         raise SystemExit(f"docs-proxy: could not load the sample site: {report.failed}")
     s3.put_object(Bucket=LOCAL_BUCKET, Key=prefix + GZIP_STORED,
@@ -149,7 +163,7 @@ def startup_problem(environ):
     from . import config_problem
 
     problem = config_problem({**environ, "S3_BUCKET": environ.get("S3_BUCKET") or LOCAL_BUCKET})
-    return problem or config.bind_problem(environ["DOCS_BIND"])
+    return problem or bind_problem(environ["DOCS_BIND"])
 
 
 def parse_args(argv):
@@ -220,7 +234,7 @@ def publish_only(args, extra, environ):
         return 2
     source = check_source(args.publish, environ)
     local = Local(environ)
-    if local.port and config.bind_problem(f"127.0.0.1:{local.port}") is not None:
+    if local.port and bind_problem(f"127.0.0.1:{local.port}") is not None:
         # Something listens on the local endpoint's port: make run is running; publish into it.
         print(f"docs-proxy: publishing into make run's local bucket at {local.endpoint()}", flush=True)
         return publish_build(local_environ(environ, local.endpoint()), source, args.project, args.version, extra)
