@@ -178,6 +178,20 @@ def test_a_missing_sample_page_shows_the_sites_own_404_and_a_missing_project_pag
     assert portal.status_code == 404 and "Page not found" in portal.text
 
 
+@pytest.mark.parametrize("path, accept", [
+    (f"{SAMPLE}guide/missing.html", "text/html"),
+    ("/docs/payments/2.0.0/guide/refundz.html", "text/html"),
+    ("/docs/payments/2.0.0/guide/refundz.html", "*/*"),
+    ("/docs/nothing-here.html", "text/html"),
+], ids=["own 404.html", "portal-look 404", "S3's XML", "outside any project"])
+def test_head_and_get_of_a_missing_page_agree_over_http(embedded, path, accept):
+    get = requests.get(embedded.url + path, headers={"Accept": accept}, timeout=30)
+    head = requests.head(embedded.url + path, headers={"Accept": accept}, timeout=30)
+    assert get.status_code == 404
+    assert (head.status_code, head.headers["Content-Type"], int(head.headers["Content-Length"])) == (
+        get.status_code, get.headers["Content-Type"], len(get.content))
+
+
 def test_ctrl_c_stops_everything(embedded):
     assert embedded.stop() == 0
     time.sleep(0.2)
