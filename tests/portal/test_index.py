@@ -173,3 +173,11 @@ def test_a_conditional_read_of_an_unchanged_index_returns_no_document(s3):
     document, etag = read_index(s3, BUCKET, "")
     assert document["projects"]
     assert read_index(s3, BUCKET, "", if_none_match=etag) == (None, etag)
+
+
+def test_a_rebuild_finds_each_versions_own_404_page(s3):
+    for key in ["api/1.0/index.html", "api/1.0/404.html", "api/2.0/index.html", "api/2.0/guide/404.html"]:
+        put_page(s3, key)
+    versions = build_index(s3, BUCKET, "")["projects"]["api"]["versions"]
+    assert versions["1.0"]["error_document"] == "404.html"
+    assert "error_document" not in versions["2.0"]  # only at the version's root
