@@ -84,10 +84,14 @@ def handle_client_error(error):
         f" (request id {request_id})" if request_id else "",
     )
     body = response.get(RAW_ERROR_BODY, b"")
-    if request.method == "HEAD" and not body and status in (403, 404):
-        headers, body = get_error_answer(headers, body)
+    extra = []
+    if status in (403, 404) and g.get("s3_key") is not None:
+        if request.method == "HEAD" and not body:
+            headers, body = get_error_answer(headers, body)
+        # A browser asking for the same missing page gets an HTML page (app/website): caches must tell them apart.
+        extra.append(("Vary", "Accept"))
     # On HEAD, werkzeug sends the headers of this body (its type and length) and leaves the body out.
-    return Response(body, status=status, headers=select_headers(headers, ERROR_HEADERS))
+    return Response(body, status=status, headers=select_headers(headers, ERROR_HEADERS) + extra)
 
 
 def get_error_answer(headers, body):

@@ -162,7 +162,7 @@ def error_document(path, error):
     document_path, s3_response = found
     raw = s3_response["ResponseMetadata"]["HTTPHeaders"]
     headers = [(name, raw[lower]) for lower, name in KEPT_HEADERS.items() if lower in raw]
-    headers.append(("Cache-Control", "no-cache"))
+    headers += [("Cache-Control", "no-cache"), ("Vary", "Accept")]
     # S3 answers 403 for a missing key when the proxy may not list the bucket; the reader sees S3's status.
     status = error_status(error)
     if "content-length" in raw:

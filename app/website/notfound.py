@@ -62,14 +62,19 @@ def other_versions(project, version, rest):
     return found
 
 
-def search_hits(words, project, version):
-    """Return up to ``MAX_HITS`` search hits for ``words`` (in ``project``'s ``version`` when given), or ``None`` when search cannot answer."""
+def search_hits(words, project):
+    """Return up to ``MAX_HITS`` search hits for ``words`` (in ``project`` when given), or ``None`` when search cannot answer.
+
+    Always in the default versions, the index every worker keeps anyway: a version's own index would
+    be built on first use, so a stream of missing pages across projects could make workers rebuild
+    one after another.
+    """
     if not words or "search" not in current_app.blueprints:
         return None
     from ..search.views import run_search
 
     for query in dict.fromkeys([" ".join(words), words[-1]]):
-        args = MultiDict({"q": query, **({"project": project.name, "version": version} if project else {})})
+        args = MultiDict({"q": query, **({"project": project.name} if project else {})})
         try:
             answer = run_search(args)
         except DocsError:
@@ -99,7 +104,7 @@ def missing_page(path, error):
         project, version, rest = None, None, path
     words = path_words(rest if project else path)
     others = other_versions(project, version, rest) if project else []
-    hits = search_hits(words, project, version)
+    hits = search_hits(words, project)
     html = render_template(
         "website/not_found.html", path=path, project=project, version=version, others=others, hits=hits,
         words=words, has_landing=bool(catalog and catalog.projects),

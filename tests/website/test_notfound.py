@@ -24,14 +24,15 @@ def write(root, files):
 
 @pytest.fixture
 def published(app, tmp_path):
-    """payments 1.0 (with guide/refunds.html) and 2.0 (without it, with a 404.html of its own in 2.1)."""
+    """payments 1.0 (with guide/refunds.html), 2.0 (without it) and 2.1, the default, with a 404.html of its own."""
     runner = app.test_cli_runner()
     sites = {
         "1.0": {"index.html": "<title>Payments 1.0</title><h1>Payments</h1>",
                 "guide/refunds.html": "<title>Refunds</title><h1>Refunds</h1><p>Partial refunds are allowed.</p>"},
         "2.0": {"index.html": "<title>Payments 2.0</title><h1>Payments</h1>",
                 "guide/charges.html": "<title>Charges</title><h1>Charges</h1><p>Refunds live elsewhere now.</p>"},
-        "2.1": {"index.html": "<title>Payments 2.1</title>", "404.html": "<title>Own 404</title><h1>Lost in 2.1</h1>"},
+        "2.1": {"index.html": "<title>Payments 2.1</title>", "404.html": "<title>Own 404</title><h1>Lost in 2.1</h1>",
+                "guide/charges.html": "<title>Charges</title><h1>Charges</h1><p>Refunds live elsewhere now.</p>"},
     }
     for version, files in sites.items():
         source = write(tmp_path / version, files)
@@ -62,10 +63,10 @@ def test_a_browser_asking_for_a_missing_page_gets_the_portal_look_404_with_ways_
     assert "/docs/payments/" in page.split('id="search-results"')[1]
 
 
-def test_search_results_on_the_404_page_come_from_the_words_of_the_path(client, published):
+def test_search_results_on_the_404_page_come_from_the_words_of_the_path_in_the_default_version(client, published):
     page = client.get("/docs/payments/2.0/charges.html", headers=BROWSER).text
     results = page.split('id="search-results"')[1]
-    assert 'href="/docs/payments/2.0/guide/charges.html' in results
+    assert 'href="/docs/payments/2.1/guide/charges.html' in results
 
 
 def test_other_clients_keep_s3s_answer(client, published):
@@ -73,6 +74,7 @@ def test_other_clients_keep_s3s_answer(client, published):
     assert response.status_code == 404
     assert response.content_type == "application/xml"
     assert b"<Code>NoSuchKey</Code>" in response.data
+    assert response.headers["Vary"] == "Accept"  # a browser gets another answer at the same URL
 
 
 @pytest.mark.parametrize("headers", [BROWSER, {}], ids=["browser", "other client"])
@@ -87,6 +89,7 @@ def test_head_and_get_of_a_missing_page_agree_on_status_type_and_length(client, 
 def test_a_version_published_with_a_404_html_answers_with_its_own(client, published):
     response = client.get("/docs/payments/2.1/nothing/here.html", headers=BROWSER)
     assert (response.status_code, response.text) == (404, "<title>Own 404</title><h1>Lost in 2.1</h1>")
+    assert response.headers["Vary"] == "Accept"
     head = client.head("/docs/payments/2.1/nothing/here.html", headers=BROWSER)
     assert (head.status_code, head.content_type, head.content_length) == (404, response.content_type, len(response.data))
 
