@@ -370,3 +370,11 @@ def test_make_publish_without_project_and_version_says_how(tmp_path):
                             env=devserver_env(), capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "make publish needs PROJECT= and VERSION=" in result.stderr
+
+
+def test_plain_make_lists_the_targets_instead_of_building_anything():
+    result = subprocess.run(["make", "--no-print-directory"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[0].startswith("help: ")
+    for target in ("run: ", "run SRC=", "publish SRC=", "reset: ", "test: "):
+        assert any(line.startswith(target) for line in result.stdout.splitlines()), target
