@@ -7,7 +7,7 @@ no failed request, no 4xx/5xx, no console error, no broken image or font, and th
 must have applied. ``make test-fast`` skips this module (marker ``browser``); ``make test`` runs it.
 
 Set ``DOCS_SCREENSHOT_DIR`` to also write each site's first-page screenshot there; that is how
-``docs/images/sphinx-site.png`` in the README was made.
+``docs/images/sphinx-site.png`` was made. (make run's own screenshots: test_make_run.py.)
 """
 
 import logging
