@@ -83,6 +83,9 @@ def on_starting(server):
 
     ops.prepare_metrics_dir()
     ops.check_s3_at_startup()
+    from app import hosts
+
+    hosts.warn_at_startup(os.environ)
 
 
 def child_exit(server, worker):

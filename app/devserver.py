@@ -166,6 +166,28 @@ def startup_problem(environ):
     return problem or bind_problem(environ["DOCS_BIND"])
 
 
+def project_hosts_banner(pattern_setting, main_setting, bind):
+    """Return where the portal and the sample projects are when each project has its own host."""
+    from .hosts.policy import main_host, parse_pattern, project_host
+
+    pattern = parse_pattern(pattern_setting, main_setting)
+    port = bind.rpartition(":")[2]
+    return (f"each project at its own host (DOCS_PROJECT_HOSTS); the portal of sample projects is at "
+            f"http://{main_host(pattern, port)}/_/ and payments at http://{project_host(pattern, 'payments', port)}"
+            f"/docs/payments/ (the sample site at http://{project_host(pattern, SAMPLE_SITE_PROJECT[0], port)}"
+            f"/docs/{SAMPLE_SITE_PROJECT[0]}/)")
+
+
+def project_url(environ, bind, project):
+    """Return the URL of ``project``'s folder as make run serves it (on its own host with DOCS_PROJECT_HOSTS)."""
+    if not environ.get("DOCS_PROJECT_HOSTS"):
+        return f"http://{bind}/docs/{project}/"
+    from .hosts.policy import parse_pattern, project_host
+
+    pattern = parse_pattern(environ["DOCS_PROJECT_HOSTS"], environ.get("DOCS_MAIN_HOST"))
+    return f"http://{project_host(pattern, project, bind.rpartition(':')[2])}/docs/{project}/"
+
+
 def parse_args(argv):
     """Parse devserver's command line."""
     parser = argparse.ArgumentParser(prog="python -m app.devserver", description=__doc__.split("\n")[0])
@@ -281,9 +303,12 @@ def main(argv=None):
             project, version = args.project or PREVIEW_PROJECT, args.version or PREVIEW_VERSION
             if publish_build(environ, source, project, version, ["--delete"]) != 0:
                 return 1
-            banner.append(f"your build in {source} is {project} {version}: open http://{bind}/docs/{project}/{version}/ "
-                          "(run it again after rebuilding)")
-        banner.append(f"open http://{bind}/docs/")
+            banner.append(f"your build in {source} is {project} {version}: open "
+                          f"{project_url(environ, bind, project)}{version}/ (run it again after rebuilding)")
+        if environ.get("DOCS_PROJECT_HOSTS"):
+            banner.append(project_hosts_banner(environ["DOCS_PROJECT_HOSTS"], environ.get("DOCS_MAIN_HOST"), bind))
+        else:
+            banner.append(f"open http://{bind}/docs/")
         try:
             return run_gunicorn(environ, banner)
         finally:

@@ -18,6 +18,7 @@ def setting_modules():
     from . import devserver, s3
     from .access import settings as access
     from .cache import settings as cache
+    from .hosts import settings as hosts
     from .ops import server
     from .ops import settings as ops
     from .portal import settings as portal
@@ -29,6 +30,7 @@ def setting_modules():
     return (
         ("S3", s3),
         ("Serving", serving),
+        ("One origin per project", hosts),
         ("Access control", access),
         ("Cache and compression", cache),
         ("Portal", portal),

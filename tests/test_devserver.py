@@ -33,8 +33,9 @@ SAMPLE = "/docs/sample/1.0/"
 class MakeRun:
     """``python -m app.devserver`` as ``make run`` starts it, on free ports, keeping its data in ``data``."""
 
-    def __init__(self, data, *args, s3_port=0, **settings):
+    def __init__(self, data, *args, s3_port=0, ready=None, **settings):
         self.port = free_port()
+        self.ready = ready
         self.s3_port = s3_port
         self.data = data
         env = devserver_env(DOCS_BIND=f"127.0.0.1:{self.port}", WEB_CONCURRENCY="1",
@@ -58,7 +59,7 @@ class MakeRun:
             if not line:
                 raise RuntimeError("make run exited before printing its URL:\n" + "".join(self.lines))
             self.lines.append(line)
-            if line.startswith(f"docs-proxy: open {self.url}/docs/"):
+            if line.startswith(self.ready or f"docs-proxy: open {self.url}/docs/"):
                 try:
                     self.answered_at_banner = requests.get(f"{self.url}/docs/", timeout=5).status_code
                 except requests.ConnectionError:
@@ -378,3 +379,26 @@ def test_plain_make_lists_the_targets_instead_of_building_anything():
     assert result.stdout.splitlines()[0].startswith("help: ")
     for target in ("run: ", "run SRC=", "publish SRC=", "reset: ", "test: "):
         assert any(line.startswith(target) for line in result.stdout.splitlines()), target
+
+
+def test_make_run_with_project_hosts_serves_each_sample_project_at_its_own_localhost_name(tmp_path):
+    server = MakeRun(tmp_path / "data", DOCS_PROJECT_HOSTS="{project}.localhost", ready="docs-proxy: each project at its own host")
+    port = server.port
+    try:
+        banner = server.output()
+        assert f"the portal of sample projects is at http://localhost:{port}/_/" in banner
+        assert f"payments at http://payments.localhost:{port}/docs/payments/" in banner
+        assert f"the sample site at http://sample.localhost:{port}/docs/sample/" in banner
+
+        def get(host, path):
+            return requests.get(f"http://127.0.0.1:{port}{path}", headers={"Host": f"{host}:{port}"},
+                                allow_redirects=False, timeout=10)
+
+        portal = get("localhost", "/_/")
+        assert portal.status_code == 200 and f'href="//payments.localhost:{port}/docs/payments/"' in portal.text
+        assert get("localhost", "/docs/payments/").headers["Location"] == f"//payments.localhost:{port}/docs/payments/"
+        assert get("payments.localhost", "/docs/payments/").headers["Location"] == "/docs/payments/2.0.0/"
+        assert get("payments.localhost", "/docs/payments/2.0.0/").status_code == 200
+        assert get("sample.localhost", "/docs/sample/1.0/").status_code == 200
+    finally:
+        assert server.stop() == 0  # as Ctrl-C: gunicorn and the local endpoint stop with it

@@ -12,7 +12,7 @@ from urllib.parse import quote
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Blueprint, Response, current_app, render_template, request
 
-from .. import access
+from .. import access, hosts
 from ..publishing.run import format_bytes
 from ..s3 import get_s3
 from ..serving import hooks, keys
@@ -84,9 +84,13 @@ def quoted(part):
 
 
 def docs_url(*parts, query=""):
-    """Return the path of ``/docs/<parts joined>``, each part quoted, with ``query`` kept."""
+    """Return the URL of ``/docs/<parts joined>``, each part quoted, with ``query`` kept.
+
+    Path-absolute, or scheme-relative on the project's own host when ``DOCS_PROJECT_HOSTS`` serves it elsewhere.
+    """
     path = "/".join(quoted(part) for part in parts)
-    return f"{request.script_root}/docs/{path}" + (f"?{query}" if query else "")
+    origin = hosts.project_origin(parts[0]) if parts and parts[0] else hosts.main_origin()
+    return f"{origin}{request.script_root}/docs/{path}" + (f"?{query}" if query else "")
 
 
 def found(location):
@@ -140,7 +144,7 @@ def unknown_version(project, resolution, wanted, tail):
         "portal/unknown_version.html", project=project, wanted=wanted, tail=tail,
         versions=[(name, resolution.aliases_of(name)) for name in resolution.ordered],
         default=resolution.default,
-        switch_url=(f"{request.script_root}/_/switch/{quote(project.name)}/{quote(resolution.default)}/{quote(tail)}"
+        switch_url=(hosts.main_url(f"/_/switch/{quote(project.name)}/{quote(resolution.default)}/{quote(tail)}")
                     if resolution.default else None),
     )
     return Response(html, status=404, mimetype="text/html", headers=NO_CACHE)
@@ -183,7 +187,7 @@ def summarise(project, names):
         "url": docs_url(project.name, ""),
         "default_url": default and docs_url(project.name, default.name, ""),
         "newer_url": newer and docs_url(project.name, newer.name, ""),
-        "page_url": f"{request.script_root}/_/projects/{quoted(project.name)}",
+        "page_url": hosts.main_url(f"/_/projects/{quoted(project.name)}"),
     }
 
 
@@ -211,7 +215,9 @@ def landing_page(as_fallback=False):
         raise
     readable = [(project, readable_names(project)) for project in catalog.projects]
     # The readable names themselves, not a hash of them: a collision must never show one reader another's list.
-    key = (catalog.version_id, request.script_root, query, tuple(tuple(names) for _, names in readable))
+    # The links depend on the host and port too, with DOCS_PROJECT_HOSTS (hosts.link_context).
+    key = (catalog.version_id, request.script_root, hosts.link_context(), query,
+           tuple(tuple(names) for _, names in readable))
     rendered = current_app.extensions[RENDERED]
     html = rendered.get(key)
     if html is None:
@@ -251,7 +257,7 @@ def switch_version(name, version, rest):
     catalog = catalog_or_none()
     project = catalog and visible_project(catalog, name)
     if project is None:
-        return found(f"{request.script_root}/docs/")
+        return found(hosts.main_url("/docs/"))
     resolution = reader_resolution(project)
     if version in project.by_name and access.may_read(f"{name}/{version}/"):
         target = version
@@ -367,4 +373,5 @@ def init_app(app):
     app.extensions[RENDERED] = {}
     app.add_template_filter(when, "when")
     app.add_template_filter(size, "size")
+    app.add_template_global(docs_url, "docs_url")
     app.register_blueprint(bp)

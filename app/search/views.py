@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 
-from .. import access
+from .. import access, hosts
 from ..errors import DocsError
 from ..portal import get_catalog
 from . import get_search
@@ -164,7 +164,8 @@ def run_search(args):
             "heading_html": marked_html(hit.heading),
             "anchor": hit.anchor,
             "path": hit.path,
-            "url": hit_url(root, hit.project, hit.version, hit.path, hit.anchor, index_document),
+            "url": hit_url(hosts.project_origin(hit.project) + root, hit.project, hit.version, hit.path, hit.anchor,
+                           index_document),
             "snippet": plain_text(hit.snippet),
             "snippet_html": marked_html(hit.snippet),
         }

@@ -15,6 +15,7 @@ from functools import partial
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Response, current_app, g, request
 
+from .. import hosts
 from ..access import may_read
 from ..errors import error_status
 from ..s3 import get_s3
@@ -118,7 +119,10 @@ def find_document(path):
             return cached, response
         cache.forget(folder)
     skipped = False
+    project = hosts.site_project()
     for candidate in candidate_paths(path, current_app.config["DOCS_ERROR_DOCUMENT"]):
+        if project is not None and not candidate.startswith(project + "/"):
+            continue  # above the project (the bucket root's): no project's page, so not on this origin
         if not may_read(candidate):
             skipped = True
             continue

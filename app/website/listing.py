@@ -13,6 +13,7 @@ from urllib.parse import quote, urlencode
 from botocore.exceptions import ClientError
 from flask import Response, current_app, render_template, request
 
+from .. import hosts
 from ..access import may_read
 from ..errors import DocsError, error_status
 from ..s3 import get_s3
@@ -65,6 +66,14 @@ def breadcrumbs(path):
     crumbs = [("docs", "../" * len(segments) or "./")]
     for depth, segment in enumerate(segments, start=1):
         crumbs.append((segment, "../" * (len(segments) - depth) or "./"))
+    return crumbs
+
+
+def site_breadcrumbs(path):
+    """Return the breadcrumbs of ``path`` on this host: on a project's own host the docs root is the main host's portal."""
+    crumbs = breadcrumbs(path)
+    if hosts.site_project() is not None:
+        crumbs[0] = (crumbs[0][0], hosts.main_url("/_/"))
     return crumbs
 
 
@@ -172,7 +181,7 @@ def listing(path, error):
         path=path,
         title="/docs/" + path,
         entries=entries,
-        crumbs=breadcrumbs(path),
+        crumbs=site_breadcrumbs(path),
         parent="../" if path else None,
         sort=sort,
         order=order,
