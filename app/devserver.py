@@ -62,6 +62,10 @@ class Local:
         self.port = values["DOCS_EMBEDDED_S3_PORT"]
         self.data = ROOT / values["DOCS_EMBEDDED_DATA"]  # an absolute path stays as it is
 
+    def shown(self):
+        """Return the data folder as the banner shows it: relative to the repository when inside it."""
+        return str(self.data.relative_to(ROOT)) if self.data.is_relative_to(ROOT) else str(self.data)
+
     def endpoint(self, port=None):
         """Return the endpoint URL (of ``port`` once bound, when the configured one is 0)."""
         return f"http://127.0.0.1:{port or self.port}"
@@ -143,7 +147,7 @@ def open_local_bucket(local, endpoint_url):
     s3 = local_client(endpoint_url)
     if devstore.has_snapshot(local.data, LOCAL_BUCKET):
         count = devstore.restore(s3, LOCAL_BUCKET, local.data)
-        print(f"docs-proxy: local bucket restored from {local.data} ({counted(count, 'object')}; make reset starts afresh)",
+        print(f"docs-proxy: local bucket restored from {local.shown()} ({counted(count, 'object')}; make reset starts afresh)",
               flush=True)
     else:
         load_samples(s3)
@@ -268,7 +272,7 @@ def publish_only(args, extra, environ):
     finally:
         server.stop()
     if code == 0:
-        print(f"docs-proxy: saved in {local.data}; make run serves it at /docs/{args.project}/{args.version}/", flush=True)
+        print(f"docs-proxy: saved in {local.shown()}; make run serves it at /docs/{args.project}/{args.version}/", flush=True)
     return code
 
 
@@ -298,7 +302,7 @@ def main(argv=None):
         s3 = open_local_bucket(local, endpoint_url)
         environ = local_environ(environ, endpoint_url)
         banner = [f"no S3_BUCKET set, so serving the local bucket {LOCAL_BUCKET} at {endpoint_url} "
-                  f"(kept in {local.data}; make reset empties it)"]
+                  f"(kept in {local.shown()}; make reset empties it)"]
         if source is not None:
             project, version = args.project or PREVIEW_PROJECT, args.version or PREVIEW_VERSION
             if publish_build(environ, source, project, version, ["--delete"]) != 0:
