@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help run publish reset test test-fast bench system-deps settings-doc clean
+.PHONY: help run publish reset test test-unit test-fast lint bench system-deps settings-doc clean
 .DEFAULT_GOAL := help
 
 ## help: this list (the default target)
@@ -35,9 +35,17 @@ run: $(VENV)/.core
 system-deps:
 	bash tests/system-deps.sh
 
-## test: install what the tests need, then run all of them (two pytest-xdist workers: most tests wait on servers)
-test: $(VENV)/.test system-deps
+## test: install what the tests need, lint, then run all of them (two pytest-xdist workers: most tests wait on servers)
+test: $(VENV)/.test system-deps lint
 	$(PY) -m pytest -n 2
+
+## test-unit: lint, then the tests that start no real server (no moto server, gunicorn, nginx, Chromium): under 2 minutes
+test-unit: $(VENV)/.test lint
+	$(PY) -m pytest -n 2 -m "not server"
+
+## lint: ruff (pinned in requirements-test.txt) with the rules in ruff.toml
+lint: $(VENV)/.test
+	$(VENV)/bin/ruff check .
 
 ## test-fast: the suite without the browser and load tests
 test-fast: $(VENV)/.test
@@ -48,7 +56,7 @@ $(VENV)-bench/.installed: requirements-bench.txt
 	$(VENV)-bench/bin/pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	touch $@
 
-## bench: serving (app vs nginx), cache, publish (vs aws s3 sync), ops cost, portal and search latency
+## bench: serving (app vs nginx), cache, publish (vs aws s3 sync), ops cost, portal and search latency, the hub's cost per page
 bench: $(VENV)/.test $(VENV)-bench/.installed
 	bash bench/system-deps.sh
 	$(PY) bench/serve_bench.py
@@ -57,6 +65,7 @@ bench: $(VENV)/.test $(VENV)-bench/.installed
 	$(PY) bench/ops_bench.py
 	$(PY) bench/portal_bench.py
 	$(PY) bench/search_bench.py
+	$(PY) bench/hub_bench.py
 
 ## publish SRC=build/html PROJECT=payments VERSION=2.4.0: publish a build (into make run's local bucket when S3_BUCKET is unset)
 publish: $(VENV)/.core

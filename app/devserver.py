@@ -305,7 +305,7 @@ def main(argv=None):
                   f"(kept in {local.shown()}; make reset empties it)"]
         if source is not None:
             project, version = args.project or PREVIEW_PROJECT, args.version or PREVIEW_VERSION
-            if publish_build(environ, source, project, version, ["--delete"]) != 0:
+            if publish_build(environ, source, project, version, ["--delete", "--hub"]) != 0:
                 return 1
             banner.append(f"your build in {source} is {project} {version}: open "
                           f"{project_url(environ, bind, project)}{version}/ (run it again after rebuilding)")

@@ -19,6 +19,7 @@ def setting_modules():
     from .access import settings as access
     from .cache import settings as cache
     from .hosts import settings as hosts
+    from .hub import settings as hub
     from .ops import server
     from .ops import settings as ops
     from .portal import settings as portal
@@ -34,6 +35,7 @@ def setting_modules():
         ("Access control", access),
         ("Cache and compression", cache),
         ("Portal", portal),
+        ("Hub inside every page", hub),
         ("Search", search),
         ("Website features", website),
         ("Publishing", publishing),

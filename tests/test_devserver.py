@@ -17,6 +17,9 @@ from botocore.config import Config
 
 from tests.servers import ROOT, free_port, wait_for_port
 
+# Every test here starts `python -m app.devserver` in a subprocess.
+pytestmark = pytest.mark.usefixtures("real_server")
+
 SAMPLE_ASSETS = {
     "": "text/html; charset=utf-8",
     "guide/": "text/html; charset=utf-8",

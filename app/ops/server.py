@@ -71,6 +71,7 @@ def bind_problem(address, name="DOCS_BIND"):
             return f"{name}={address!r} cannot be listened on ({error.strerror})"
     return None
 
+
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 # Set by prepare_metrics_dir when it made the directory itself (so on_exit may remove it).
 OWNED_DIR = "DOCS_PROXY_OWNED_METRICS_DIR"

@@ -1,15 +1,17 @@
-"""The portal's ``flask docs`` commands (versions, alias, hide, show, delete, reindex) and publish's index step."""
+"""The portal's ``flask docs`` commands (versions, alias, hide, show, delete, reindex) and publish's portal step."""
 
 import click
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import current_app
 from flask.cli import with_appcontext
 
-from ..publishing.cli import docs_cli
+from .. import publishing
+from ..cli import add_command
+from ..publishing.cli import PublishStep
 from ..publishing.run import counted, describe_error, format_bytes
 from ..s3 import get_s3
 from . import get_index_cache
-from .catalog import catalog_from_index
+from .catalog import catalog_from_index, is_web_link
 from .index import (
     ERROR_DOCUMENT,
     IndexConflict,
@@ -29,9 +31,57 @@ DELETE_BATCH = 1000
 
 
 def init_app(app):
-    """Add the portal's commands to the ``flask docs`` group."""
+    """Add the portal's commands to the ``flask docs`` group, and its step (``--project``...) to ``publish``."""
     for command in (versions_command, alias_command, hide_command, show_command, delete_command, reindex_command):
-        docs_cli.add_command(command)
+        add_command(app, command)
+    publishing.add_step(app, PortalStep())
+
+
+class PortalStep(PublishStep):
+    """``publish --project P --version V``: publish to P/V/ after checking the names, then list it in the portal."""
+
+    options = (
+        click.Option(["--project"], help="Project name: publishes to PROJECT/VERSION/ and lists it in the portal."),
+        click.Option(["--version", "version"], help="Version name, such as 2.4.0 (with --project)."),
+        click.Option(["--title"], help="Project title shown in the portal."),
+        click.Option(["--description"], help="One-line project description shown in the portal."),
+        click.Option(["--owner"], help="Owning team or person."),
+        click.Option(["--contact"], help="Where to ask questions (e-mail, chat channel)."),
+        click.Option(["--repo"], help="Source repository URL."),
+        click.Option(["--tag", "tags"], multiple=True, help="Tag shown in the portal (repeatable)."),
+        click.Option(["--commit"], help="Commit the docs were built from."),
+        click.Option(["--hidden"], is_flag=True, help="Publish the version hidden: served, but listed nowhere."),
+        click.Option(["--hub"], is_flag=True,
+                     help="Turn the hub on for the project: version menu, banner and search in its pages."),
+    )
+
+    def target(self, values, prefix):
+        """Return PROJECT/VERSION/ when the portal's options are given (checked first), else ``prefix``."""
+        project, version, metadata = self.split(values)
+        if project is None and version is None and not any(metadata.values()):
+            return prefix
+        if prefix:
+            raise click.UsageError("give either --prefix or --project/--version (which publishes to PROJECT/VERSION/), not both")
+        if not project or not version:
+            raise click.UsageError("--project and --version go together (and the metadata options need them)")
+        check_publish_target(project, version)
+        if metadata.get("repo") and not is_web_link(metadata["repo"]):
+            # The portal links to it: a javascript: or data: URL would run in readers' browsers.
+            raise click.BadParameter("must be an http:// or https:// URL", param_hint="'--repo'")
+        return f"{project}/{version}/"
+
+    def finish(self, values, report):
+        """List the published version in the portal index."""
+        project, version, metadata = self.split(values)
+        if project is not None:
+            record_publish(project, version, metadata, report)
+
+    @staticmethod
+    def split(values):
+        """Return the project, the version and the metadata options of a publish's ``values``."""
+        metadata = {name: values[name] for name in ("title", "description", "owner", "contact", "repo", "tags",
+                                                     "commit", "hidden", "hub")}
+        return values["project"], values["version"], metadata
 
 
 def _where():

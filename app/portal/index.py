@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..exceptions import is_missing
+
 from .catalog import BadIndex, catalog_from_index, decode_index, empty_index, encode_index, new_project
 from .versions import (
     PROJECT_PATTERN,
@@ -60,18 +62,13 @@ def error_code(error):
     return response.get("Error", {}).get("Code") or str(response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
 
 
-def is_missing(error):
-    """Tell whether a ``ClientError`` says the object does not exist."""
-    return error_code(error) in ("NoSuchKey", "404")
-
-
 def read_index(s3, bucket, prefix, if_none_match=None):
     """Return ``(document, etag)``; ``(None, None)`` when there is no index; ``(None, etag)`` on a 304."""
     params = {"IfNoneMatch": if_none_match} if if_none_match else {}
     try:
         response = s3.get_object(Bucket=bucket, Key=index_key(prefix), **params)
     except ClientError as error:
-        if is_missing(error):
+        if is_missing(error, strict=True):
             return None, None
         if error_code(error) in ("304", "NotModified"):
             return None, if_none_match
@@ -205,12 +202,21 @@ def record_version(project, version, metadata, stats):
                 entry[key] = metadata[key]
         if metadata.get("tags"):
             entry["tags"] = list(metadata["tags"])
+        if metadata.get("hub"):
+            entry["hub"] = True
         entry["versions"][version] = {
             "published": now_iso(),
             "commit": metadata.get("commit") or "",
             "size": stats.get("size"),
             "files": stats.get("files"),
             "hidden": bool(metadata.get("hidden")) or bool(old.get("hidden", False)),
+            # What this version said of its project, kept with it: a reader who may read only some
+            # versions sees only what those said (catalog.metadata_for).
+            "metadata": {
+                **old.get("metadata", {}),
+                **{key: metadata[key] for key in ("title", "description", "owner", "contact", "repo") if metadata.get(key) is not None},
+                **({"tags": list(metadata["tags"])} if metadata.get("tags") else {}),
+            },
         }
         if stats.get("error_document"):
             entry["versions"][version]["error_document"] = stats["error_document"]
@@ -239,6 +245,13 @@ def set_hidden(project, version, hidden):
     """Return a change that hides or shows ``project``/``version``."""
     def change(document):
         version_entry(document, project, version)["hidden"] = hidden
+    return change
+
+
+def set_hub(project, on):
+    """Return a change that turns the hub (app/hub/) on or off for ``project``'s pages."""
+    def change(document):
+        project_entry(document, project)["hub"] = on
     return change
 
 

@@ -1,7 +1,7 @@
 """Website features: error documents, the missing page for people, redirect objects, folder listings and presigned downloads.
 
 Redirect objects (``x-amz-website-redirect-location``) are answered where the object response is
-built (serving/streaming.py, with the pure policy in ``redirects``); publish writes them from a
+built (serving/streaming.py, with the pure policy in serving/redirects.py); publish writes them from a
 ``_redirects`` file (publishing/redirects.py).
 """
 

@@ -53,11 +53,16 @@ def split_version_path(path, catalog):
 def other_versions(project, version, rest):
     """Return ``[(name, url)]`` for the reader's other versions of ``project`` holding the page ``rest``."""
     from ..portal.views import docs_url, page_exists, readable_names
+    from ..serving.hooks import spend_s3_call
 
     found = []
     for name in [name for name in readable_names(project) if name != version][:MAX_OTHER_VERSIONS]:
         path = f"{project.name}/{name}/{rest}"
-        if may_read(path) and page_exists(path):
+        if not may_read(path):
+            continue
+        if not spend_s3_call():
+            break  # the request's budget for probing S3 about a missing key (DOCS_FALLBACK_S3_CALLS) is spent
+        if page_exists(path):
             found.append((name, docs_url(project.name, name, rest)))
     return found
 

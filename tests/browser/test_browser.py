@@ -197,7 +197,6 @@ def docs_server(published_sites, moto_server, tmp_path_factory):
     server.stop()
 
 
-
 @pytest.fixture(scope="module")
 def screenshot_dir(tmp_path_factory):
     """Where the first-page screenshots go: the pytest temp dir (and ``DOCS_SCREENSHOT_DIR`` if set)."""

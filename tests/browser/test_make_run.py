@@ -15,8 +15,8 @@ from tests.test_devserver import MakeRun
 pytestmark = pytest.mark.browser
 
 IMAGES = ROOT / "docs" / "images"
-README_SCREENSHOTS = ("make-run.png", "make-run-project.png", "make-run-search.png", "make-run-404.png",
-                      "make-run-sample.png")
+README_SCREENSHOTS = ("make-run.png", "make-run-project.png", "make-run-search.png", "make-run-hub.png",
+                      "make-run-404.png", "make-run-sample.png")
 PORTAL = Site("portal", "", next_link="", next_chain=[], style_checks=[("header.top", "border-bottom-style", "solid")],
               directories=[])
 SAMPLE = Site("sample", "sample/1.0/", next_link="footer a.next", next_chain=["guide/"],
@@ -68,6 +68,20 @@ def test_searching_from_the_landing_page_finds_the_sample_projects(visitor):
     assert hits.count() >= 1
     assert "/docs/payments/" in hits.first.get_attribute("href")
     shoot(visitor.page, "make-run-search.png")
+
+
+def test_an_old_payments_version_shows_the_hub_with_its_notice(browser, make_run):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    try:
+        assert page.goto(f"{make_run.url}/docs/payments/1.9.0/").status == 200
+        banner = page.locator('[data-docs-hub="banner"]')
+        banner.wait_for()
+        assert "You are reading 1.9.0" in banner.inner_text()
+        shoot(page, "make-run-hub.png")
+    finally:
+        context.close()
 
 
 def test_the_sample_site_renders_with_its_styles_and_script(visitor):

@@ -34,7 +34,7 @@ SHA256 = {key: hashlib.sha256(body).hexdigest() for key, body in OBJECTS.items()
 
 
 @pytest.fixture(scope="module")
-def moto(tmp_path_factory):
+def moto(real_server, tmp_path_factory):
     """moto's server in its own process, with the site in a bucket."""
     server = MotoProcess(tmp_path_factory.mktemp("moto") / "moto.log")
     server.client.create_bucket(Bucket="scale")

@@ -39,7 +39,7 @@ RSS_GROWTH_LIMIT_MB = 32
 
 
 @pytest.fixture(scope="module")
-def moto_process():
+def moto_process(real_server):
     """moto's S3 server in a subprocess on a free port, with the pages and downloads in it."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

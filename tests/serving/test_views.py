@@ -9,32 +9,22 @@ import pytest
 from app import create_app
 from app.serving import streaming
 
-from tests.conftest import BUCKET
+from tests.conftest import BUCKET, Bucket
 from tests.servers import canned_s3_answer
 
 PAGE = b"<!doctype html><title>Home</title><link rel=stylesheet href=style.css>"
 
 
 @pytest.fixture
-def put(s3):
-    """Put an object into the test bucket."""
-
-    def put(key, body=b"x", **extra):
-        extra.setdefault("ContentType", "text/html; charset=utf-8")
-        return s3.put_object(Bucket=BUCKET, Key=key, Body=body, **extra)
-
-    return put
+def bucket(s3):
+    """The test bucket; objects are HTML unless a test says otherwise."""
+    return Bucket(s3, BUCKET, ContentType="text/html; charset=utf-8")
 
 
 @pytest.fixture
-def s3_calls(app):
-    """Record every S3 operation the app's client makes, with its parameters."""
-    calls = []
-    app.extensions["s3"].meta.events.register(
-        "provide-client-params.s3.*",
-        lambda params, model, **kw: calls.append((model.name, params.get("Key"))),
-    )
-    return calls
+def s3_calls(app, bucket):
+    """Every S3 operation the app's client makes, with its key."""
+    return bucket.calls(app.extensions["s3"])
 
 
 @pytest.fixture
@@ -49,7 +39,6 @@ def closed_bodies(monkeypatch):
 
     monkeypatch.setattr(streaming, "close_body", close_body)
     return closed
-
 
 
 # --- routing and key mapping -------------------------------------------------------------
@@ -275,7 +264,7 @@ def test_representation_headers_and_metadata_are_copied(client, put):
 
 def test_version_id_is_copied_from_a_versioned_bucket(s3, client, put):
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    version = put("v.html", b"v")["VersionId"]
+    version = s3.head_object(Bucket=BUCKET, Key=put("v.html", b"v"))["VersionId"]
     with client.get("/docs/v.html") as response:
         assert response.headers["x-amz-version-id"] == version
 
