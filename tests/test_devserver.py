@@ -298,7 +298,10 @@ def test_make_run_with_src_publishes_that_build_as_a_project_version_beside_the_
     try:
         url = f"{server.url}/docs/preview/1.0/"
         page = requests.get(url, timeout=10)
-        assert (page.status_code, page.text) == (200, (local_build / "index.html").read_text())
+        assert page.status_code == 200
+        # The build's page, with the hub's tag block in front (published with --hub, docs/hub.md).
+        assert page.text.endswith((local_build / "index.html").read_text())
+        assert '<meta name="docs-hub-project" content="preview">' in page.text
         css = requests.get(url + "_static/site.css", timeout=10)
         assert (css.status_code, css.headers["Content-Type"]) == (200, "text/css; charset=utf-8")
         api = requests.get(url + "api", timeout=10)
