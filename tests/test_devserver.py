@@ -305,7 +305,7 @@ def test_make_run_with_src_publishes_that_build_as_a_project_version_beside_the_
         css = requests.get(url + "_static/site.css", timeout=10)
         assert (css.status_code, css.headers["Content-Type"]) == (200, "text/css; charset=utf-8")
         api = requests.get(url + "api", timeout=10)
-        assert (api.url, api.text) == (url + "api/", "<h1>API</h1>")
+        assert (api.url, api.text.endswith("<h1>API</h1>")) == (url + "api/", True)
         assert requests.get(f"{server.url}/docs/preview/latest/", timeout=10).url == url
         names = {project["name"] for project in requests.get(f"{server.url}/_/api/projects", timeout=10).json()["projects"]}
         assert {"preview", "sample", "payments"} <= names
