@@ -12,6 +12,7 @@ from . import get_search
 from .engine import SearchTimeout
 from .query import parse_query
 from .results import hit_url, marked_html, page_count, parse_page_number, plain_text
+from ..portal.catalog import metadata_for
 from .service import DEFAULT_SCOPE, default_sources, project_sources
 
 bp = Blueprint("search", __name__, url_prefix="/_", template_folder="templates")
@@ -66,7 +67,8 @@ class Answer:
 def search_page():
     """Render the search page: the box, and the results when there is a query."""
     answer = run_search(request.args) if request.args.get("q", "").strip() else None
-    projects = [project for project in read_catalog().projects if is_visible(project)]
+    # Titles as the reader may see them: a restricted version's publish may have set the project's.
+    projects = [shown(project) for project in read_catalog().projects if is_visible(project)]
     html = render_template(
         "search/search.html", answer=answer, q=request.args.get("q", ""), projects=projects,
         search_project=request.args.get("project") or "", search_version=request.args.get("version") or "",
@@ -91,6 +93,12 @@ def read_catalog():
         current_app.logger.error("search: the portal index is unavailable: %s", error)
         raise DocsError("the list of projects cannot be read right now; try again in a few seconds", 503,
                         [("Retry-After", "10")]) from None
+
+
+def shown(project):
+    """Return ``project`` with only the metadata the versions the reader may read gave it (portal.catalog)."""
+    readable = {version.name for version in project.versions if access.may_read(f"{project.name}/{version.name}/")}
+    return metadata_for(project, readable)
 
 
 def is_visible(project):

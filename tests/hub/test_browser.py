@@ -124,7 +124,7 @@ def hub_server(tmp_path_factory, moto_server):
         for version in ("1.0", "2.0", "3.0rc1", "main", "0.9"):
             result = runner.invoke(args=["docs", "publish", str(work / "plain"), "--project", "notices", "--version",
                                          version, "--hub", "--owner", "<img src=x onerror=alert(1)>",
-                                         "--repo", "javascript:alert(1)", "--contact", "https://chat.corp.example/docs"])
+                                         "--contact", "https://chat.corp.example/docs"])
             assert result.exit_code == 0, result.output
         assert runner.invoke(args=["docs", "hide", "notices", "0.9"]).exit_code == 0
     server = Gunicorn({"S3_BUCKET": BUCKET, "S3_ENDPOINT_URL": moto_server, "S3_ADDRESSING_STYLE": "path",
@@ -374,7 +374,7 @@ def test_the_portal_entry_cannot_inject_markup_or_script_links(tab, hub_server):
 
     expect(links).to_contain_text("<img src=x onerror=alert(1)>")  # shown as text
     expect(links.locator("img")).to_have_count(0)
-    expect(links.get_by_role("link", name="Source")).to_have_count(0)  # a javascript: URL is no link
+    expect(links.get_by_role("link", name="Source")).to_have_count(0)  # no repo, no link (publish refuses a javascript: repo)
     expect(links.get_by_role("link", name="Contact")).to_have_attribute("href", "https://chat.corp.example/docs")
     tab.wait_for_load_state("networkidle")
     assert dialogs == []
