@@ -40,7 +40,7 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         absolute_redirect off;
-        # The README's configuration, as operators would copy it.
+        # docs/access.md's configuration, as operators would copy it.
         location /oauth2/ {{
             proxy_pass http://127.0.0.1:{auth_port};
             proxy_set_header X-Auth-Request-Redirect $request_uri;
