@@ -25,11 +25,17 @@ class RulesError(ValueError):
 
 @dataclass(frozen=True)
 class Identity:
-    """Who is reading: a name, an email (either may be empty) and the groups a source asserted."""
+    """Who is reading: a name, an email (either may be empty) and the groups a source asserted.
+
+    ``user_as_email``: a user name with an ``@`` stands for a missing email (a front door's user
+    header is often the address). A token's user claim never does: its email is its ``email`` claim,
+    and an unverified one was dropped on purpose.
+    """
 
     user: str
     email: str = ""
     groups: frozenset = frozenset()
+    user_as_email: bool = True
 
 
 @dataclass(frozen=True)
@@ -241,7 +247,7 @@ def identity_groups(rules, identity):
 def is_member(rule, rules, identity):
     """Tell whether ``identity`` is one of the rule's principals."""
     email = identity_key(identity.email) if identity.email else ""
-    if not email and "@" in identity.user:
+    if not email and identity.user_as_email and "@" in identity.user:
         email = identity_key(identity.user)
     if email and (email in rule.emails or email.rpartition("@")[2] in rule.email_domains):
         return True

@@ -306,7 +306,8 @@ class JwtSource:
                 raise BadCredential("the token's email is not verified (email_verified is false)")
             email = ""
         groups = split_groups(claims.get(self.groups_claim)) if self.groups_claim else frozenset()
-        identity = Identity(user=clean_name(user, "user name"), email=clean_name(email, "email"), groups=groups)
+        identity = Identity(user=clean_name(user, "user name"), email=clean_name(email, "email"), groups=groups,
+                            user_as_email=False)
         return identity, claims["exp"]
 
 

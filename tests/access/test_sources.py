@@ -229,7 +229,7 @@ def bearer(token):
 
 def test_jwt_source_accepts_a_good_token(jwt_source, signers):
     identity = jwt_source().identify(bearer(signers["k1"].token()), "1.2.3.4")
-    assert identity == Identity("alice@corp.example", "alice@corp.example", frozenset({"team-payments"}))
+    assert identity == Identity("alice@corp.example", "alice@corp.example", frozenset({"team-payments"}), user_as_email=False)
     assert jwt_source().identify(bearer(signers["ec"].token(groups="a,b")), "").groups == {"a", "b"}
 
 
