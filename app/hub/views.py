@@ -10,7 +10,8 @@ from .. import access, hosts
 from ..cache import compression
 from ..errors import DocsError
 from ..portal.versions import parse_version
-from ..portal.views import catalog_or_none, docs_url, readable_names, reader_resolution, visible_project
+from ..portal.views import (catalog_or_none, docs_url, readable_names, reader_resolution, shown_project,
+                            visible_project)
 from ..s3 import get_s3
 from ..serving.hooks import spend_s3_call
 from . import get_hub, policy
@@ -65,6 +66,8 @@ def context(project, version, page):
     """Return the context API's document for ``page`` of ``project`` ``version``, for the current reader."""
     names = readable_names(project)
     resolution = reader_resolution(project, names)
+    # Title, owner, contact and repository as the versions this reader may read said them (portal.catalog).
+    project = shown_project(project)
     current = project.by_name[version]
     listed = list(names)
     if version not in listed:

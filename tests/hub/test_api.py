@@ -167,6 +167,30 @@ def test_under_access_rules_nothing_about_a_version_the_reader_may_not_read_reac
     assert b"3.0" not in page_for_bob.replace(b"docs-hub", b"")
 
 
+def test_what_a_restricted_version_said_about_the_project_reaches_only_its_readers(guarded, site):
+    # Issue 19 item 10 for the hub and the unknown-version page: bob reads 1.0 and 2.0, not 3.0, whose
+    # publish named another title, owner, contact and repository.
+    runner = guarded.test_cli_runner()
+    for version, extra in (("1.0", ["--hub", "--owner", "Team Pay"]), ("2.0", []),
+                           ("3.0", ["--title", "Project Nightjar", "--owner", "Acquisition team",
+                                    "--contact", "nightjar@corp.example", "--repo", "https://git.corp.example/nightjar"])):
+        result = runner.invoke(args=["docs", "publish", str(site), "--project", "payments", "--version", version, *extra])
+        assert result.exit_code == 0, result.output
+    client = guarded.test_client()
+    alice, bob = {"Authorization": basic("alice", "wonderland")}, {"Authorization": basic("bob", "builder")}
+
+    for_bob = client.get(API.format("1.0", ""), headers=bob)
+    unknown_for_bob = client.get("/docs/payments/9.9/", headers={**bob, "Accept": "text/html"})
+
+    assert for_bob.get_json()["project"] == {**for_bob.get_json()["project"], "title": "payments", "owner": "Team Pay",
+                                              "contact": "", "repo": ""}
+    assert unknown_for_bob.status_code == 404
+    for answer in (for_bob, unknown_for_bob):
+        assert b"Nightjar" not in answer.data and b"nightjar" not in answer.data and b"Acquisition" not in answer.data
+    assert client.get(API.format("1.0", ""), headers=alice).get_json()["project"]["title"] == "Project Nightjar"
+    assert b"Project Nightjar" in client.get("/docs/payments/9.9/", headers={**alice, "Accept": "text/html"}).data
+
+
 def test_a_context_request_reads_at_most_the_fallback_budget_of_manifests_not_yet_kept(app, client, publish, bucket):
     # A project with more versions than a worker keeps manifests of (or a cold worker) must not turn
     # each page view into one S3 GET per version: the rest lead through the switch until read later.
