@@ -186,7 +186,7 @@ def route_docs(project):
     if host is None:
         raise DocsError(
             f"{first!r} has no host of its own: with DOCS_PROJECT_HOSTS each project is served at its own host, "
-            "so a project's name must be a lowercase DNS label (a-z, 0-9, '-'), and files at the bucket's root are not served",
+            "so a project's name must be a lowercase DNS label (a-z, 0-9, '-'; no '--' in 3rd and 4th place, as in IDN xn--), and files at the bucket's root are not served",
             404,
         )
     return same_request_at("//" + host)
