@@ -238,8 +238,13 @@ def matching_rule(rules, path, redirect=True):
 
 
 def identity_groups(rules, identity):
-    """Return the identity's asserted groups plus the local groups that list its name or email."""
-    names = {identity_key(name) for name in (identity.user, identity.email) if name}
+    """Return the identity's asserted groups plus the local groups that list its name or email.
+
+    A user name that looks like an address counts as a listed email only where it may stand for one
+    (``Identity.user_as_email``): a token's user claim never does.
+    """
+    user = identity.user if identity.user_as_email or "@" not in identity.user else ""
+    names = {identity_key(name) for name in (user, identity.email) if name}
     local = {group for group, members in rules.local_groups.items() if names & members}
     return frozenset(identity.groups) | local
 
