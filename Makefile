@@ -51,10 +51,11 @@ $(VENV)-bench/.installed: requirements-bench.txt
 	$(VENV)-bench/bin/pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	touch $@
 
-## bench: serving (app vs nginx), cache, publish (vs aws s3 sync), ops cost, portal and search latency, the hub's cost per page
+## bench: serving (app vs nginx), slow readers (app vs nginx), cache, publish (vs aws s3 sync), ops cost, portal and search latency, the hub's cost per page
 bench: $(VENV)/.test $(VENV)-bench/.installed
 	bash bench/system-deps.sh
 	$(PY) bench/serve_bench.py
+	$(PY) bench/slow_bench.py
 	$(PY) bench/cache_bench.py
 	$(PY) bench/publish_bench.py
 	$(PY) bench/ops_bench.py

@@ -23,7 +23,8 @@ def load_config(app, test_config=None):
 def config_problem(environ, threads=None):
     """Return why the configuration in ``environ`` cannot serve ``threads`` threads, or ``None``.
 
-    ``threads`` defaults to what ``GUNICORN_THREADS`` in ``environ`` asks gunicorn for.
+    ``threads`` defaults to what ``GUNICORN_THREADS`` in ``environ`` asks gunicorn for; it matters
+    only for the gthread engine.
     """
     from .ops.server import check_gunicorn, gunicorn_setting
 
@@ -33,6 +34,9 @@ def config_problem(environ, threads=None):
         settings.run_checks(values)
     except config.ConfigError as error:
         return str(error)
+    if gunicorn_setting("GUNICORN_WORKER_CLASS", environ) != "gthread":
+        # gevent: a download beyond the pool opens its own S3 connection; the pool keeps the most recent ones.
+        return None
     if threads is None:
         threads = gunicorn_setting("GUNICORN_THREADS", environ)
     if values["S3_MAX_POOL_CONNECTIONS"] < threads:

@@ -109,7 +109,10 @@ def fetch(key, inner):
         streaming.close_body(s3_response["Body"])
         return stream(inner, key, "BYPASS", result)
     g.cache_result = "BYPASS"
-    response = finish_stream(object_response(s3_response, current_app.config["DOCS_CHUNK_SIZE"]), key, "BYPASS")
+    config = current_app.config
+    response = finish_stream(
+        object_response(s3_response, config["DOCS_CHUNK_SIZE"], config["DOCS_SLOW_CHUNK_SIZE"]), key, "BYPASS"
+    )
     # The client's conditionals were not sent to S3 (this GET fills the cache); answer them here.
     # Without this flag make_conditional would read the whole stream into memory to count its length.
     response.implicit_sequence_conversion = False
@@ -223,7 +226,7 @@ def encoded_body(store, key, entry, coding):
     variant_key = (key, coding)
     variant = store.get(variant_key)
     if variant is None or variant.source_etag is None or variant.source_etag != entry.client_etag:
-        variant = Variant(entry.client_etag, compression.compress(entry.body, coding))
+        variant = Variant(entry.client_etag, compression.compress_off_loop(entry.body, coding))
         store.put(variant_key, variant)
     return variant.body
 

@@ -16,6 +16,7 @@ from collections import OrderedDict
 
 from botocore.exceptions import ClientError
 
+from .. import offload
 from ..exceptions import is_missing
 
 from .document import SEARCH_DOCUMENT, decode_document
@@ -67,7 +68,8 @@ def s3_loader(s3, bucket):
                 raise MissingDocument(source.key) from None
             raise
         with response["Body"] as body:
-            return decode_document(body.read())
+            data = body.read()
+        return offload.run(decode_document, data)
 
     return load
 

@@ -137,7 +137,7 @@ def fetch_object(key, params=None):
         if decided == 304:
             return Response(status=304, headers=select_headers(raw_headers, NOT_MODIFIED_HEADERS))
         return precondition_failed("If-Match")
-    return object_response(s3_response, current_app.config["DOCS_CHUNK_SIZE"])
+    return object_response(s3_response, current_app.config["DOCS_CHUNK_SIZE"], current_app.config["DOCS_SLOW_CHUNK_SIZE"])
 
 
 def local_conditions(request_headers, params):

@@ -170,7 +170,10 @@ def error_document(path, error):
     body = s3_response.get("Body")
     if body is None:
         return Response(status=status, headers=headers)
-    chunks = stream_body(body, current_app.config["DOCS_CHUNK_SIZE"], g.get("s3_key"), current_app.logger)
+    chunks = stream_body(
+        body, current_app.config["DOCS_CHUNK_SIZE"], g.get("s3_key"), current_app.logger,
+        current_app.config["DOCS_SLOW_CHUNK_SIZE"],
+    )
     response = Response(prepend(next(chunks, None), chunks), status=status, headers=headers)
     response.call_on_close(partial(close_body, body))
     return response

@@ -48,7 +48,7 @@ def test_the_context_names_versions_aliases_default_and_the_same_page_in_each(cl
         ("2.0", [], "/docs/payments/2.0/guide/install.html", False),
         ("1.0", [], "/docs/payments/1.0/guide/install.html", True),
     ]
-    assert context["search"]["api"] == "/_/api/search"
+    assert context["search"] == {"api": "/_/api/search", "page": "/_/search", "all_projects": True}
 
 
 @pytest.mark.parametrize("version, notice", [("2.0", None), ("3.0rc1", "prerelease"), ("main", "development")])

@@ -224,13 +224,28 @@ def test_other_methods_get_405_with_allow(client, method):
 def test_body_is_streamed_in_configured_chunks(s3, put):
     data = bytes(range(256)) * 4096 * 3  # 3 MiB
     put("big.bin", data, ContentType="application/octet-stream")
-    app = create_app({"S3_BUCKET": BUCKET, "DOCS_CHUNK_SIZE": 1024 * 1024})
+    app = create_app({"S3_BUCKET": BUCKET, "DOCS_CHUNK_SIZE": 1024 * 1024, "DOCS_SLOW_CHUNK_SIZE": 1024 * 1024})
     response = app.test_client().get("/docs/big.bin", buffered=False)
     try:
         chunks = list(response.response)
     finally:
         response.close()
     assert [len(c) for c in chunks] == [1024 * 1024] * 3
+    assert b"".join(chunks) == data
+
+
+def test_body_starts_in_slow_reader_chunks(s3, put):
+    # A download holds one chunk while its reader takes it: until the reader has shown it is fast
+    # (app/serving/chunks.py, past 4 MiB) every download costs 64 KiB, not DOCS_CHUNK_SIZE.
+    data = bytes(range(256)) * 4096 * 3  # 3 MiB
+    put("big.bin", data, ContentType="application/octet-stream")
+    app = create_app({"S3_BUCKET": BUCKET, "DOCS_CHUNK_SIZE": 1024 * 1024})
+    response = app.test_client().get("/docs/big.bin", buffered=False)
+    try:
+        chunks = list(response.response)
+    finally:
+        response.close()
+    assert [len(c) for c in chunks] == [64 * 1024] * 48
     assert b"".join(chunks) == data
 
 
