@@ -16,6 +16,7 @@ Cross-host links and redirects are scheme-relative (``//payments.docs.example.in
 host comes from the pattern, never from the request, and the scheme stays the one the reader uses.
 """
 
+import re
 from urllib.parse import quote
 
 from flask import Response, current_app, g, request
@@ -142,6 +143,21 @@ def check_forwarded_host():
                               "reader's Host and set X-Forwarded-Host to the same host")
 
 
+# What a forwarded prefix may be: '/' and segments of URL path characters, no empty segment, no backslash.
+PREFIX = re.compile(r"(?:/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*")
+
+
+def check_forwarded_prefix():
+    """Refuse a request whose script root (a trusted proxy's ``X-Forwarded-Prefix``) is not a plain path.
+
+    Every path-absolute link and ``Location`` starts with it: ``//evil.example`` would make them name
+    another host. deploy/ and the README clear the header; a proxy that passes a client's on is caught here.
+    """
+    if request.script_root and not PREFIX.fullmatch(request.script_root):
+        raise MisdirectedHost("X-Forwarded-Prefix must be a path such as /docs-proxy (no '//', no backslash); "
+                              "the proxy in front must set or clear it, never pass a client's on")
+
+
 def route_host():
     """Send a request to the host that serves it, or let it through (``before_request``, before access control)."""
     if request.blueprint == "ops":
@@ -226,6 +242,7 @@ def init_app(app):
     app.extensions[PROJECT_BLUEPRINTS] = {}
     app.add_template_global(main_url, "main_url")
     app.add_template_global(main_origin, "main_origin")
+    app.before_request(check_forwarded_prefix)
     if pattern is not None:
         app.before_request(route_host)
         app.after_request(sandbox_root_files)
