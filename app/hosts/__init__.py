@@ -7,7 +7,7 @@ a host per project it can reach only its own project (docs/security.md).
 The request path (before access control, so a request on the wrong host is sent away before any
 identity or S3 call):
 
-- a project host ``P`` serves ``/docs/P/...`` and the ops endpoints; ``/docs/Q/...`` is redirected to
+- a project host ``P`` serves ``/docs/P/...`` and the probes (health, ready; metrics only on the main host); ``/docs/Q/...`` is redirected to
   ``Q``'s host, ``/docs/`` and every portal, search or API page to the main host;
 - every other host is the main host: the portal, search and APIs; ``/docs/P/...`` is redirected to
   ``P``'s host and ``/docs/`` to the landing page at ``/_/``: no object from the bucket is served there.
@@ -49,7 +49,7 @@ def get_pattern(app=None):
 def serve_on_project_hosts(app, name, project_arg=None):
     """Let a blueprint's routes, or one endpoint (``blueprint.view``), answer on project hosts too.
 
-    By default only /docs/ and the ops endpoints do. With ``project_arg``, the route answers on a
+    By default only /docs/ and the probes do. With ``project_arg``, the route answers on a
     project host only for the project it names in that view argument (or query parameter); naming
     another project, or none, it is redirected to that project's host (or the main host): a page of
     one project must not read another's.
@@ -161,6 +161,11 @@ def check_forwarded_prefix():
 def route_host():
     """Send a request to the host that serves it, or let it through (``before_request``, before access control)."""
     if request.blueprint == "ops":
+        # Probes answer on every host; metrics only on the main host: a page on a project's host could
+        # read them, and after making its reader's browser request another project's page, see which
+        # access decision and S3 outcome that counted (whether the reader may read it, whether it exists).
+        if request.endpoint == "ops.metrics" and site_project() is not None:
+            return same_request_at(main_origin())
         return None
     check_forwarded_host()
     project = site_project()
