@@ -19,7 +19,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from .exceptions import BadPath, DocsError, error_status, is_missing  # noqa: F401  (their home before app/exceptions.py)
 from .serving.headers import ERROR_HEADERS, NOT_MODIFIED_HEADERS, select_headers
-from .s3 import RAW_ERROR_BODY, FirstByteDeadlineExceeded
+from .s3 import RAW_ERROR_BODY, FirstByteDeadlineExceeded, get_s3
 
 
 # A missing page, a failed precondition or a range past the end is what readers ask for, not trouble.
@@ -93,10 +93,39 @@ def handle_client_error(error):
         g.get("s3_key"),
         f" (request id {request_id})" if request_id else "",
     )
+    missing_page = status in (403, 404) and g.get("s3_key") is not None
     if status == 404 and code in ("NoSuchKey", ""):
-        return no_such_key(g.get("s3_key"))
-    body = response.get(RAW_ERROR_BODY, b"")
-    return Response(body, status=status, headers=select_headers(headers, ERROR_HEADERS))
+        answer = no_such_key(g.get("s3_key"))
+    else:
+        body = response.get(RAW_ERROR_BODY, b"")
+        if missing_page and request.method == "HEAD" and not body:
+            headers, body = get_error_answer(headers, body)
+        # On HEAD, werkzeug sends the headers of this body (its type and length) and leaves the body out.
+        answer = Response(body, status=status, headers=select_headers(headers, ERROR_HEADERS))
+    if missing_page:
+        # A browser asking for the same missing page gets an HTML page (app/website): caches must tell them apart.
+        answer.headers["Vary"] = "Accept"
+    return answer
+
+
+def get_error_answer(headers, body):
+    """Return the headers and body S3 answers a GET of the missing key with, for a HEAD to tell the same.
+
+    S3 answers a HEAD error without a body, so without this a HEAD would announce another type and
+    length than its GET (RFC 9110 9.3.2). One more S3 call, only for a HEAD S3 refuses with 403 (a
+    missing key without ``s3:ListBucket``); a 404 is answered with the same bytes for both anyway.
+    """
+    key = g.get("s3_key")
+    if key is None:
+        return headers, body
+    try:
+        found = get_s3().get_object(Bucket=current_app.config["S3_BUCKET"], Key=key)
+    except ClientError as error:
+        return error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {}), error.response.get(RAW_ERROR_BODY, b"")
+    except BotoCoreError:
+        return headers, body
+    found["Body"].close()  # appeared in between: the HEAD's own answer stands
+    return headers, body
 
 
 def handle_botocore_error(error):

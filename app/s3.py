@@ -20,7 +20,7 @@ ADDRESSING_STYLES = ("auto", "path", "virtual")
 
 # The S3 client's settings (config.py describes a ``Setting``); every package reads the bucket and prefix.
 SETTINGS = (
-    Setting("S3_BUCKET", None, text, "bucket to serve; required (`make run` without it serves the embedded sample)", "docs"),
+    Setting("S3_BUCKET", None, text, "bucket to serve; required (`make run` without it serves its local bucket of sample projects)", "docs"),
     Setting("S3_PREFIX", "", prefix, "key prefix that `/docs/` maps to; empty or ending in `/`", "sites/"),
     Setting("S3_ENDPOINT_URL", None, text, "S3-compatible endpoint (MinIO, Ceph, moto server, ...); unset: AWS",
             "http://minio.internal:9000"),

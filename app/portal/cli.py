@@ -8,11 +8,12 @@ from flask.cli import with_appcontext
 from .. import publishing
 from ..cli import add_command
 from ..publishing.cli import PublishStep
-from ..publishing.run import describe_error, format_bytes
+from ..publishing.run import counted, describe_error, format_bytes
 from ..s3 import get_s3
 from . import get_index_cache
 from .catalog import catalog_from_index, is_web_link
 from .index import (
+    ERROR_DOCUMENT,
     IndexConflict,
     build_index,
     index_key,
@@ -142,7 +143,8 @@ def check_publish_target(project, version):
 def record_publish(project, version, metadata, report):
     """List a successfully published ``project``/``version`` in the portal index; return its entry."""
     files = list(report.plan.uploads) + list(report.plan.unchanged)
-    stats = {"size": sum(local.size for local in files), "files": len(files)}
+    stats = {"size": sum(local.size for local in files), "files": len(files),
+             "error_document": ERROR_DOCUMENT if any(local.relkey == ERROR_DOCUMENT for local in files) else ""}
     try:
         document = _update(record_version(project, version, metadata, stats), "updating the portal index", [project])
     except click.ClickException as error:
@@ -153,7 +155,7 @@ def record_publish(project, version, metadata, report):
     catalog = catalog_from_index(document, "")
     resolution = catalog.by_name[project].resolution
     aliases = ", ".join(f"{name} -> {target}" for name, target in sorted(resolution.aliases.items())) or "none"
-    click.echo(f"Portal: {project} {version} listed ({len(resolution.ordered)} versions; aliases: {aliases}).")
+    click.echo(f"Portal: {project} {version} listed ({counted(len(resolution.ordered), 'version')}; aliases: {aliases}).")
     return document["projects"][project]["versions"][version]
 
 
@@ -252,13 +254,13 @@ def delete_command(project, version, yes):
                 errors = response.get("Errors", ())
                 if errors:
                     raise click.ClickException(
-                        f"S3 refused to delete {len(errors)} objects (first: {errors[0].get('Key')}: "
+                        f"S3 refused to delete {counted(len(errors), 'object')} (first: {errors[0].get('Key')}: "
                         f"{errors[0].get('Code')}); run the same command again"
                     )
                 count += len(keys[start:start + DELETE_BATCH])
     except (ClientError, BotoCoreError) as error:
         _fail(error, f"deleting {folder}")
-    click.echo(f"Deleted {project} {version}: removed from the portal, {count} objects deleted")
+    click.echo(f"Deleted {project} {version}: removed from the portal, {counted(count, 'object')} deleted")
 
 
 @click.command("reindex")
@@ -283,4 +285,4 @@ def reindex_command():
         click.echo(f"added   {project} {version}")
     for project, version in summary["dropped"]:
         click.echo(f"dropped {project} {version} (no index page under it any more)")
-    click.echo(f"Reindexed: {summary['total']} versions; {len(summary['added'])} added, {len(summary['dropped'])} dropped.")
+    click.echo(f"Reindexed: {counted(summary['total'], 'version')}; {len(summary['added'])} added, {len(summary['dropped'])} dropped.")

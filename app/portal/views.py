@@ -67,8 +67,7 @@ def visible_project(catalog, name):
 def is_listing_folder(path):
     """Tell whether a later fallback (the listings) claimed the folder ``path`` lies in (``hooks.claim_folders``).
 
-    A folder named in DOCS_LISTING_PREFIXES is a listing, even where a bucket without a portal index
-    makes its first segment look like a project.
+    A folder named in DOCS_LISTING_PREFIXES is a listing, even where its first segment is also a project's name.
     """
     return hooks.is_claimed(path.rstrip("/") + "/")
 
@@ -114,12 +113,14 @@ def json_response(document, status=200):
 
 def portal_fallback(path, error):
     """Answer a missing key under /docs/ when the portal knows what it means; otherwise ``None``."""
-    if path == "":
-        return landing_page(as_fallback=True)
     if is_listing_folder(path):
         return None
-    name, slash, rest = path.partition("/")
     catalog = catalog_or_none()
+    if path == "":
+        # Only a bucket with projects has a landing page; any other answers as S3 website hosting does.
+        # (An unreadable index still gets the landing page's own answer: a 503 saying so.)
+        return landing_page(as_fallback=True) if catalog is None or catalog.projects else None
+    name, slash, rest = path.partition("/")
     project = catalog and visible_project(catalog, name)
     if project is None:
         return None

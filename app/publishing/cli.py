@@ -14,7 +14,7 @@ from ..cli import add_command, docs_cli  # noqa: F401  (docs_cli: where the grou
 from . import get_indexers, get_steps
 from .policy import BadPrefix, normalise_prefix
 from .progress import progress_for_terminal
-from .run import EmptySource, PublishError, PublishOptions, format_bytes, publish_tree
+from .run import EmptySource, PublishError, PublishOptions, counted, format_bytes, publish_tree
 from ..s3 import create_client, get_s3
 
 MAX_LISTED_FAILURES = 50
@@ -91,8 +91,9 @@ def publish_command(source_dir, prefix, delete, dry_run, jobs, include_hidden, *
     if not report.ok:
         echo_failures(report)
         deleted = " nothing was deleted;" if options.delete else ""
+        unpublished = len(report.failed) + len(report.held_back)
         raise click.ClickException(
-            f"{len(report.failed) + len(report.held_back)} files were not published;{deleted} "
+            f"{counted(unpublished, 'file')} {'was' if unpublished == 1 else 'were'} not published;{deleted} "
             "run the same command again to finish"
         )
     if not report.dry_run:
@@ -139,7 +140,7 @@ def echo_summary(report):
         f"{len(report.deleted)} deleted, {format_bytes(report.bytes_uploaded)} in {report.seconds:.1f} s."
     )
     if report.redirected:
-        click.echo(f"Wrote {len(report.redirected)} redirects from _redirects.")
+        click.echo(f"Wrote {counted(len(report.redirected), 'redirect')} from _redirects.")
 
 
 def echo_failures(report):

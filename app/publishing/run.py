@@ -327,7 +327,7 @@ def describe_and_list(s3, bucket, key_prefix, sources, options, progress, pool, 
             report.failed.append((source.relkey, describe_error(error, bucket, "reading")))
     total = sum(local.size for local in local_files)
     objects = len(remote) - (MANIFEST_NAME in remote)
-    progress.step(f"Found {len(local_files)} files ({format_bytes(total)}); {objects} objects in {destination}")
+    progress.step(f"Found {counted(len(local_files), 'file')} ({format_bytes(total)}); {counted(objects, 'object')} in {destination}")
     return local_files, remote
 
 
@@ -337,7 +337,7 @@ def learn_remote(s3, bucket, key_prefix, remote, local_files, progress, pool, re
     known = apply_manifest(remote, manifest)
     unknown = [known[relkey] for relkey in keys_to_check(local_files, known)]
     if unknown:
-        progress.step(f"Checking {len(unknown)} objects whose checksum or headers are not known")
+        progress.step(f"Checking {counted(len(unknown), 'object')} whose checksum or headers are not known")
         report.heads = len(unknown)
         for listed, result, error in run_parallel(pool, lambda item: head_remote(s3, bucket, key_prefix, item), unknown):
             if error is None and result is None:
@@ -353,7 +353,7 @@ def finish_publish(s3, bucket, key_prefix, plan, manifest, known, indexing, opti
         if report.ok:
             delete_all(s3, bucket, key_prefix, plan.deletes, progress, report)
         else:
-            progress.step(f"Not deleting {len(plan.deletes)} objects: some files failed")
+            progress.step(f"Not deleting {counted(len(plan.deletes), 'object')}: some files failed")
     if report.uploaded or report.deleted or manifest_is_stale(manifest, known, plan):
         write_manifest(s3, bucket, key_prefix, known, plan, report, progress)
     if indexing and report.ok:
@@ -393,7 +393,7 @@ def upload_all(s3, bucket, key_prefix, plan, options, progress, pool, report):
     pages = [local for local in plan.uploads if is_page(local.relkey)]
     if not plan.uploads:
         return
-    progress.step(f"Uploading {len(plan.uploads)} files ({format_bytes(plan.upload_bytes)}): assets first, then pages")
+    progress.step(f"Uploading {counted(len(plan.uploads), 'file')} ({format_bytes(plan.upload_bytes)}): assets first, then pages")
     progress.start(len(plan.uploads), plan.upload_bytes)
     try:
         for phase in (assets, pages):
@@ -418,16 +418,16 @@ def publish_redirects(s3, bucket, key_prefix, options, progress, pool, report):
     if not report.redirects:
         return
     if not report.ok:
-        progress.step(f"Not writing {len(report.redirects)} redirects: some files failed")
+        progress.step(f"Not writing {counted(len(report.redirects), 'redirect')}: some files failed")
         return
-    progress.step(f"Writing {len(report.redirects)} redirects from _redirects")
+    progress.step(f"Writing {counted(len(report.redirects), 'redirect')} from _redirects")
     report.redirected, failed = write_redirects(s3, bucket, key_prefix, report.redirects, options.pages_policy, pool)
     report.failed.extend((relkey, describe_error(error, bucket, f"writing redirect {relkey}")) for relkey, error in failed)
 
 
 def delete_all(s3, bucket, key_prefix, relkeys, progress, report):
     """Delete ``relkeys`` under ``key_prefix`` in batches, recording what S3 refused."""
-    progress.step(f"Deleting {len(relkeys)} objects no longer in the source")
+    progress.step(f"Deleting {counted(len(relkeys), 'object')} no longer in the source")
     for start in range(0, len(relkeys), DELETE_BATCH):
         batch = relkeys[start:start + DELETE_BATCH]
         try:
@@ -473,6 +473,11 @@ def write_manifest(s3, bucket, key_prefix, known, plan, report, progress):
     except (ClientError, BotoCoreError) as error:
         # Only a cache: the next publish checks with HEAD requests instead.
         progress.step(f"Warning: could not write {MANIFEST_NAME}: {describe_error(error, bucket, 'writing the manifest')}")
+
+
+def counted(number, noun, plural=None):
+    """Return ``number`` with ``noun`` in the singular or plural: ``1 version``, ``2 versions``."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
 
 
 def format_bytes(count):

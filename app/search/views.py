@@ -33,6 +33,8 @@ class Answer:
     total: int
     hits: list
     unsearchable: list
+    # The versions to search changed (a publish) and this worker is still building their index.
+    rebuilding: bool = False
 
     @property
     def pages(self):
@@ -52,6 +54,7 @@ class Answer:
             "pages": self.pages,
             "total": self.total,
             "unsearchable": self.unsearchable,
+            "rebuilding": self.rebuilding,
             "results": [
                 {key: value for key, value in hit.items() if key not in ("heading_html", "snippet_html", "title_html")}
                 | {"snippet_html": str(hit["snippet_html"]), "heading_html": str(hit["heading_html"])}
@@ -124,7 +127,11 @@ def run_search(args):
     ]
     readable = {pair for pair in in_scope if access.may_read(f"{pair[0]}/{pair[1]}/")}
     docs = [doc for pair, doc in index.docs.items() if pair in readable]
-    missing = {(source.project, source.version) for source in index.stats.missing}
+    # Only versions whose current publish lacks a search document: one republished since the index
+    # was built is being loaded again, not "published before search existed".
+    current = set(sources)
+    missing = {(source.project, source.version) for source in index.stats.missing if source in current}
+    rebuilding = index.sources != tuple(sources)
     unsearchable = sorted(f"{project}/{version}" for project, version in readable & missing)
 
     try:
@@ -135,7 +142,7 @@ def run_search(args):
     except SearchTimeout as error:
         raise DocsError(f"{error}; add words to narrow it", 503) from None
     hits = format_hits(results.hits, config["DOCS_INDEX_DOCUMENT"], request.script_root)
-    return Answer(query, project_name, version_name, page, per_page, results.total, hits, unsearchable)
+    return Answer(query, project_name, version_name, page, per_page, results.total, hits, unsearchable, rebuilding)
 
 
 def parse_search_args(args, config):

@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from app.portal.index import record_version, update_index
 from tests.access.conftest import htpasswd_line
 from tests.servers import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
 
@@ -69,6 +70,9 @@ def bucket(server_s3):
     server_s3.put_object(Bucket=name, Key="wiki/1.0/attack.html", Body=ATTACK.encode(), **html)
     server_s3.put_object(Bucket=name, Key="wiki/1.0/notes.html", Body=b"<p>wiki notes</p>", **html)
     server_s3.put_object(Bucket=name, Key="payments/1.0/index.html", Body=f"<p>{SECRET}</p>".encode(), **html)
+    # Listed in a portal index, as a publish lists them: the portal knows projects from its index only.
+    for project in ("wiki", "payments"):
+        update_index(server_s3, name, "", record_version(project, "1.0", {}, {}))
     return name
 
 

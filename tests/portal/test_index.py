@@ -10,7 +10,6 @@ from app.portal.index import (
     IndexCache,
     IndexConflict,
     build_index,
-    listing_index,
     read_index,
     record_version,
     update_index,
@@ -102,13 +101,6 @@ def test_a_rebuild_keeps_metadata_pins_and_flags_and_follows_the_bucket(s3, put)
     assert api["versions"]["2.0"]["files"] == 2 and api["versions"]["2.0"]["published"]
 
 
-def test_a_delimiter_listing_finds_projects_and_versions_without_an_index(s3, put):
-    for key in ["api/1.0/index.html", "api/2.0/index.html", "plain/index.html", "plain/sub/index.html", "_x/1/index.html"]:
-        put(key, PAGE, ContentType="text/html")
-    projects = listing_index(s3, BUCKET, "")["projects"]
-    assert {name: sorted(entry["versions"]) for name, entry in projects.items()} == {"api": ["1.0", "2.0"]}
-
-
 @pytest.mark.parametrize("data", [b"", b"[]", b'{"format": 2, "projects": {}}', b'{"format": 1}',
                                   b'{"format": 1, "projects": {"a": []}}'])
 def test_an_index_this_version_cannot_read_is_refused(data):
@@ -172,6 +164,14 @@ def test_a_conditional_read_of_an_unchanged_index_returns_no_document(s3):
     document, etag = read_index(s3, BUCKET, "")
     assert document["projects"]
     assert read_index(s3, BUCKET, "", if_none_match=etag) == (None, etag)
+
+
+def test_a_rebuild_finds_each_versions_own_404_page(s3, put):
+    for key in ["api/1.0/index.html", "api/1.0/404.html", "api/2.0/index.html", "api/2.0/guide/404.html"]:
+        put(key, PAGE, ContentType="text/html")
+    versions = build_index(s3, BUCKET, "")["projects"]["api"]["versions"]
+    assert versions["1.0"]["error_document"] == "404.html"
+    assert "error_document" not in versions["2.0"]  # only at the version's root
 
 
 @pytest.mark.parametrize("url, ok", [

@@ -85,7 +85,7 @@ def test_error_document_is_never_taken_from_above_the_prefix(site_bucket, server
 
     assert response.status_code == 404
     assert b"above the prefix" not in response.data
-    assert b"<Code>NoSuchKey</Code>" in response.data
+    assert b"Page not found" in response.data  # the missing page for people (app/website/notfound.py)
 
 
 def test_head_of_missing_page_has_error_headers_and_no_body(website_server):
@@ -108,11 +108,12 @@ def test_non_html_clients_keep_s3s_xml_error(website_server, accept):
     assert b"<Code>NoSuchKey</Code>" in response.content
 
 
-def test_without_error_document_option_html_clients_get_s3s_error(plain_server):
+def test_without_error_document_option_html_clients_get_the_missing_page_and_others_s3s_error(plain_server):
     response = get(plain_server, "/docs/guide/missing.html", headers=HTML)
 
     assert response.status_code == 404
-    assert b"<Code>NoSuchKey</Code>" in response.content
+    assert b"Page not found" in response.content and GUIDE_404 not in response.content
+    assert b"<Code>NoSuchKey</Code>" in get(plain_server, "/docs/guide/missing.html").content
 
 
 def test_error_document_lookup_is_cached_for_its_ttl(put, moto_app):
@@ -147,7 +148,8 @@ def s3_calls(server):
     return sum(value for (name, _), value in parse_metrics(body.decode()).items() if name == "docs_proxy_s3_requests_total")
 
 
-@pytest.mark.parametrize("depth, budget, body", [("8", "12", ROOT_404), ("64", "4", b"<Code>NoSuchKey</Code>")])
+# With the budget spent before any error document, a browser gets the missing page for people (notfound.py).
+@pytest.mark.parametrize("depth, budget, body", [("8", "12", ROOT_404), ("64", "4", b"Page not found")])
 def test_a_deep_missing_path_costs_a_bounded_number_of_s3_calls(gunicorn_factory, site_bucket, depth, budget, body):
     server = gunicorn_factory(site_bucket, env={
         "S3_PREFIX": PREFIX, "DOCS_ERROR_DOCUMENT": "404.html", "WEB_CONCURRENCY": "1", "DOCS_CACHE": "off",
@@ -305,10 +307,11 @@ def test_listing_head_has_headers_and_no_body(website_server):
 
 
 def test_without_listing_option_folder_without_index_is_s3s_404(plain_server):
-    response = get(plain_server, "/docs/artifacts/", headers=HTML)
+    response = get(plain_server, "/docs/artifacts/")
 
     assert response.status_code == 404
     assert b"<Code>NoSuchKey</Code>" in response.content
+    assert b"build-0001" not in get(plain_server, "/docs/artifacts/", headers=HTML).content
 
 
 def test_listing_leaves_out_entries_the_reader_may_not_read(moto_app, monkeypatch):
