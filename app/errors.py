@@ -1,6 +1,7 @@
 """The one place where exceptions become responses: S3 errors, S3 unreachable, bad paths, HTTP errors."""
 
 import logging
+from xml.sax.saxutils import escape
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -9,34 +10,20 @@ from botocore.exceptions import (
     NoCredentialsError,
     ReadTimeoutError,
 )
-from flask import Response, current_app, g
+from flask import Response, current_app, g, request
+from urllib.parse import urlsplit
+
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.routing import RequestRedirect
 from werkzeug.http import HTTP_STATUS_CODES
 
+from .exceptions import BadPath, DocsError, error_status, is_missing  # noqa: F401  (their home before app/exceptions.py)
 from .serving.headers import ERROR_HEADERS, NOT_MODIFIED_HEADERS, select_headers
-from .serving.keys import BadPath
-from .s3 import RAW_ERROR_BODY, FirstByteDeadlineExceeded
+from .s3 import RAW_ERROR_BODY, FirstByteDeadlineExceeded, get_s3
 
 
 # A missing page, a failed precondition or a range past the end is what readers ask for, not trouble.
 ROUTINE_S3_ERRORS = (404, 412, 416)
-
-
-class DocsError(Exception):
-    """A refusal any package can raise; ``handle_docs_error`` turns it into a plain-text response.
-
-    Subclasses (access control's 401/403, the portal's, ...) set ``status`` and may carry ``headers``
-    (``WWW-Authenticate``, ``Cache-Control``, ``Location``); the reason is said to the client.
-    """
-
-    status = 400
-
-    def __init__(self, reason, status=None, headers=None):
-        super().__init__(reason)
-        self.reason = reason
-        if status is not None:
-            self.status = status
-        self.headers = list(headers or [])
 
 
 # The body S3 answers a failed precondition with: a refusal looks the same whether S3, the serving
@@ -47,6 +34,32 @@ PRECONDITION_FAILED_XML = (
     "<Condition>{}</Condition></Error>"
 )
 
+# A missing key's answer is rebuilt from its key alone: S3's own body carries a fresh RequestId and
+# HostId every time, and a refusal hidden as a missing key (hide_denied) must be the same bytes.
+NO_SUCH_KEY_XML = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchKey</Code>'
+    "<Message>The specified key does not exist.</Message><Key>{}</Key></Error>"
+)
+
+
+class NotFound(DocsError):
+    """Answer exactly as S3 answers a missing key (what access control raises to hide a refusal)."""
+
+    status = 404
+
+    def as_client_error(self):
+        """Return the ``ClientError`` S3 raises for the current request's key."""
+        return ClientError(
+            {"Error": {"Code": "NoSuchKey", "Message": "The specified key does not exist."},
+             "ResponseMetadata": {"HTTPStatusCode": 404, "HTTPHeaders": {"content-type": "application/xml"}}},
+            "GetObject",
+        )
+
+
+def no_such_key(key):
+    """Return S3's 404 for a missing ``key``, the same bytes every time."""
+    return Response(NO_SUCH_KEY_XML.format(escape(key or "")), status=404, headers=[("Content-Type", "application/xml")])
+
 
 def precondition_failed(condition, headers=()):
     """Return the 412 for a failed ``condition`` (a request header name), shaped as S3's own."""
@@ -55,13 +68,10 @@ def precondition_failed(condition, headers=()):
 
 
 def plain(status, text, headers=None):
-    """Return a short plain-text response."""
-    return Response(text.rstrip("\n") + "\n", status=status, headers=headers, mimetype="text/plain")
-
-
-def error_status(error):
-    """Return the HTTP status S3 answered with for a ``ClientError``."""
-    return error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 502
+    """Return a short plain-text response (``nosniff``: a reason may echo what the client sent)."""
+    response = Response(text.rstrip("\n") + "\n", status=status, headers=headers, mimetype="text/plain")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def handle_client_error(error):
@@ -83,8 +93,39 @@ def handle_client_error(error):
         g.get("s3_key"),
         f" (request id {request_id})" if request_id else "",
     )
-    body = response.get(RAW_ERROR_BODY, b"")
-    return Response(body, status=status, headers=select_headers(headers, ERROR_HEADERS))
+    missing_page = status in (403, 404) and g.get("s3_key") is not None
+    if status == 404 and code in ("NoSuchKey", ""):
+        answer = no_such_key(g.get("s3_key"))
+    else:
+        body = response.get(RAW_ERROR_BODY, b"")
+        if missing_page and request.method == "HEAD" and not body:
+            headers, body = get_error_answer(headers, body)
+        # On HEAD, werkzeug sends the headers of this body (its type and length) and leaves the body out.
+        answer = Response(body, status=status, headers=select_headers(headers, ERROR_HEADERS))
+    if missing_page:
+        # A browser asking for the same missing page gets an HTML page (app/website): caches must tell them apart.
+        answer.headers["Vary"] = "Accept"
+    return answer
+
+
+def get_error_answer(headers, body):
+    """Return the headers and body S3 answers a GET of the missing key with, for a HEAD to tell the same.
+
+    S3 answers a HEAD error without a body, so without this a HEAD would announce another type and
+    length than its GET (RFC 9110 9.3.2). One more S3 call, only for a HEAD S3 refuses with 403 (a
+    missing key without ``s3:ListBucket``); a 404 is answered with the same bytes for both anyway.
+    """
+    key = g.get("s3_key")
+    if key is None:
+        return headers, body
+    try:
+        found = get_s3().get_object(Bucket=current_app.config["S3_BUCKET"], Key=key)
+    except ClientError as error:
+        return error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {}), error.response.get(RAW_ERROR_BODY, b"")
+    except BotoCoreError:
+        return headers, body
+    found["Body"].close()  # appeared in between: the HEAD's own answer stands
+    return headers, body
 
 
 def handle_botocore_error(error):
@@ -100,14 +141,29 @@ def handle_botocore_error(error):
     return plain(502, "Bad Gateway: S3 could not be reached.")
 
 
-def handle_bad_path(error):
-    """Refuse a path that cannot name a document, saying why."""
-    return plain(error.status, f"{error.status} {HTTP_STATUS_CODES[error.status]}: {error.reason}.")
-
-
 def handle_docs_error(error):
-    """Answer a ``DocsError`` with its status, reason and headers."""
+    """Answer a ``DocsError`` (``BadPath`` among them) with its status, reason and headers."""
+    if isinstance(error, NotFound):
+        return no_such_key(g.get("s3_key"))
     return plain(error.status, f"{error.status} {HTTP_STATUS_CODES[error.status]}: {error.reason}.", error.headers)
+
+
+def relative_routing_redirect(response):
+    """Give werkzeug's routing redirect (``/_//x`` -> ``/_/x``, a 308) a path-absolute Location (an after_request hook).
+
+    Flask answers routing exceptions without error handlers, and werkzeug builds the Location and its
+    body's link from the Host header: a forged Host would then reach a cache.
+    """
+    error = request.routing_exception
+    if isinstance(error, RequestRedirect) and response.status_code == error.code:
+        target = urlsplit(error.new_url)
+        location = "/" + target.path.lstrip("/") + (f"?{target.query}" if target.query else "")
+        response.headers["Location"] = location
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.mimetype = "text/plain"
+        response.set_data(f"{error.code} {HTTP_STATUS_CODES[error.code]}: {location}\n")
+    return response
 
 
 def handle_http_exception(error):
@@ -125,6 +181,7 @@ def init_app(app):
     """Register the error handlers on ``app``."""
     app.register_error_handler(ClientError, handle_client_error)
     app.register_error_handler(BotoCoreError, handle_botocore_error)
-    app.register_error_handler(BadPath, handle_bad_path)
     app.register_error_handler(DocsError, handle_docs_error)
     app.register_error_handler(HTTPException, handle_http_exception)
+    # Registered before every package's hooks, so it runs after theirs (Flask runs them in reverse).
+    app.after_request(relative_routing_redirect)

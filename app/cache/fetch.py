@@ -14,6 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from flask import Response, current_app, g, request
 
 from ..errors import DocsError, error_status, precondition_failed
+from ..exceptions import is_missing
 from ..s3 import get_s3
 from ..serving.headers import (
     NOT_MODIFIED_HEADERS,
@@ -22,9 +23,8 @@ from ..serving.headers import (
     precondition_status,
     select_headers,
 )
-from ..serving import streaming
+from ..serving import hooks, streaming
 from ..serving.streaming import S3_DEFAULT_TYPE, object_response, s3_headers
-from ..serving.views import fetch_object
 from . import compression, policy
 from .store import Entry, Variant
 
@@ -64,24 +64,36 @@ def get_store():
     return current_app.extensions.get(STORE)
 
 
-def fetch(key):
-    """Return the response for ``key``: from the cache when it can, else from S3; compressed where negotiated."""
+def cached(inner):
+    """Return the cache's fetch in front of ``inner``, the fetch it stands for (serving's S3 fetch)."""
+
+    def fetch_through_cache(key, params=None):
+        return fetch(key, inner)
+
+    return fetch_through_cache
+
+
+def fetch(key, inner):
+    """Return the response for ``key``: from the cache when it can, else from ``inner`` (S3); compressed where negotiated."""
     store = get_store()
     if store is None:
-        return stream(key, "BYPASS")
+        return stream(inner, key, "BYPASS")
     entry = store.get(key)
+    rewrite = hooks.page_rewrite()
+    if entry is not None and entry.rewrite != (rewrite.suffix if rewrite is not None else ""):
+        entry = None  # kept before the page's rewrite changed (the hub turned on or off): fetched again
     if entry is not None and policy.is_fresh(time.monotonic() - entry.validated, entry.lifetime):
         if entry.body is None:
-            return stream(key, "BYPASS", entry)
+            return stream(inner, key, "BYPASS", entry)
         return serve(store, key, entry, "HIT")
     if (entry is None or entry.body is None) and (request.method == "HEAD" or "Range" in request.headers):
         # Nothing stored to answer from, and this request would not fill the cache: S3 as before.
-        return stream(key, "MISS", entry)
+        return stream(inner, key, "MISS", entry)
     # Until something better is known: an error on the way is counted as a miss.
     g.cache_result = "MISS"
     flight, leader = store.join(key)
     if not leader:
-        return follow(store, key, entry, flight)
+        return follow(inner, store, key, entry, flight)
     try:
         label, result, s3_response = load(store, key, entry)
     except (ClientError, BotoCoreError) as error:
@@ -95,16 +107,19 @@ def fetch(key):
         return serve(store, key, result, label)
     if "Range" in request.headers:
         streaming.close_body(s3_response["Body"])
-        return stream(key, "BYPASS", result)
+        return stream(inner, key, "BYPASS", result)
     g.cache_result = "BYPASS"
-    response = finish_stream(object_response(s3_response, current_app.config["DOCS_CHUNK_SIZE"]), key, "BYPASS")
+    config = current_app.config
+    response = finish_stream(
+        object_response(s3_response, config["DOCS_CHUNK_SIZE"], config["DOCS_SLOW_CHUNK_SIZE"]), key, "BYPASS"
+    )
     # The client's conditionals were not sent to S3 (this GET fills the cache); answer them here.
     # Without this flag make_conditional would read the whole stream into memory to count its length.
     response.implicit_sequence_conversion = False
     return response.make_conditional(request)
 
 
-def follow(store, key, entry, flight):
+def follow(inner, store, key, entry, flight):
     """Wait for another request's fetch of ``key`` and answer from its outcome."""
     if not flight.done.wait(current_app.config["DOCS_CACHE_WAIT"]):
         if has_stale_body(entry):
@@ -116,7 +131,7 @@ def follow(store, key, entry, flight):
         return stale_or_raise(store, key, entry, outcome)
     label, result = outcome
     if result.body is None:
-        return stream(key, "BYPASS", result)
+        return stream(inner, key, "BYPASS", result)
     return serve(store, key, result, label)
 
 
@@ -140,7 +155,7 @@ def stale_or_raise(store, key, entry, error):
         age = time.monotonic() - entry.validated
         current_app.logger.warning("S3 failed for key %r (%s); serving the copy validated %.0f s ago", key, error, age)
         return serve(store, key, entry, "STALE", age=age)
-    if isinstance(error, ClientError) and error_status(error) in (403, 404):
+    if isinstance(error, ClientError) and is_missing(error):
         store.discard(key)
     raise error
 
@@ -170,10 +185,14 @@ def load(store, key, entry):
     if "content-type" not in raw:
         headers.append(("Content-Type", S3_DEFAULT_TYPE))
     compressible = config["DOCS_COMPRESSION"] == "on" and compression.may_compress(
-        raw, key, config["DOCS_COMPRESSION_MIN_SIZE"]
+        raw, key, config["DOCS_COMPRESSION_MIN_SIZE"], config["DOCS_COMPRESSION_MAX_SIZE"]
     )
+    rewrite = hooks.page_rewrite()
+    suffix = rewrite.suffix if rewrite is not None else ""
+    rewritten = rewrite is not None and rewrite.applies(status, raw)
     if not policy.is_storable(status, raw, config["DOCS_CACHE_OBJECT_SIZE"]):
-        marker = Entry(headers, None, raw.get("etag"), started, config["DOCS_CACHE_TTL"], compressible)
+        marker = Entry(headers, None, raw.get("etag"), started, config["DOCS_CACHE_TTL"], compressible,
+                       suffix, rewritten)
         store.put(key, marker)
         return "BYPASS", marker, s3_response
     body = s3_response["Body"]
@@ -181,9 +200,12 @@ def load(store, key, entry):
         data = body.read()
     finally:
         streaming.close_body(body)
+    if rewritten:
+        # The rewritten page is what is kept, compressed and answered from: rewriting costs once per fetch.
+        data = rewrite.body(data)
     lifetime = policy.freshness_lifetime(raw.get("cache-control"), config["DOCS_CACHE_TTL"],
                                          config["DOCS_CACHE_IMMUTABLE_TTL"])
-    fresh = Entry(headers, data, raw.get("etag"), started, lifetime, compressible)
+    fresh = Entry(headers, data, raw.get("etag"), started, lifetime, compressible, suffix, rewritten)
     store.put(key, fresh)
     return "MISS", fresh, None
 
@@ -203,8 +225,8 @@ def encoded_body(store, key, entry, coding):
     """Return ``entry``'s body in ``coding``, compressed once and kept beside it."""
     variant_key = (key, coding)
     variant = store.get(variant_key)
-    if variant is None or variant.source_etag is None or variant.source_etag != entry.etag:
-        variant = Variant(entry.etag, compression.compress(entry.body, coding))
+    if variant is None or variant.source_etag is None or variant.source_etag != entry.client_etag:
+        variant = Variant(entry.client_etag, compression.compress_off_loop(entry.body, coding))
         store.put(variant_key, variant)
     return variant.body
 
@@ -212,7 +234,7 @@ def encoded_body(store, key, entry, coding):
 def serve(store, key, entry, label, age=None):
     """Answer from ``entry``: the coding negotiated, then Werkzeug's conditional and Range handling."""
     headers = list(entry.headers)
-    body, etag = entry.body, entry.etag
+    body, etag = entry.body, entry.client_etag
     if entry.compressible:
         headers.append(("Vary", "Accept-Encoding"))
         coding = negotiate()
@@ -253,20 +275,30 @@ def entry_header(entry, name):
     return None
 
 
-def stream(key, label, marker=None):
-    """Stream ``key`` from S3 as the serving code does, with the suffixed ETags mapped back to S3's."""
+def stream(inner, key, label, marker=None):
+    """Stream ``key`` from S3 through ``inner``, with the suffixed ETags mapped back to S3's."""
     g.cache_result = label
     params = conditional_params(request.headers)
     for name in ("IfMatch", "IfNoneMatch"):
         if name in params:
             params[name] = compression.strip_etag_suffixes(params[name])
     try:
-        response = fetch_object(key, params)
+        response = inner(key, params)
     except ClientError as error:
         if error_status(error) != 304:
             raise
         return not_modified(error, marker, label)
+    if response.status_code == 304 and response.headers.get("ETag"):
+        # Decided by the serving code (a rewritten page): answer with the tag the client holds.
+        response.headers["ETag"] = held_tag(response.headers["ETag"])
     return finish_stream(response, key, label)
+
+
+def held_tag(etag):
+    """Return the tag in the request's If-None-Match that names ``etag`` in some coding, else ``etag``."""
+    held = [tag for tag in QUOTED.findall(request.headers.get("If-None-Match", ""))
+            if compression.strip_etag_suffixes(tag).removeprefix("W/") == etag]
+    return held[0].removeprefix("W/") if held else etag
 
 
 def finish_stream(response, key, label):
@@ -281,7 +313,7 @@ def finish_stream(response, key, label):
         return response
     response.vary.add("Accept-Encoding")
     if response.status_code != 200 or not compression.may_compress(
-        headers, key, current_app.config["DOCS_COMPRESSION_MIN_SIZE"]
+        headers, key, current_app.config["DOCS_COMPRESSION_MIN_SIZE"], current_app.config["DOCS_COMPRESSION_MAX_SIZE"]
     ):
         return response
     try:
@@ -291,6 +323,10 @@ def finish_stream(response, key, label):
         raise
     if coding == "identity":
         return response
+    length = headers.get("content-length")
+    coding, level = compression.stream_encoding(
+        request.headers.get("Accept-Encoding"), compression.available_codecs(), int(length) if length and length.isdigit() else None
+    )
     response.headers["Content-Encoding"] = coding
     # The compressed length is unknown until the end: the body goes out chunked.
     response.headers.pop("Content-Length", None)
@@ -298,7 +334,7 @@ def finish_stream(response, key, label):
     if "etag" in headers:
         response.headers["ETag"] = compression.encoded_etag(headers["etag"], coding)
     if request.method != "HEAD":
-        response.response = compression.compress_stream(response.response, coding)
+        response.response = compression.compress_stream(response.response, coding, level)
     return response
 
 
@@ -313,9 +349,7 @@ def not_modified(error, marker, label):
     headers = [(name, value) for name, value in source if name.lower() in NOT_MODIFIED_HEADERS and name.lower() != "etag"]
     if etag:
         # The client may hold the tag of a compressed representation: answer with the tag it matched.
-        held = [tag for tag in QUOTED.findall(request.headers.get("If-None-Match", ""))
-                if compression.strip_etag_suffixes(tag).removeprefix("W/") == etag]
-        headers.append(("ETag", held[0].removeprefix("W/") if held else etag))
+        headers.append(("ETag", held_tag(etag)))
     if marker is not None and marker.compressible:
         headers.append(("Vary", "Accept-Encoding"))
     headers.append(("X-Cache", label))

@@ -21,8 +21,9 @@ from .context import ENVIRON_KEYS
 from .settings import SETTINGS
 
 # The fields of an application log line that come from the request, when there is one.
-REQUEST_FIELDS = ("request_id", "user", "s3_key", "s3_request_id")
-TEXT_FORMAT = "[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s request_id=%(request_id)s"
+REQUEST_FIELDS = ("request_id", "client_request_id", "user", "s3_key", "s3_request_id")
+TEXT_FORMAT = ("[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s request_id=%(request_id)s"
+               " client_request_id=%(client_request_id)s")
 OUR_HANDLER = "_docs_proxy"
 
 
@@ -102,6 +103,7 @@ def access_fields(resp, req, environ, request_time):
         pass
     return {
         "request_id": environ.get(ENVIRON_KEYS["request_id"]),
+        "client_request_id": environ.get(ENVIRON_KEYS["client_request_id"]),
         "remote_addr": environ.get("REMOTE_ADDR"),
         "method": environ.get("REQUEST_METHOD"),
         "path": environ.get("PATH_INFO"),
@@ -135,6 +137,16 @@ class GunicornLogger(glogging.Logger):
         if self.json:
             for handler in self.error_log.handlers + self.access_log.handlers:
                 handler.setFormatter(json_formatter())
+
+    def info(self, msg, *args, **kwargs):
+        """Log at info level, naming the address in gunicorn's "Listening at" line.
+
+        With ``reuse_port`` each worker opens its own socket and the arbiter none, so gunicorn would
+        log "Listening at:  (pid)" with no address at all.
+        """
+        if msg.startswith("Listening at:") and args and args[0] == "":
+            args = (",".join(f"http://{address}" for address in self.cfg.bind), *args[1:])
+        super().info(msg, *args, **kwargs)
 
     def access(self, resp, req, environ, request_time):
         """Write one access log line: gunicorn's text format, or a JSON object with the request's fields."""

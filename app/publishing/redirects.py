@@ -10,7 +10,8 @@ uploaded: one bad line stops the publish with its line number, and nothing is ch
 from concurrent.futures import as_completed
 from dataclasses import dataclass
 
-from ..website.redirects import BadRedirect, check_location
+from ..serving.keys import is_reserved_name
+from ..serving.redirects import BadRedirect, check_location
 
 REDIRECTS_FILE = "_redirects"
 # Redirect objects answer 301 whatever the file says; '!' (Netlify's "force") is accepted, since a
@@ -43,6 +44,10 @@ def old_relkey(old, index_document):
     segments = relkey.split("/")
     if any(segment in (".", "..") for segment in segments) or "//" in old:
         raise BadRedirect(f"the old path {old!r} has '.', '..' or empty segments")
+    if any(is_reserved_name(segment) for segment in segments):
+        # A redirect object there would replace the version's own record (its search document, its
+        # publish manifest), breaking that version's search or next publish.
+        raise BadRedirect(f"the old path {old!r} names one of docs-proxy's own records (.docs-*)")
     if relkey == "" or relkey.endswith("/"):
         relkey += index_document
     return relkey

@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from urllib.parse import quote
 
+from .. import offload
 from .query import TOKEN, identifier_key
 
 SCHEMA_VERSION = "4"
@@ -488,7 +489,8 @@ def build_index(path, sources, load, previous=None, threads=4, catalog=None):
     reusable = set()
     if previous is not None and previous.path and os.path.exists(previous.path):
         shutil.copyfile(previous.path, path)
-    connection = sqlite3.connect(path, isolation_level=None)
+    # check_same_thread=False: under gevent the inserts and the merge run on a native thread (app.offload).
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
         connection.execute("PRAGMA journal_mode = OFF")
         connection.execute("PRAGMA synchronous = OFF")
@@ -520,10 +522,11 @@ def build_index(path, sources, load, previous=None, threads=4, catalog=None):
             elif isinstance(outcome, Exception):
                 stats.failed.append((source, f"{type(outcome).__name__}: {outcome}"))
             else:
-                _insert_doc(connection, source, outcome)
+                # On a native thread under gevent (app.offload), as the merge below: the loop keeps serving.
+                offload.run(_insert_doc, connection, source, outcome)
                 stats.loaded += 1
         # Merge FTS5's segments into one: smaller, and faster to query than the many an insert leaves.
-        connection.execute("INSERT INTO sections(sections) VALUES('optimize')")
+        offload.run(connection.execute, "INSERT INTO sections(sections) VALUES('optimize')")
         connection.execute("DELETE FROM words")
         connection.execute("INSERT INTO words SELECT term, doc FROM vocabulary "
                            "WHERE length(term) > 2 AND NOT term GLOB 'd[0-9]*' AND NOT term GLOB '[0-9]*'")

@@ -26,6 +26,8 @@ NOT_MODIFIED_HEADERS = ("cache-control", "expires", "etag", "last-modified", "x-
 ERROR_HEADERS = ("content-type", "content-range")
 
 META_PREFIX = "x-amz-meta-"
+# User metadata publish keeps for itself (a file's checksum, to skip unchanged uploads): no reader needs it.
+PUBLISH_METADATA = frozenset({"x-amz-meta-sha256"})
 
 
 def _is_safe_value(value):
@@ -44,7 +46,7 @@ def select_headers(s3_headers, allowed=None):
                 selected.append((REPRESENTATION_HEADERS.get(lower, name), value))
         elif lower in REPRESENTATION_HEADERS:
             selected.append((REPRESENTATION_HEADERS[lower], value))
-        elif lower.startswith(META_PREFIX):
+        elif lower.startswith(META_PREFIX) and lower not in PUBLISH_METADATA:
             selected.append((lower, value))
     return selected
 
@@ -101,6 +103,28 @@ def precondition_status(request_headers, s3_headers):
         etags = parse_etags(if_none_match)
         if etags.star_tag or (etag is not None and etags.contains_weak(etag)):
             return 304
+    return None
+
+
+def date_precondition_status(request_headers, s3_headers):
+    """Return 412 or 304 when If-Unmodified-Since / If-Modified-Since decide against a 2xx, else ``None``.
+
+    For answers whose conditionals were not sent to S3 (a rewritten page): a date is ignored beside
+    the entity-tag condition that overrides it, and when it does not parse (RFC 9110 13.1.3, 13.1.4).
+    """
+    unmodified = request_headers.get("If-Unmodified-Since") if not request_headers.get("If-Match") else None
+    modified_since = request_headers.get("If-Modified-Since") if not request_headers.get("If-None-Match") else None
+    if not unmodified and not modified_since:
+        return None  # most requests: no date to parse
+    modified = parse_date(s3_headers.get("last-modified", ""))
+    if modified is None:
+        return None
+    since = parse_date(unmodified) if unmodified else None
+    if since is not None and modified > since:
+        return 412
+    since = parse_date(modified_since) if modified_since else None
+    if since is not None and modified <= since:
+        return 304
     return None
 
 

@@ -7,15 +7,19 @@ import ipaddress
 import json
 import time
 
+import subprocess
+
+import bcrypt
 import jwt
 import pytest
 
-from app.access.htpasswd import Htpasswd, HtpasswdError, parse_htpasswd
+from app.access.htpasswd import Htpasswd, HtpasswdError, hash_cost, parse_htpasswd
 from app.access.keys import KeySet, PemKeys
 from app.access.rules import Identity
-from app.access.sources import BadCredential, BasicSource, HeaderSource, JwtSource, SourceUnavailable, identify
+from app.access.sources import BadCredential, BasicSource, HeaderSource, JwtSource, SourceUnavailable, TooManyFailures, identify
+from app.access.throttle import MAX_ENTRIES, FailureThrottle, client_key
 
-from tests.access.conftest import AUDIENCE, ISSUER, SECRET, basic
+from tests.access.conftest import AUDIENCE, ISSUER, SECRET, basic, htpasswd_line
 
 NETWORK = [ipaddress.ip_network("10.0.0.0/24")]
 SECRET_BYTES = SECRET.encode()
@@ -117,6 +121,87 @@ def test_successful_checks_are_cached_until_the_file_changes(htpasswd_file, htpa
     assert not htpasswd.check("alice", b"wonderland")
 
 
+def test_unknown_users_are_checked_at_the_files_highest_cost(tmp_path, monkeypatch):
+    path = tmp_path / "htpasswd"
+    path.write_text(htpasswd_line("cheap", "x") + "\n" + subprocess.run(
+        ["htpasswd", "-nbB", "-C", "7", "dear", "y"], capture_output=True, text=True, check=True).stdout)
+    htpasswd = Htpasswd(str(path))
+    costs = []
+    monkeypatch.setattr("bcrypt.checkpw", lambda password, hashed: costs.append(hash_cost(hashed)) or False)
+    assert not htpasswd.check("nobody", b"guess")
+    assert not htpasswd.check("dear", b"guess")
+    assert costs == [7, 7]
+
+
+def test_failed_passwords_are_throttled_per_user_and_per_client_without_bcrypt(htpasswd_file, monkeypatch):
+    source = BasicSource(Htpasswd(htpasswd_file), FailureThrottle(3))
+    assert source.identify({"Authorization": basic("bob", "builder")}, "10.0.0.9").user == "bob"
+    for client in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):
+        with pytest.raises(BadCredential):
+            source.identify({"Authorization": basic("alice", "guess")}, client)
+    checks = []
+    real = bcrypt.checkpw
+    monkeypatch.setattr("bcrypt.checkpw", lambda *args: checks.append(args) or real(*args))
+    with pytest.raises(TooManyFailures) as refused:  # alice's name, from a fresh client, right password
+        source.identify({"Authorization": basic("alice", "wonderland")}, "10.0.0.4")
+    assert 0 < refused.value.retry_after <= 60
+    for _ in range(3):
+        with pytest.raises(BadCredential):
+            source.identify({"Authorization": basic("bob", "wrong")}, "10.0.0.5")
+    with pytest.raises(TooManyFailures):  # that client, any name
+        source.identify({"Authorization": basic("nobody", "x")}, "10.0.0.5")
+    # bob signed in before: his remembered password still reads, even from the throttled client
+    assert source.identify({"Authorization": basic("bob", "builder")}, "10.0.0.5").user == "bob"
+    assert len(checks) == 3
+
+
+def test_failures_from_one_ipv6_host_count_together_whatever_address_of_its_64_it_uses(htpasswd_file):
+    # A host gets a whole /64: counted per address, a guesser could pick a fresh one for every try.
+    source = BasicSource(Htpasswd(htpasswd_file), FailureThrottle(3))
+    for number in range(1, 4):
+        with pytest.raises(BadCredential):
+            source.identify({"Authorization": basic(f"guess{number}", "x")}, f"2001:db8:1:2::{number}")
+    with pytest.raises(TooManyFailures):
+        source.identify({"Authorization": basic("guess4", "x")}, "2001:db8:1:2:ffff::9")
+    # Another /64, and IPv4 clients, are counted apart.
+    with pytest.raises(BadCredential):
+        source.identify({"Authorization": basic("guess5", "x")}, "2001:db8:1:3::1")
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("10.0.0.5", "10.0.0.5"),
+        ("2001:db8:1:2::1", "2001:db8:1:2::/64"),
+        ("2001:DB8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
+        ("::ffff:10.0.0.5", "10.0.0.5"),
+        ("fe80::1%eth0", "fe80::/64"),
+        ("not an address", "not an address"),
+        (None, None),
+    ],
+)
+def test_clients_are_counted_by_address_and_ipv6_by_its_64(address, key):
+    assert client_key(address) == key
+
+
+def test_the_throttle_forgets_failures_after_its_window_and_stays_bounded():
+    now = [0.0]
+    throttle = FailureThrottle(2, window=60, clock=lambda: now[0])
+    throttle.failed("a")
+    throttle.failed("a")
+    assert throttle.retry_after("a", "b") == 60
+    now[0] = 59.5
+    assert throttle.retry_after("b", "a") == 0.5
+    now[0] = 60.0
+    assert throttle.retry_after("a") == 0
+    throttle.failed("a")
+    assert throttle.retry_after("a") == 0
+    throttle.failed("a")
+    for number in range(MAX_ENTRIES + 5):  # a flood of made-up names must not free the guessed one
+        throttle.failed(f"made-up-{number}")
+    assert len(throttle.entries) <= MAX_ENTRIES and throttle.retry_after("a") == 60
+
+
 def test_a_password_file_that_goes_bad_makes_basic_unavailable(htpasswd_file, tmp_path):
     source = BasicSource(Htpasswd(htpasswd_file))
     with open(htpasswd_file, "a") as file:
@@ -173,7 +258,7 @@ def bearer(token):
 
 def test_jwt_source_accepts_a_good_token(jwt_source, signers):
     identity = jwt_source().identify(bearer(signers["k1"].token()), "1.2.3.4")
-    assert identity == Identity("alice@corp.example", "alice@corp.example", frozenset({"team-payments"}))
+    assert identity == Identity("alice@corp.example", "alice@corp.example", frozenset({"team-payments"}), user_as_email=False)
     assert jwt_source().identify(bearer(signers["ec"].token(groups="a,b")), "").groups == {"a", "b"}
 
 

@@ -5,13 +5,12 @@ import os
 import subprocess
 import sys
 import time
-from collections import Counter
 
 import pytest
 from botocore.exceptions import ClientError
 
 from app.publishing.manifest import MANIFEST_NAME
-from app.publishing.run import PublishOptions, publish_tree
+from app.publishing.run import PublishError, PublishOptions, publish_tree
 
 from tests.conftest import BUCKET
 from tests.servers import FAKE_CREDENTIALS, ROOT, free_port
@@ -78,15 +77,9 @@ def site(tmp_path):
 
 
 @pytest.fixture
-def calls(s3):
-    """A ``Counter`` of the S3 operations the mocked client makes from now on."""
-    counter = Counter()
-
-    def count(event_name, **kwargs):
-        counter[event_name.rsplit(".", 1)[-1]] += 1
-
-    s3.meta.events.register("before-call.s3", count)
-    return counter
+def calls(bucket):
+    """The S3 operations the mocked client makes from now on."""
+    return bucket.operations()
 
 
 def deny(s3, operation, keys=None):
@@ -139,8 +132,8 @@ def test_second_publish_of_the_same_folder_makes_no_put_and_no_head(s3, site, ca
     calls.clear()
     report = publish(s3, site)
     assert report.uploaded == [] and report.unchanged == len(SITE) and report.heads == 0
-    assert calls["PutObject"] == calls["HeadObject"] == calls["CreateMultipartUpload"] == 0
-    assert calls["ListObjectsV2"] == 1
+    assert calls.count("PutObject") == calls.count("HeadObject") == calls.count("CreateMultipartUpload") == 0
+    assert calls.count("ListObjectsV2") == 1
 
 
 def test_only_changed_files_are_uploaded_again(s3, site, calls):
@@ -192,9 +185,9 @@ def test_lost_manifest_costs_heads_but_no_uploads(s3, site, calls):
     calls.clear()
     report = publish(s3, site)
     assert report.uploaded == [] and report.heads == len(SITE)
-    assert calls["PutObject"] == 1  # the manifest again
+    assert calls.count("PutObject") == 1  # the manifest again
     calls.clear()
-    assert publish(s3, site).heads == 0 and calls["PutObject"] == 0
+    assert publish(s3, site).heads == 0 and calls.count("PutObject") == 0
 
 
 def test_delete_removes_keys_no_longer_in_the_source_and_nothing_outside_the_prefix(s3, site):
@@ -245,7 +238,7 @@ def test_large_file_is_uploaded_multipart_with_matching_bytes_and_checksum(s3, t
     (source / "manual.pdf").write_bytes(data)
     report = publish(s3, source, multipart_threshold=16 * 1024 * 1024)
     assert report.ok and report.bytes_uploaded == len(data)
-    assert calls["CreateMultipartUpload"] == 1 and calls["UploadPart"] >= 4
+    assert calls.count("CreateMultipartUpload") == 1 and calls.count("UploadPart") >= 4
     head = s3.head_object(Bucket=BUCKET, Key="x/manual.pdf")
     assert "-" in head["ETag"] and head["ContentType"] == "application/pdf"
     assert head["Metadata"]["sha256"] == hashlib.sha256(data).hexdigest()
@@ -255,7 +248,7 @@ def test_large_file_is_uploaded_multipart_with_matching_bytes_and_checksum(s3, t
         digest.update(chunk)
     assert digest.hexdigest() == head["Metadata"]["sha256"]
     calls.clear()
-    assert publish(s3, source).uploaded == [] and calls["CreateMultipartUpload"] == 0
+    assert publish(s3, source).uploaded == [] and calls.count("CreateMultipartUpload") == 0
 
 
 def test_multipart_object_without_manifest_is_compared_by_its_checksum_metadata(s3, tmp_path):
@@ -266,19 +259,44 @@ def test_multipart_object_without_manifest_is_compared_by_its_checksum_metadata(
     assert report.uploaded == [] and report.heads == 1
 
 
-def test_symlinks_are_followed(s3, tmp_path):
-    shared = write_tree(tmp_path / "shared", {"jquery.js": "jq", "sub/util.js": "u"})
-    source = write_tree(tmp_path / "src", {"index.html": "home"})
-    (source / "jquery.js").symlink_to(shared / "jquery.js")
-    (source / "js").symlink_to(shared, target_is_directory=True)
+def test_symlinks_inside_the_folder_are_followed(s3, tmp_path):
+    source = write_tree(tmp_path / "src", {"index.html": "home", "_shared/jquery.js": "jq", "_shared/sub/util.js": "u"})
+    (source / "jquery.js").symlink_to(source / "_shared" / "jquery.js")
+    (source / "js").symlink_to("_shared", target_is_directory=True)
     (source / "more").mkdir()
-    (source / "more" / "js").symlink_to(shared, target_is_directory=True)
+    (source / "more" / "js").symlink_to(source / "_shared", target_is_directory=True)
     report = publish(s3, source)
     assert report.ok
     assert keys(s3, "x/") == [
-        "x/index.html", "x/jquery.js", "x/js/jquery.js", "x/js/sub/util.js", "x/more/js/jquery.js", "x/more/js/sub/util.js",
+        "x/_shared/jquery.js", "x/_shared/sub/util.js", "x/index.html", "x/jquery.js",
+        "x/js/jquery.js", "x/js/sub/util.js", "x/more/js/jquery.js", "x/more/js/sub/util.js",
     ]
     assert s3.get_object(Bucket=BUCKET, Key="x/js/sub/util.js")["Body"].read() == b"u"
+
+
+@pytest.mark.parametrize("make_link", [
+    lambda source, secret: (source / "_static" / "app.js").symlink_to(secret / "token"),
+    lambda source, secret: (source / "_static" / "app.js").symlink_to("../../secret/token"),
+    lambda source, secret: (source / "etc").symlink_to(secret, target_is_directory=True),
+    lambda source, secret: (source / "_static" / "up").symlink_to("..", target_is_directory=True)
+    or (source / "_static" / "leak.js").symlink_to("up/../secret/token"),
+])
+def test_a_symlink_leaving_the_folder_stops_the_publish_before_anything_is_uploaded(s3, tmp_path, make_link):
+    secret = write_tree(tmp_path / "secret", {"token": "s3cr3t"})
+    source = write_tree(tmp_path / "src", {"index.html": "home", "_static/a.css": "a", "guide/b.html": "b"})
+    make_link(source, secret)
+    with pytest.raises(PublishError, match="lead outside it, and nothing was published"):
+        publish(s3, source)
+    assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
+
+
+def test_cli_names_the_links_that_leave_the_folder_and_uploads_nothing(cli, site, s3, tmp_path):
+    (site / "_static" / "key.pem").symlink_to("/etc/hostname")
+    result = cli(site, "--prefix", "/p/1.0")
+    assert result.exit_code == 1
+    assert "_static/key.pem" in result.output and "lead outside it" in result.output
+    assert "Traceback" not in result.output
+    assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
 
 
 def test_symlink_loop_is_reported_not_followed_forever(s3, tmp_path):
@@ -307,7 +325,7 @@ def test_dry_run_changes_nothing(s3, site, calls):
     report = publish(s3, site, delete=True, dry_run=True)
     assert [item.relkey for item in report.plan.uploads] == ["new.html"]
     assert report.plan.deletes == ["genindex.html"]
-    assert calls["PutObject"] == calls["DeleteObjects"] == 0
+    assert calls.count("PutObject") == calls.count("DeleteObjects") == 0
     assert "x/genindex.html" in keys(s3, "x/") and "x/new.html" not in keys(s3, "x/")
 
 
@@ -343,6 +361,8 @@ def test_cli_dry_run_prints_what_would_happen(cli, site, s3):
         (lambda tmp: [write_tree(tmp / "s", {"a.html": "a"}), "--prefix", "../up"], 2, "'..' segment"),
         (lambda tmp: [write_tree(tmp / "s", {"a.html": "a"}), "--jobs", "0"], 2, "--jobs"),
         (lambda tmp: [write_tree(tmp / "s", {"a.html": "a"}), "--delete"], 2, "--prefix / if the whole bucket"),
+        (lambda tmp: [write_tree(tmp / "s", {"a.html": "a"}), "--project", "p", "--version", "1.0", "--repo", "javascript:alert(1)"], 2, "http:// or https://"),
+        (lambda tmp: [write_tree(tmp / "s", {"a.html": "a"}), "--project", "p", "--version", "1.0", "--repo", "data:text/html,x"], 2, "http:// or https://"),
     ],
 )
 def test_cli_refuses_bad_arguments_with_exit_2(cli, tmp_path, make_args, code, message):

@@ -7,6 +7,7 @@ import pytest
 from app.serving.headers import (
     NOT_MODIFIED_HEADERS,
     conditional_params,
+    date_precondition_status,
     is_etag_list,
     is_if_range_satisfied,
     precondition_status,
@@ -20,7 +21,8 @@ S3_HEADERS = {
     "last-modified": "Fri, 20 Nov 2026 10:00:00 GMT",
     "etag": '"d41d8cd98f00b204e9800998ecf8427e"',
     "x-amz-version-id": "v1",
-    "x-amz-meta-sha256": "deadbeef",
+    "x-amz-meta-sha256": "deadbeef",  # publish's own checksum: never copied
+    "x-amz-meta-build": "42",
     "x-amz-checksum-crc32": "AAAAAA==",
     "x-amz-server-side-encryption": "AES256",
     "accept-ranges": "bytes",
@@ -44,7 +46,7 @@ def test_representation_headers_are_copied_with_canonical_names():
         "Last-Modified": "Fri, 20 Nov 2026 10:00:00 GMT",
         "ETag": '"d41d8cd98f00b204e9800998ecf8427e"',
         "x-amz-version-id": "v1",
-        "x-amz-meta-sha256": "deadbeef",
+        "x-amz-meta-build": "42",
         "Accept-Ranges": "bytes",
         "Content-Type": "text/html; charset=utf-8",
         "Content-Length": "42",
@@ -162,3 +164,20 @@ CURRENT = {"etag": '"abc"'}
 )
 def test_entity_tag_conditions_decide_with_if_match_first_strong_then_if_none_match_weak(headers, s3_headers, expected):
     assert precondition_status(headers, s3_headers) == expected
+
+
+MODIFIED = "Tue, 01 Dec 2026 10:00:00 GMT"
+
+
+@pytest.mark.parametrize("request_headers, expected", [
+    ({}, None),
+    ({"If-Modified-Since": MODIFIED}, 304),
+    ({"If-Modified-Since": "Tue, 01 Dec 2026 09:59:59 GMT"}, None),
+    ({"If-Modified-Since": MODIFIED, "If-None-Match": '"other"'}, None),  # the tag condition overrides the date
+    ({"If-Modified-Since": "not a date"}, None),
+    ({"If-Unmodified-Since": "Tue, 01 Dec 2026 09:59:59 GMT"}, 412),
+    ({"If-Unmodified-Since": MODIFIED}, None),
+    ({"If-Unmodified-Since": "Tue, 01 Dec 2026 09:59:59 GMT", "If-Match": '"x"'}, None),
+])
+def test_date_conditions_decided_here_follow_rfc_9110(request_headers, expected):
+    assert date_precondition_status(request_headers, {"last-modified": MODIFIED}) == expected

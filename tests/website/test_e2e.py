@@ -9,8 +9,11 @@ from urllib.parse import parse_qs, unquote, urljoin, urlsplit
 import pytest
 import requests
 
+from tests.ops.conftest import parse_metrics
+from tests.servers import raw_request
+
 from tests.website.conftest import (
-    ARTIFACTS, BIG, GUIDE_404, PREFIX, REDIRECT_OBJECTS, ROOT_404, WEIRD_NAMES, put,
+    ARTIFACTS, BIG, GUIDE_404, PREFIX, REDIRECT_OBJECTS, ROOT_404, WEIRD_NAMES,
 )
 
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
@@ -82,7 +85,7 @@ def test_error_document_is_never_taken_from_above_the_prefix(site_bucket, server
 
     assert response.status_code == 404
     assert b"above the prefix" not in response.data
-    assert b"<Code>NoSuchKey</Code>" in response.data
+    assert b"Page not found" in response.data  # the missing page for people (app/website/notfound.py)
 
 
 def test_head_of_missing_page_has_error_headers_and_no_body(website_server):
@@ -105,29 +108,30 @@ def test_non_html_clients_keep_s3s_xml_error(website_server, accept):
     assert b"<Code>NoSuchKey</Code>" in response.content
 
 
-def test_without_error_document_option_html_clients_get_s3s_error(plain_server):
+def test_without_error_document_option_html_clients_get_the_missing_page_and_others_s3s_error(plain_server):
     response = get(plain_server, "/docs/guide/missing.html", headers=HTML)
 
     assert response.status_code == 404
-    assert b"<Code>NoSuchKey</Code>" in response.content
+    assert b"Page not found" in response.content and GUIDE_404 not in response.content
+    assert b"<Code>NoSuchKey</Code>" in get(plain_server, "/docs/guide/missing.html").content
 
 
-def test_error_document_lookup_is_cached_for_its_ttl(site_bucket, server_s3, moto_app):
+def test_error_document_lookup_is_cached_for_its_ttl(put, moto_app):
     folder = f"cached-{uuid.uuid4().hex[:8]}/"
     cached = moto_app(DOCS_ERROR_DOCUMENT="404.html", DOCS_ERROR_DOCUMENT_TTL=60).test_client()
     uncached = moto_app(DOCS_ERROR_DOCUMENT="404.html", DOCS_ERROR_DOCUMENT_TTL=0).test_client()
     assert cached.get(f"/docs/{folder}missing.html", headers=HTML).data == ROOT_404
     assert uncached.get(f"/docs/{folder}missing.html", headers=HTML).data == ROOT_404
 
-    put(server_s3, site_bucket, folder + "404.html", b"nearer", ContentType="text/html")
+    put(folder + "404.html", b"nearer", ContentType="text/html")
 
     assert cached.get(f"/docs/{folder}missing.html", headers=HTML).data == ROOT_404
     assert uncached.get(f"/docs/{folder}missing.html", headers=HTML).data == b"nearer"
 
 
-def test_cached_error_document_that_disappears_is_looked_up_again(site_bucket, server_s3, moto_app):
+def test_cached_error_document_that_disappears_is_looked_up_again(site_bucket, server_s3, put, moto_app):
     folder = f"gone-{uuid.uuid4().hex[:8]}/"
-    put(server_s3, site_bucket, folder + "404.html", b"soon gone", ContentType="text/html")
+    put(folder + "404.html", b"soon gone", ContentType="text/html")
     client = moto_app(DOCS_ERROR_DOCUMENT="404.html", DOCS_ERROR_DOCUMENT_TTL=60).test_client()
     assert client.get(f"/docs/{folder}x.html", headers=HTML).data == b"soon gone"
 
@@ -135,6 +139,30 @@ def test_cached_error_document_that_disappears_is_looked_up_again(site_bucket, s
 
     response = client.get(f"/docs/{folder}x.html", headers=HTML)
     assert (response.status_code, response.data) == (404, ROOT_404)
+
+
+def s3_calls(server):
+    """Return how many S3 calls the server has counted (its /_/metrics), every operation and outcome."""
+    status, _, body = raw_request(server, "/_/metrics")
+    assert status == 200
+    return sum(value for (name, _), value in parse_metrics(body.decode()).items() if name == "docs_proxy_s3_requests_total")
+
+
+# With the budget spent before any error document, a browser gets the missing page for people (notfound.py).
+@pytest.mark.parametrize("depth, budget, body", [("8", "12", ROOT_404), ("64", "4", b"Page not found")])
+def test_a_deep_missing_path_costs_a_bounded_number_of_s3_calls(gunicorn_factory, site_bucket, depth, budget, body):
+    server = gunicorn_factory(site_bucket, env={
+        "S3_PREFIX": PREFIX, "DOCS_ERROR_DOCUMENT": "404.html", "WEB_CONCURRENCY": "1", "DOCS_CACHE": "off",
+        "DOCS_ERROR_DOCUMENT_DEPTH": depth, "DOCS_FALLBACK_S3_CALLS": budget,
+    })
+    assert get(server, "/docs/warm/missing.html", headers=HTML).status_code == 404  # the portal's catalog, once
+    before = s3_calls(server)
+
+    response = get(server, "/docs/" + "d/" * 480 + "missing.html", headers=HTML)
+
+    assert response.status_code == 404 and body in response.content
+    # The page's own GET, then at most the budget: not one call per level (486 before).
+    assert s3_calls(server) - before <= 1 + int(budget)
 
 
 # Redirect objects
@@ -279,10 +307,11 @@ def test_listing_head_has_headers_and_no_body(website_server):
 
 
 def test_without_listing_option_folder_without_index_is_s3s_404(plain_server):
-    response = get(plain_server, "/docs/artifacts/", headers=HTML)
+    response = get(plain_server, "/docs/artifacts/")
 
     assert response.status_code == 404
     assert b"<Code>NoSuchKey</Code>" in response.content
+    assert b"build-0001" not in get(plain_server, "/docs/artifacts/", headers=HTML).content
 
 
 def test_listing_leaves_out_entries_the_reader_may_not_read(moto_app, monkeypatch):
@@ -368,3 +397,36 @@ def signature_for(location, expires):
     auth = S3SigV4QueryAuth(Credentials("testing", "testing"), "s3", "us-east-1", expires=expires)
     auth.add_auth(request)
     return parse_qs(urlsplit(request.url).query)["X-Amz-Signature"][0]
+
+
+def test_listings_never_tell_how_many_entries_are_hidden(server_s3, gunicorn_factory, tmp_path):
+    import subprocess
+
+    bucket = f"listing-hidden-{uuid.uuid4().hex[:8]}"
+    server_s3.create_bucket(Bucket=bucket)
+    for key in ("files/a1/x", "files/a2/x", "files/a3/x", "files/b.txt", "files/c.txt", "files/d.txt", "files/e.txt",
+                "files/only/h1/x", "files/only/h2/x"):
+        server_s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    line = subprocess.run(["htpasswd", "-nbB", "-C", "4", "bob", "builder"], capture_output=True, text=True, check=True).stdout
+    (tmp_path / "htpasswd").write_text(line)
+    rules = 'default = "public"\n' + "".join(
+        f'[[rule]]\npath = "files/{folder}/"\nusers = ["bob"]\n' for folder in ("a1", "a2", "a3", "only/h1", "only/h2"))
+    (tmp_path / "rules.toml").write_text(rules)
+    server = gunicorn_factory(bucket, env={
+        "DOCS_LISTING_PREFIXES": "files/", "DOCS_LISTING_PAGE_SIZE": "3", "DOCS_AUTH": "basic",
+        "DOCS_AUTH_HTPASSWD": str(tmp_path / "htpasswd"), "DOCS_ACCESS_RULES": str(tmp_path / "rules.toml"),
+        "WEB_CONCURRENCY": "1",
+    })
+    json_accept = {"Accept": "application/json"}
+
+    first = get(server, "/docs/files/", headers=json_accept).json()
+    assert [entry["name"] for entry in first["entries"]] == ["b.txt", "c.txt", "d.txt"]
+    second = get(server, "/docs/files/" + first["next"].removeprefix("./"), headers=json_accept).json()
+    assert [entry["name"] for entry in second["entries"]] == ["only/", "e.txt"] and second["next"] is None
+    # A folder of hidden entries only answers as one that does not exist, with or without its slash.
+    for path in ("/docs/files/only/", "/docs/files/only"):
+        hidden, missing = get(server, path, headers=json_accept), get(server, path.replace("only", "nope"), headers=json_accept)
+        assert (hidden.status_code, hidden.content.replace(b"only", b"nope")) == (missing.status_code, missing.content)
+        assert hidden.status_code == 404
+    bob = get(server, "/docs/files/", headers=json_accept, auth=("bob", "builder")).json()
+    assert [entry["name"] for entry in bob["entries"]] == ["a1/", "a2/", "a3/"]

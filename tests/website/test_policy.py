@@ -10,7 +10,7 @@ from app.publishing.redirects import RedirectsError, parse_redirects
 from app.website.errordocs import LookupCache, candidate_paths, wants_html
 from app.website.listing import Entry, breadcrumbs, human_size, is_listed, sort_entries
 from app.website.presign import presign_params, wants_presign
-from app.website.redirects import BadRedirect, redirect_location
+from app.serving.redirects import BadRedirect, redirect_location
 
 
 @pytest.mark.parametrize(
@@ -76,6 +76,19 @@ def test_site_paths_are_placed_below_the_mount_point():
 )
 def test_error_document_candidates_go_up_to_the_docs_root(path, candidates):
     assert candidate_paths(path, "404.html") == candidates
+
+
+@pytest.mark.parametrize(
+    "path, depth, candidates",
+    [
+        ("a/b/c/d.html", 2, ["a/b/404.html", "a/404.html", "404.html"]),
+        ("a/b/c/d.html", 0, ["404.html"]),
+        ("a/b.html", 8, ["a/404.html", "404.html"]),
+        ("d/" * 480 + "x.html", 3, ["d/d/d/404.html", "d/d/404.html", "d/404.html", "404.html"]),
+    ],
+)
+def test_error_document_candidates_stop_at_the_depth_bound_nearest_the_root(path, depth, candidates):
+    assert candidate_paths(path, "404.html", depth) == candidates
 
 
 @pytest.mark.parametrize(
