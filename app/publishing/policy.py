@@ -185,6 +185,8 @@ class LocalFile:
     md5: str
     content_type: str
     cache_control: str
+    # An upload's staged copy in the bucket (source.SourceFile.staged_key): published by a server-side copy.
+    staged_key: str = ""
 
 
 @dataclass(frozen=True)

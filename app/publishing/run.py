@@ -30,6 +30,7 @@ from .redirects import RedirectsError, read_redirects, write_redirects
 from .source import checksum_file, scan_source
 
 DELETE_BATCH = 1000  # S3's limit per DeleteObjects request.
+COPY_OBJECT_LIMIT = 5 * 1024**3  # S3's limit for one CopyObject; larger objects are copied in parts.
 INDEX_THREADS = 2  # indexers parse HTML (CPU, under the GIL): more threads would only contend
 DENIED_CODES = {"AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"}
 
@@ -186,8 +187,11 @@ def head_remote(s3, bucket, key_prefix, listed):
 
 
 def describe_local(source, options):
-    """Return the ``LocalFile`` for a scanned file: checksums read from disk, headers from policy."""
-    sha256, md5, size = checksum_file(source.path)
+    """Return the ``LocalFile`` for a source file: checksums read from disk (or known from staging), headers from policy."""
+    if source.staged_key:
+        sha256, md5, size = source.sha256, source.md5, source.size
+    else:
+        sha256, md5, size = checksum_file(source.path)
     return LocalFile(
         relkey=source.relkey,
         path=source.path,
@@ -196,7 +200,29 @@ def describe_local(source, options):
         md5=md5,
         content_type=content_type_for(source.relkey),
         cache_control=cache_control_for(source.relkey, options.pages_policy, options.hashed_policy),
+        staged_key=source.staged_key,
     )
+
+
+def open_source(s3, bucket, item):
+    """Open a source file (a ``SourceFile`` or ``LocalFile``) for reading bytes: from disk, or its staged copy in S3."""
+    if item.staged_key:
+        return s3.get_object(Bucket=bucket, Key=item.staged_key)["Body"]
+    return open(item.path, "rb")
+
+
+def copy_staged(s3, bucket, key, local, extra, options, progress):
+    """Copy an upload's staged file into place server-side with its final headers; return the new ETag."""
+    source = {"Bucket": bucket, "Key": local.staged_key}
+    if local.size < COPY_OBJECT_LIMIT:
+        response = s3.copy_object(Bucket=bucket, Key=key, CopySource=source, MetadataDirective="REPLACE", **extra)
+        etag = response["CopyObjectResult"]["ETag"]
+    else:
+        config = TransferConfig(multipart_threshold=options.multipart_threshold, max_concurrency=options.multipart_concurrency)
+        s3.copy(source, bucket, key, ExtraArgs={**extra, "MetadataDirective": "REPLACE"}, Config=config)
+        etag = s3.head_object(Bucket=bucket, Key=key)["ETag"]
+    progress.advance(files=1, nbytes=local.size)
+    return etag
 
 
 def upload_file(s3, bucket, key, local, options, progress):
@@ -210,7 +236,9 @@ def upload_file(s3, bucket, key, local, options, progress):
         "CacheControl": local.cache_control,
         "Metadata": {"sha256": local.sha256},
     }
-    if local.size >= options.multipart_threshold:
+    if local.staged_key:
+        etag = copy_staged(s3, bucket, key, local, extra, options, progress)
+    elif local.size >= options.multipart_threshold:
         config = TransferConfig(
             multipart_threshold=options.multipart_threshold,
             max_concurrency=options.multipart_concurrency,
@@ -251,24 +279,36 @@ def publish_tree(s3, bucket, source_dir, key_prefix="", options=PublishOptions()
     ``key_prefix`` is the full destination (S3_PREFIX plus the publish prefix): empty, or ending in '/'.
     """
     progress = progress or NullProgress()
+    progress.step(f"Scanning {source_dir}")
+    sources, problems = scan_source(source_dir, options.include_hidden)
+    return publish_sources(s3, bucket, sources, problems, key_prefix, options, progress, source_dir)
+
+
+def publish_sources(s3, bucket, sources, problems, key_prefix="", options=PublishOptions(), progress=None, label="the source"):
+    """Make ``s3://bucket/key_prefix`` hold ``sources`` (``SourceFile``, on disk or staged); return a ``PublishReport``.
+
+    The one pipeline behind ``flask docs publish`` and the upload API: ``problems`` are the
+    ``(relkey, reason)`` the scan found; ``label`` names the source in messages.
+    """
+    progress = progress or NullProgress()
     started = time.monotonic()
     report = PublishReport(bucket, key_prefix, dry_run=options.dry_run)
     destination = f"s3://{bucket}/{key_prefix}"
-
-    progress.step(f"Scanning {source_dir}")
-    sources, problems = scan_source(source_dir, options.include_hidden)
+    sources, problems = list(sources), list(problems)
     reserved = {MANIFEST_NAME: "the publish manifest", **{indexer.name: "the search document" for indexer in options.indexers}}
     for source in [source for source in sources if source.relkey in reserved]:
         problems.append((source.relkey, f"reserved for {reserved[source.relkey]}; not uploaded"))
         sources.remove(source)
     if not sources and not problems:
         hint = "" if options.include_hidden else " (hidden files are skipped; --include-hidden publishes them)"
-        raise EmptySource(f"{source_dir} contains no files to publish{hint}")
+        raise EmptySource(f"{label} contains no files to publish{hint}")
     report.failed.extend(problems)
     try:
         # Checked before anything is listed or uploaded: a bad line leaves the bucket untouched.
         site_path = key_prefix[len(options.docs_prefix):] if key_prefix.startswith(options.docs_prefix) else key_prefix
-        report.redirects, sources = read_redirects(sources, site_path, options.index_document)
+        report.redirects, sources = read_redirects(
+            sources, site_path, options.index_document, lambda source: open_source(s3, bucket, source)
+        )
     except RedirectsError as error:
         raise PublishError(str(error)) from None
 

@@ -12,6 +12,7 @@ import logging
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..publishing.run import open_source
 from .document import SEARCH_DOCUMENT, BadSearchDocument, decode_document, encode_document, page_entry
 from .extract import extract_page, is_indexable
 
@@ -51,7 +52,7 @@ class SearchIndexRun:
         if previous is not None and previous["sha256"] == local.sha256:
             return previous
         try:
-            with open(local.path, "rb") as file:
+            with open_source(self.s3, self.bucket, local) as file:
                 page = extract_page(file.read())
         except Exception as error:  # noqa: BLE001 - one unreadable page must never fail the publish
             # The parser recovers from any HTML; should a page still fail, it is left out of search (and logged)
