@@ -93,6 +93,9 @@ DEFAULTS = {
     "DOCS_SEARCH_PER_PAGE": 10,
     "DOCS_SEARCH_PROJECT_INDEXES": 2,
     "DOCS_SEARCH_PUBLISH": "on",
+    # issue 24: upload API (app/upload/): limits on one archive, once expanded
+    "DOCS_UPLOAD_MAX_BYTES": 4 * 1024**3,
+    "DOCS_UPLOAD_MAX_FILES": 100_000,
 }
 
 ADDRESSING_STYLES = ("auto", "path", "virtual")
@@ -280,6 +283,9 @@ PARSERS = {
     "DOCS_SEARCH_PER_PAGE": _number(int, 1, 100),
     "DOCS_SEARCH_PROJECT_INDEXES": _number(int, 0, 100),
     "DOCS_SEARCH_PUBLISH": _choice("on", "off"),
+    # issue 24: upload API (app/upload/)
+    "DOCS_UPLOAD_MAX_BYTES": _size,
+    "DOCS_UPLOAD_MAX_FILES": _number(int, 1, 10_000_000),
 }
 
 

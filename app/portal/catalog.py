@@ -65,6 +65,9 @@ class Version:
     commit: str = ""
     size: int = None
     files: int = None
+    # A preview (issue 24) is always hidden too; it is deleted by ``flask docs gc`` after ``expires``.
+    preview: bool = False
+    expires: str = None
 
     @cached_property
     def kind(self):
@@ -135,6 +138,8 @@ def catalog_from_index(document, version_id, source="index"):
                 commit=raw_versions[version].get("commit", "") or "",
                 size=raw_versions[version].get("size"),
                 files=raw_versions[version].get("files"),
+                preview=bool(raw_versions[version].get("preview", False)),
+                expires=raw_versions[version].get("expires"),
             )
             for version in order_versions(raw_versions)
         )

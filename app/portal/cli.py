@@ -16,6 +16,7 @@ from .index import (
     index_key,
     pin_alias,
     read_index,
+    record_preview,
     record_version,
     remove_version,
     save_project_entry,
@@ -79,27 +80,37 @@ def _read():
     return document
 
 
-def check_publish_target(project, version):
-    """Refuse (``click.BadParameter``) a project or version that cannot be published, before any upload."""
+def check_publish_target(project, version, preview=False):
+    """Refuse (``click.BadParameter``) a project, version or preview that cannot be published, before any upload."""
     try:
         check_project_name(project)
         entry = _read()["projects"].get(project, {})
         check_version_name(version, list(entry.get("versions", {})), entry.get("aliases", {}))
+        existing = entry.get("versions", {}).get(version)
+        if existing is not None and bool(existing.get("preview")) != preview:
+            raise BadName(f"{version!r} is already {'a preview' if existing.get('preview') else 'a published version'} of {project}")
     except BadName as error:
         raise click.BadParameter(str(error), param_hint="'--project'/'--version'") from None
 
 
-def record_publish(project, version, metadata, report):
-    """List a successfully published ``project``/``version`` in the portal index; return its entry."""
+def record_publish(project, version, metadata, report, expires_at=None):
+    """List a successfully published ``project``/``version`` (a preview with ``expires_at``) in the portal index; return its entry."""
     files = list(report.plan.uploads) + list(report.plan.unchanged)
     stats = {"size": sum(local.size for local in files), "files": len(files)}
+    if expires_at is not None:
+        change = record_preview(project, version, expires_at, metadata, stats)
+    else:
+        change = record_version(project, version, metadata, stats)
     try:
-        document = _update(record_version(project, version, metadata, stats), "updating the portal index", [project])
+        document = _update(change, "updating the portal index", [project])
     except click.ClickException as error:
         raise click.ClickException(
             f"the files of {project} {version} were published but it is not listed in the portal: {error.message}; "
             "run the same command again (nothing is uploaded twice) or `flask docs reindex`"
         ) from None
+    if expires_at is not None:
+        click.echo(f"Portal: preview {project} {version} published, unlisted, until {expires_at} (flask docs gc deletes it then).")
+        return document["projects"][project]["versions"][version]
     catalog = catalog_from_index(document, "")
     resolution = catalog.by_name[project].resolution
     aliases = ", ".join(f"{name} -> {target}" for name, target in sorted(resolution.aliases.items())) or "none"

@@ -10,7 +10,7 @@ from config import ConfigError
 
 from .. import require_configuration
 from . import get_indexers
-from .policy import BadPrefix, normalise_prefix
+from .policy import BadPrefix, normalise_prefix, suggest_redirects
 from .progress import progress_for_terminal
 from .run import EmptySource, PublishError, PublishOptions, format_bytes, publish_tree
 from ..s3 import create_client, get_s3
@@ -42,13 +42,29 @@ def init_app(app):
 @click.option("--tag", "tags", multiple=True, help="Tag shown in the portal (repeatable).")
 @click.option("--commit", help="Commit the docs were built from.")
 @click.option("--hidden", is_flag=True, help="Publish the version hidden: served, but listed nowhere.")
-def publish_command(source_dir, prefix, delete, dry_run, jobs, include_hidden, project, version, **metadata):
+@click.option("--preview", help="Publish a preview NAME of --project (e.g. pr-123) instead of a version: unlisted, deleted by `flask docs gc` once expired.")
+@click.option("--expires", help="How long a --preview lives: 14d, 12h, 30m, 60s [default: 14d].")
+def publish_command(source_dir, prefix, delete, dry_run, jobs, include_hidden, project, version, preview, expires, **metadata):
     """Upload a built docs folder SOURCE_DIR to the bucket: right types and cache headers, changed files only."""
     try:
         require_configuration(current_app)
     except ConfigError as error:
         raise click.ClickException(f"configuration error: {error}") from None
     config = current_app.config
+    expires_at = None
+    if expires is not None and preview is None:
+        raise click.UsageError("--expires goes with --preview")
+    if preview is not None:
+        from ..upload.policy import BadDuration, parse_duration
+        from ..upload.tokens import utc_now
+
+        if version is not None or metadata.get("hidden"):
+            raise click.UsageError("--preview publishes a preview instead of a --version (and previews are always unlisted)")
+        try:
+            expires_at = (utc_now() + parse_duration(expires or "14d")).isoformat()
+        except BadDuration as error:
+            raise click.BadParameter(str(error), param_hint="'--expires'") from None
+        version = preview
     portal_target = project is not None or version is not None or any(metadata.values())
     if portal_target:
         from ..portal.cli import check_publish_target
@@ -56,8 +72,8 @@ def publish_command(source_dir, prefix, delete, dry_run, jobs, include_hidden, p
         if prefix:
             raise click.UsageError("give either --prefix or --project/--version (which publishes to PROJECT/VERSION/), not both")
         if not project or not version:
-            raise click.UsageError("--project and --version go together (and the metadata options need them)")
-        check_publish_target(project, version)
+            raise click.UsageError("--project and --version (or --preview) go together (and the metadata options need them)")
+        check_publish_target(project, version, preview=preview is not None)
         prefix = f"{project}/{version}/"
     try:
         key_prefix = config["S3_PREFIX"] + normalise_prefix(prefix)
@@ -94,7 +110,9 @@ def publish_command(source_dir, prefix, delete, dry_run, jobs, include_hidden, p
         # A separate step after a complete upload: a half-published version is never listed.
         from ..portal.cli import record_publish
 
-        record_publish(project, version, metadata, report)
+        record_publish(project, version, metadata, report, expires_at=expires_at)
+    if report.deleted and not report.dry_run:
+        echo_suggested_redirects(report)
 
 
 def publish_client(options):
@@ -136,6 +154,16 @@ def echo_summary(report):
     )
     if report.redirected:
         click.echo(f"Wrote {len(report.redirected)} redirects from _redirects.")
+
+
+def echo_suggested_redirects(report):
+    """Print ``_redirects`` lines that would keep the links to the pages this publish deleted working."""
+    current = [local.relkey for local in report.plan.uploads + report.plan.unchanged]
+    lines = suggest_redirects(report.deleted, current)
+    if lines:
+        click.echo(f"{len(lines)} pages were removed; to keep their links working, add to _redirects:")
+        for line in lines:
+            click.echo(f"  {line}")
 
 
 def echo_failures(report):

@@ -43,6 +43,10 @@ class EmptySource(PublishError):
     """The source folder holds no file to publish."""
 
 
+class BadSource(PublishError):
+    """The source itself cannot be published (a bad ``_redirects`` line); nothing was changed."""
+
+
 @dataclass(frozen=True)
 class PublishOptions:
     """How to publish; ``from_config`` reads the defaults from the app's configuration."""
@@ -310,7 +314,7 @@ def publish_sources(s3, bucket, sources, problems, key_prefix="", options=Publis
             sources, site_path, options.index_document, lambda source: open_source(s3, bucket, source)
         )
     except RedirectsError as error:
-        raise PublishError(str(error)) from None
+        raise BadSource(str(error)) from None
 
     with ThreadPoolExecutor(max_workers=options.jobs, thread_name_prefix="publish") as pool, \
             ThreadPoolExecutor(max_workers=INDEX_THREADS, thread_name_prefix="publish-index") as index_pool:
