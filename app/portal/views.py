@@ -10,7 +10,7 @@ from functools import lru_cache
 from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, g, render_template, request
 
 from .. import access
 from ..publishing.run import format_bytes
@@ -36,6 +36,29 @@ def readable_names(project):
         version.name for version in project.versions
         if not version.hidden and access.may_read(f"{project.name}/{version.name}/")
     ]
+
+
+def readable_previews(project):
+    """Return ``project``'s previews the reader may read, newest first (marked apart: they are never listed as versions)."""
+    return [
+        version for version in sorted(project.versions, key=lambda version: version.published or "", reverse=True)
+        if version.preview and access.may_read(f"{project.name}/{version.name}/")
+    ]
+
+
+def mark_preview(response):
+    """Answer every document of a preview with ``X-Robots-Tag: noindex``: a temporary build must not be indexed."""
+    path = g.get("doc_path")
+    # Refusals and errors serve nothing of the preview (and must not cost a portal read).
+    if not path or "/" not in path or response.status_code >= 400:
+        return response
+    project_name, version_name = path.split("/", 2)[:2]
+    catalog = catalog_or_none()
+    project = catalog and catalog.by_name.get(project_name)
+    version = project and project.by_name.get(version_name)
+    if version is not None and version.preview:
+        response.headers["X-Robots-Tag"] = "noindex"
+    return response
 
 
 def reader_resolution(project, names=None):
@@ -238,7 +261,7 @@ def project_page(name):
     names = readable_names(project)
     resolution, grouped = groups(project, names)
     html = render_template("portal/project.html", project=project, resolution=resolution, groups=grouped,
-                           versions=project.by_name)
+                           versions=project.by_name, previews=readable_previews(project))
     return Response(html, mimetype="text/html", headers=NO_CACHE)
 
 
@@ -362,6 +385,7 @@ def size(value):
 def init_app(app):
     """Register the portal's fallback, its /_/ pages and its template filters on ``app``."""
     hooks.add_fallback(app, portal_fallback)
+    app.after_request(mark_preview)
     app.extensions[RENDERED] = {}
     app.add_template_filter(when, "when")
     app.add_template_filter(size, "size")
