@@ -65,6 +65,11 @@ def authenticate(project, actions):
     request.environ[ENVIRON_USER] = quote(g.user, safe=":")
     if record.is_expired(now()):
         raise BadToken(f"the upload token {record.id} expired at {record.expires}", headers=[CHALLENGE, NO_STORE])
+    return require(record, project, actions)
+
+
+def require(record, project, actions):
+    """Return ``record`` if it allows every one of ``actions`` on ``project``, else raise 403."""
     for action in actions:
         if not record.allows(project, action):
             raise OutOfScope(

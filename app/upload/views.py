@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from ..errors import DocsError
 from ..portal.versions import BadName, check_alias_name, parse_version
-from .auth import authenticate, now
+from .auth import authenticate, now, require
 from .policy import BadOption, archive_kind, parse_options
 from .presign import presigned_post
 from .service import publish_upload
@@ -73,8 +73,9 @@ def answer(summary):
 @bp.put("/_/api/projects/<project>/versions/<version>")
 def put_version(project, version):
     """Publish the archive in the body as ``project``/``version``."""
+    token = authenticate(project, ("publish",))
     options = read_options(preview=False)
-    authenticate(project, ("publish", *options.actions))
+    require(token, project, options.actions)
     check_aliases(options, version)
     kind, body, length = archive_body()
     return answer(publish_upload(project, version, options, body, kind, length))
@@ -83,8 +84,8 @@ def put_version(project, version):
 @bp.put("/_/api/projects/<project>/previews/<name>")
 def put_preview(project, name):
     """Publish the archive in the body as preview ``name`` of ``project``, deleted after ``?expires=`` (14d)."""
-    options = read_options(preview=True)
     authenticate(project, ("preview",))
+    options = read_options(preview=True)
     kind, body, length = archive_body()
     expires_at = (now() + options.expires).isoformat()
     return answer(publish_upload(project, name, options, body, kind, length, preview=True, expires_at=expires_at))
