@@ -150,7 +150,7 @@ def zip_members(spooled, limits, include_hidden=False):
             relkey = checked_relkey(name)
             if stat.S_ISLNK(mode):
                 raise BadArchive(f"{name!r} is a link; archives may hold regular files only")
-            if mode and not stat.S_ISREG(mode):
+            if stat.S_IFMT(mode) and not stat.S_ISREG(mode):
                 raise BadArchive(f"{name!r} is a device, FIFO or other special file; archives may hold regular files only")
             if info.flag_bits & 0x1:
                 raise BadArchive(f"{name!r} is encrypted")

@@ -22,7 +22,9 @@ class Site:
         self.s3 = s3
         s3.create_bucket(Bucket=self.bucket)
         settings = {"S3_BUCKET": self.bucket, "S3_ENDPOINT_URL": moto_server, "S3_ADDRESSING_STYLE": "path",
-                    "S3_REGION": "us-east-1", **(env or {})}
+                    "S3_REGION": "us-east-1",
+                    # Each worker would otherwise trust its copy of the index and its cached pages a few seconds.
+                    "DOCS_PORTAL_TTL": 0, "DOCS_CACHE": "off", **(env or {})}
         self.app = create_app({key: value for key, value in settings.items()})
         self.server = Gunicorn({**{key: str(value) for key, value in settings.items()},
                                 "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "8"}, log_path=log_path)
