@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 import click
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from ..portal import get_index_cache
 from ..portal.index import expired_previews, read_index, record_published, remove_version
@@ -97,6 +97,7 @@ def token_revoke(token_id):
 
 
 @click.command("gc")
+@with_appcontext
 @click.option("--dry-run", is_flag=True, help="Print what would be removed; change nothing.")
 @click.option("--now", "now_text", default=None, help="Pretend it is this time (ISO 8601), to see what a later run removes.")
 def gc_command(dry_run, now_text):
