@@ -19,6 +19,7 @@ from ..serving import hooks, keys
 from ..website.listing import is_listed, parse_prefixes
 from . import get_catalog
 from .catalog import BadIndex, groups
+from .diff import NoManifest, diff_manifests, read_version_manifest
 from .versions import parse_version, resolve_aliases, resolve_name
 
 bp = Blueprint("portal", __name__, template_folder="templates")
@@ -359,6 +360,52 @@ def api_project(name):
         return json_response({"error": f"there is no project {name!r}"}, status=404)
     names = readable_names(project)
     return json_response(project_facts(project, names, reader_resolution(project, names), detail=True))
+
+
+def compare(name):
+    """Return ``(project, from, to, changes)`` for the reader's ``?from=A&to=B`` of project ``name``, or an error response."""
+    catalog = catalog_or_none()
+    project = catalog and visible_project(catalog, name)
+    if project is None:
+        return None, json_response({"error": f"there is no project {name!r}"}, status=404)
+    resolution = reader_resolution(project)
+    names = []
+    for parameter in ("from", "to"):
+        wanted = request.args.get(parameter, "")
+        # Any version or preview by its own name (the reader may have its link), or a listed alias.
+        version = wanted if wanted in project.by_name else resolve_name(wanted, resolution) if wanted else None
+        if not version or not access.may_read(f"{project.name}/{version}/"):
+            return None, json_response({"error": f"{parameter}={wanted!r} is not a version of {project.name}"}, status=404)
+        names.append(version)
+    config = current_app.config
+    try:
+        old, new = (read_version_manifest(get_s3(), config["S3_BUCKET"], config["S3_PREFIX"], project.name, version)
+                    for version in names)
+    except NoManifest as error:
+        return None, json_response({"error": str(error)}, status=404)
+    return (project, names[0], names[1], diff_manifests(old, new)), None
+
+
+@bp.route("/_/api/projects/<name>/diff", **ROUTE)
+def api_diff(name):
+    """Return the pages added, changed and removed between ``?from=A`` and ``?to=B``, as JSON."""
+    found, error = compare(name)
+    if error is not None:
+        return error
+    project, old, new, changes = found
+    return json_response({"project": project.name, "from": old, "to": new, **changes,
+                          "from_url": docs_url(project.name, old, ""), "to_url": docs_url(project.name, new, "")})
+
+
+@bp.route("/_/projects/<name>/diff", **ROUTE)
+def diff_page(name):
+    """Render what changed between ``?from=A`` and ``?to=B``, with links into both."""
+    found, error = compare(name)
+    if error is not None:
+        return not_found(error.get_json()["error"])
+    project, old, new, changes = found
+    html = render_template("portal/diff.html", project=project, old=old, new=new, changes=changes)
+    return Response(html, mimetype="text/html", headers=NO_CACHE)
 
 
 def not_found(reason):
