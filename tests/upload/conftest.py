@@ -14,6 +14,9 @@ from app.upload.tokens import create_token, utc_now
 from tests.servers import FAKE_CREDENTIALS, Gunicorn
 
 
+SERVER_SETTINGS = ("WEB_CONCURRENCY", "GUNICORN_THREADS")
+
+
 class Site:
     """One bucket on moto's server, gunicorn serving it, and the app's CLI pointed at it."""
 
@@ -25,9 +28,9 @@ class Site:
                     "S3_REGION": "us-east-1",
                     # Each worker would otherwise trust its copy of the index and its cached pages a few seconds.
                     "DOCS_PORTAL_TTL": 0, "DOCS_CACHE": "off", **(env or {})}
-        self.app = create_app({key: value for key, value in settings.items()})
-        self.server = Gunicorn({**{key: str(value) for key, value in settings.items()},
-                                "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "8"}, log_path=log_path)
+        self.app = create_app({key: value for key, value in settings.items() if key not in SERVER_SETTINGS})
+        self.server = Gunicorn({"WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "8",
+                                **{key: str(value) for key, value in settings.items()}}, log_path=log_path)
         self.url = self.server.url
 
     def cli(self, *args):
