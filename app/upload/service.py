@@ -14,14 +14,22 @@ from flask import current_app
 
 from ..errors import DocsError
 from ..portal import get_index_cache
-from ..portal.index import IndexConflict, pin_alias, read_index, record_preview, record_published, record_version
+from ..portal.index import (
+    IndexConflict,
+    pin_alias,
+    read_index,
+    record_preview,
+    record_published,
+    record_version,
+    remove_version,
+)
 from ..portal.versions import BadName, check_project_name, check_version_name
 from ..publishing import get_indexers
 from ..publishing.policy import suggest_redirects
 from ..publishing.run import BadSource, EmptySource, PublishError, PublishOptions, describe_error, publish_sources
 from ..s3 import get_s3
 from .archive import Limits, spool, tar_members, zip_members
-from .staging import IN_FLIGHT, Stager, new_upload_id, staging_prefix, version_lock
+from .staging import IN_FLIGHT, Stager, delete_prefix, new_upload_id, staging_prefix, version_lock
 
 
 class BadTarget(DocsError):
@@ -160,3 +168,32 @@ def list_in_portal(s3, bucket, prefix, project, name, options, stats, preview, e
     finally:
         get_index_cache().invalidate()
     return list(options.alias)
+
+
+def delete_published(project, name, preview):
+    """Delete ``project``/``name`` (a version, or a preview): from the portal index, then every object; return a summary."""
+    config = current_app.config
+    s3, bucket, prefix = get_s3(), config["S3_BUCKET"], config["S3_PREFIX"]
+    try:
+        check_project_name(project)
+    except BadName as error:
+        raise BadTarget(str(error)) from None
+    if not name or "/" in name or name[:1] in (".", "_"):
+        raise BadTarget(f"{name!r} is not a version name")
+    document, _ = read_index(s3, bucket, prefix)
+    entry = ((document or {"projects": {}})["projects"].get(project) or {}).get("versions", {}).get(name)
+    if entry is None:
+        raise DocsError(f"{project} has no {'preview' if preview else 'version'} {name!r}", status=404)
+    if bool(entry.get("preview")) != preview:
+        raise NameTaken(f"{name!r} is {'a preview' if entry.get('preview') else 'a version'} of {project}; "
+                        f"use .../{'previews' if entry.get('preview') else 'versions'}/{name}")
+    unpinned = []
+    with version_lock(s3, bucket, prefix, project, name, new_upload_id()):
+        try:
+            record_published(s3, bucket, prefix, remove_version(project, name, unpinned), project)
+        except LookupError:
+            pass  # removed meanwhile: delete what is left of its objects anyway
+        finally:
+            get_index_cache().invalidate()
+        count = delete_prefix(s3, bucket, f"{prefix}{project}/{name}/")
+    return {"project": project, "preview" if preview else "version": name, "deleted": count, "unpinned": unpinned}

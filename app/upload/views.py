@@ -13,7 +13,7 @@ from ..portal.versions import BadName, check_alias_name, parse_version
 from .auth import authenticate, now, require
 from .policy import BadOption, archive_kind, parse_options
 from .presign import presigned_post
-from .service import publish_upload
+from .service import delete_published, publish_upload
 
 bp = Blueprint("upload", __name__)
 NO_STORE = {"Cache-Control": "no-store"}
@@ -100,5 +100,23 @@ def post_upload(project, version):
         raise DocsError('send JSON such as {"path": "dist/manual.pdf", "size": 123456}')
     response = jsonify(presigned_post(project, version, document.get("path"), document.get("size")))
     response.status_code = 201
+    response.headers.update(NO_STORE)
+    return response
+
+
+@bp.delete("/_/api/projects/<project>/versions/<version>")
+def delete_version(project, version):
+    """Delete ``project``/``version``: from the portal first, then every object under it."""
+    authenticate(project, ("delete",))
+    response = jsonify(delete_published(project, version, preview=False))
+    response.headers.update(NO_STORE)
+    return response
+
+
+@bp.delete("/_/api/projects/<project>/previews/<name>")
+def delete_preview(project, name):
+    """Delete preview ``name`` of ``project`` before it expires (a merged or closed pull request)."""
+    authenticate(project, ("delete",))
+    response = jsonify(delete_published(project, name, preview=True))
     response.headers.update(NO_STORE)
     return response

@@ -72,3 +72,23 @@ def test_a_hidden_version_is_served_but_listed_nowhere(site):
     assert [entry["version"] for entry in versions] == ["1.0.0"]
     publish_only = site.token(projects=("hiding",))
     assert site.put("hiding", "3.0.0", make_tar(FIRST), publish_only, params={"hidden": "1"}).status_code == 403
+
+
+def test_a_token_with_the_delete_action_deletes_a_version_or_a_preview(site):
+    token = site.token(projects=("deleting",), actions=("publish", "alias", "preview", "delete"))
+    assert site.put("deleting", "1.0.0", make_tar(FIRST), token).status_code == 201
+    assert site.put("deleting", "2.0.0", make_tar(FIRST), token, params={"alias": "lts"}).status_code == 201
+    assert site.put("deleting", "pr-3", make_tar(FIRST), token, kind="previews").status_code == 201
+    publisher = site.token(projects=("deleting",))
+    url = f"{site.url}/_/api/projects/deleting"
+    assert requests.delete(f"{url}/versions/2.0.0", headers={"Authorization": f"Bearer {publisher}"}, timeout=10).status_code == 403
+    deleted = requests.delete(f"{url}/versions/2.0.0", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json()["unpinned"] == ["lts"] and deleted.json()["deleted"] >= 5
+    assert not site.keys("deleting/2.0.0/") and site.keys("deleting/1.0.0/")
+    assert [version["name"] for version in requests.get(url, timeout=10).json()["versions"]] == ["1.0.0"]
+    wrong_kind = requests.delete(f"{url}/versions/pr-3", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert wrong_kind.status_code == 409
+    assert requests.delete(f"{url}/previews/pr-3", headers={"Authorization": f"Bearer {token}"}, timeout=30).status_code == 200
+    assert not site.keys("deleting/pr-3/")
+    assert requests.delete(f"{url}/versions/9.9.9", headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 404
