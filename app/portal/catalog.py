@@ -68,6 +68,8 @@ class Version:
     # A preview (issue 24) is always hidden too; it is deleted by ``flask docs gc`` after ``expires``.
     preview: bool = False
     expires: str = None
+    # Files sent straight to S3 with a presigned POST (issue 24), kept when the version is published again.
+    artifacts: tuple = ()
 
     @cached_property
     def kind(self):
@@ -140,6 +142,7 @@ def catalog_from_index(document, version_id, source="index"):
                 files=raw_versions[version].get("files"),
                 preview=bool(raw_versions[version].get("preview", False)),
                 expires=raw_versions[version].get("expires"),
+                artifacts=tuple(raw_versions[version].get("artifacts", ()) or ()),
             )
             for version in order_versions(raw_versions)
         )

@@ -184,6 +184,7 @@ def build_index(s3, bucket, prefix, previous=None, index_document="index.html"):
             "files": entry["files"],
             "hidden": bool(kept.get("hidden", False)),
             **({"preview": True, "expires": kept.get("expires", "")} if kept.get("preview") else {}),
+            **({"artifacts": list(kept["artifacts"])} if kept.get("artifacts") else {}),
         }
     for project in document["projects"].values():
         project["aliases"] = {name: target for name, target in project["aliases"].items() if target in project["versions"]}
@@ -243,7 +244,16 @@ def record_version(project, version, metadata, stats):
             "size": stats.get("size"),
             "files": stats.get("files"),
             "hidden": bool(metadata.get("hidden")) or bool(old.get("hidden", False)),
+            **({"artifacts": old["artifacts"]} if old.get("artifacts") else {}),
         }
+    return change
+
+
+def add_artifact(project, version, relkey):
+    """Return a change that lists ``relkey`` (a file sent straight to S3) as part of ``project``/``version``."""
+    def change(document):
+        entry = version_entry(document, project, version)
+        entry["artifacts"] = sorted(set(entry.get("artifacts", [])) | {relkey})
     return change
 
 

@@ -329,6 +329,8 @@ def project_facts(project, names, resolution, detail):
                 "published": project.by_name[name].published, "commit": project.by_name[name].commit,
                 "size": project.by_name[name].size, "files": project.by_name[name].files,
                 "url": docs_url(project.name, name, ""),
+                **({"artifacts": [docs_url(project.name, name, path) for path in project.by_name[name].artifacts]}
+                   if project.by_name[name].artifacts else {}),
             }
             for name in resolution.ordered
         ]

@@ -63,6 +63,8 @@ class PublishOptions:
     index_document: str = "index.html"
     # Per-page indexers (search, issue 15): see ``start_indexers`` and ``finish_indexers``.
     indexers: tuple = ()
+    # Keys below the destination that --delete leaves alone (an upload's direct-uploaded artifacts, issue 24).
+    keep: tuple = ()
 
     @classmethod
     def from_config(cls, config, **overrides):
@@ -350,7 +352,7 @@ def publish_sources(s3, bucket, sources, problems, key_prefix="", options=Publis
                     known[listed.relkey] = result
 
         keep = (MANIFEST_NAME, *(redirect.relkey for redirect in report.redirects),
-                *(indexer.name for indexer in options.indexers))
+                *(indexer.name for indexer in options.indexers), *options.keep)
         plan = plan_publish(local_files, known, delete=options.delete, keep=keep)
         report.plan = plan
         if options.dry_run:

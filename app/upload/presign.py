@@ -7,7 +7,8 @@ CI sends a multi-gigabyte artifact straight to the bucket and never through a wo
 from flask import current_app
 
 from ..errors import DocsError
-from ..portal.index import read_index
+from ..portal import get_index_cache
+from ..portal.index import add_artifact, read_index, record_published
 from ..publishing.policy import cache_control_for, content_type_for
 from ..s3 import get_s3
 from .policy import BadMember, member_relkey
@@ -43,4 +44,7 @@ def presigned_post(project, version, path, size):
     post = current_app.extensions[PRESIGNER].generate_presigned_post(
         config["S3_BUCKET"], key, Fields=fields, Conditions=conditions, ExpiresIn=POST_EXPIRES
     )
+    # Listed with the version from now on, and kept when the version is published again.
+    record_published(get_s3(), config["S3_BUCKET"], config["S3_PREFIX"], add_artifact(project, version, relkey), project)
+    get_index_cache().invalidate()
     return {"url": post["url"], "fields": post["fields"], "key": relkey, "max_size": size, "expires_in": POST_EXPIRES}

@@ -51,7 +51,7 @@ class PublishFailed(DocsError):
 
 
 def check_target(s3, bucket, prefix, project, name, preview):
-    """Refuse a name the portal would refuse, before anything is staged; return whether it is already published."""
+    """Refuse a name the portal would refuse, before anything is staged; return ``(already published, its artifacts)``."""
     try:
         check_project_name(project)
         document, _ = read_index(s3, bucket, prefix)
@@ -63,7 +63,7 @@ def check_target(s3, bucket, prefix, project, name, preview):
     if existing is not None and bool(existing.get("preview")) != preview:
         what = "a preview" if existing.get("preview") else "a published version"
         raise NameTaken(f"{name!r} is already {what} of {project}")
-    return existing is not None
+    return existing is not None, tuple((existing or {}).get("artifacts", ()))
 
 
 def members_of(body, kind, limits, include_hidden, length):
@@ -79,7 +79,7 @@ def publish_upload(project, name, options, body, kind, length=None, preview=Fals
     started = time.monotonic()
     config = current_app.config
     s3, bucket, prefix = get_s3(), config["S3_BUCKET"], config["S3_PREFIX"]
-    existed = check_target(s3, bucket, prefix, project, name, preview)
+    existed, artifacts = check_target(s3, bucket, prefix, project, name, preview)
     upload_id = new_upload_id()
     limits = Limits(config["DOCS_UPLOAD_MAX_BYTES"], config["DOCS_UPLOAD_MAX_FILES"])
     key_prefix = f"{prefix}{project}/{name}/"
@@ -92,7 +92,7 @@ def publish_upload(project, name, options, body, kind, length=None, preview=Fals
             for member in members:
                 stager.add(member)
             sources = stager.finish()
-            report = publish_staged(s3, bucket, key_prefix, sources)
+            report = publish_staged(s3, bucket, key_prefix, sources, keep=artifacts)
         finally:
             stager.discard()
             if spooled is not None:
@@ -122,10 +122,11 @@ def publish_upload(project, name, options, body, kind, length=None, preview=Fals
     return summary
 
 
-def publish_staged(s3, bucket, key_prefix, sources):
-    """Run publish's pipeline over the staged ``sources`` into ``key_prefix``, replacing the version's files."""
+def publish_staged(s3, bucket, key_prefix, sources, keep=()):
+    """Run publish's pipeline over the staged ``sources`` into ``key_prefix``, replacing the version's files but ``keep``."""
     config = current_app.config
-    options = PublishOptions.from_config(config, delete=True, include_hidden=True, indexers=get_indexers(current_app))
+    options = PublishOptions.from_config(config, delete=True, include_hidden=True, indexers=get_indexers(current_app),
+                                         keep=tuple(keep))
     # The request thread and IN_FLIGHT stagers already run; publish's copies are server-side and light.
     options = replace(options, jobs=min(options.jobs, 8))
     try:

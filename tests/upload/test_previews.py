@@ -99,6 +99,12 @@ def test_a_presigned_post_sends_one_large_file_straight_to_s3_bounded_by_its_siz
         assert served.status_code == 200 and served.content == b"%" * 1000
         assert served.headers["Content-Type"] == "application/pdf"
 
+    listed = requests.get(f"{site.url}/_/api/projects/direct", timeout=10).json()["versions"][0]
+    assert listed["artifacts"] == ["/docs/direct/1.0.0/dist/manual.pdf"]
+    republished = site.put("direct", "1.0.0", make_tar({"index.html": page("Direct, again")}), token)
+    assert republished.status_code == 200 and republished.json()["deleted"] == 0
+    assert site.read("direct/1.0.0/dist/manual.pdf") == b"%" * 1000
+
     for body, reason in (({"path": "../x.pdf", "size": 10}, "'..'"), ({"path": "x.pdf", "size": 0}, "size"),
                          ({"path": "x.pdf"}, "size"), ([], "JSON")):
         refused = requests.post(url, json=body, headers=headers, timeout=10)
