@@ -134,3 +134,22 @@ def test_removed_pages_get_suggested_redirects():
         ["index.html", "guide/index.html", "api/index.html", "c/moved.html"],
     )
     assert lines == ["/a/b/moved.html /c/moved.html 301", "/api/x/ /api/ 301", "/faq.html / 301", "/guide/old.html /guide/ 301"]
+
+
+def test_token_records_fail_closed_and_compare_secrets_exactly():
+    from datetime import datetime, timezone
+
+    from app.upload.tokens import TokenRecord, decode_record, digest, encode_record, parse_token, secret_matches
+
+    record = TokenRecord("0123456789abcdef", digest("s" * 43), ("pay*",), ("publish",),
+                         "2026-01-01T00:00:00+00:00", "2026-02-01T00:00:00+00:00")
+    assert decode_record(encode_record(record)) == record
+    for broken in (b"", b"{}", b"[]", b'{"format": 2}', encode_record(record).replace(b"2026-02-01", b"someday")):
+        assert decode_record(broken) is None
+    assert secret_matches(record, "s" * 43) and not secret_matches(record, "s" * 42 + "t")
+    assert record.is_expired(datetime(2026, 2, 1, tzinfo=timezone.utc))
+    assert not record.is_expired(datetime(2026, 1, 31, 23, 59, tzinfo=timezone.utc))
+    assert record.allows("payments", "publish") and not record.allows("payments", "delete") and not record.allows("ledger", "publish")
+    assert parse_token("dpt_0123456789abcdef_" + "A" * 43) == ("0123456789abcdef", "A" * 43)
+    for bad in ("", "dpt_0123_" + "A" * 43, "dpt_0123456789abcdef_" + "A" * 42, "xyz_0123456789abcdef_" + "A" * 43, None):
+        assert parse_token(bad) is None
