@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-fast bench publish system-deps clean
+.PHONY: run test test-fast bench publish system-deps settings-doc clean
 
 $(VENV)/.core: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ bench: $(VENV)/.test $(VENV)-bench/.installed
 ## publish: make publish SRC=path/to/built/site PREFIX=project/1.0/ (uses S3_BUCKET etc.)
 publish: $(VENV)/.core
 	$(PY) -m flask --app wsgi docs publish "$(SRC)" --prefix "$(PREFIX)" $(ARGS)
+
+## settings-doc: regenerate docs/configuration.md from the packages' SETTINGS tables
+settings-doc: $(VENV)/.core
+	$(PY) -c "from app.settings import render_reference; print(render_reference(), end='')" > docs/configuration.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache

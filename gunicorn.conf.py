@@ -9,23 +9,19 @@ import os
 import signal
 import sys
 
-bind = os.environ.get("DOCS_BIND", "127.0.0.1:8000")
+# The variables below are declared in app/ops/server.py (GUNICORN_SETTINGS) with their defaults;
+# a bad value falls back to the default only until on_starting stops gunicorn with a message naming it.
+from app.ops.server import gunicorn_setting  # noqa: E402
 
-
-def _int_from_environ(name, default):
-    # A bad value falls back here only until on_starting stops gunicorn with a message naming it.
-    try:
-        return int(os.environ.get(name, default))
-    except ValueError:
-        return default
+bind = gunicorn_setting("DOCS_BIND")
 
 
 # Threaded workers: a slow download holds one thread, not a whole worker process.
 worker_class = "gthread"
-workers = _int_from_environ("WEB_CONCURRENCY", os.cpu_count() or 2)
+workers = gunicorn_setting("WEB_CONCURRENCY") or os.cpu_count() or 2
 # 16: in bench/, 32 threads per worker lost 10-25% of small-page throughput to GIL contention,
 # and 2 workers x 16 threads still stream 32 downloads at once on 2 cores. Raise it for many slow readers.
-threads = _int_from_environ("GUNICORN_THREADS", 16)
+threads = gunicorn_setting("GUNICORN_THREADS")
 # Connections accepted per worker beyond its busy threads wait in that worker's queue.
 worker_connections = 1000
 
@@ -33,7 +29,7 @@ worker_connections = 1000
 # trip this; it only catches a worker that is stuck as a whole.
 timeout = 60
 # SIGTERM: stop accepting, let in-flight downloads finish for this long, then stop.
-graceful_timeout = _int_from_environ("GUNICORN_GRACEFUL_TIMEOUT", 60)
+graceful_timeout = gunicorn_setting("GUNICORN_GRACEFUL_TIMEOUT")
 keepalive = 5
 
 # Each worker gets its own listening socket (SO_REUSEPORT), so the kernel spreads new connections
@@ -70,7 +66,7 @@ def on_starting(server):
     Checked here, a bad address stops gunicorn: in a worker it would exit and be replaced forever.
     """
     from app import config_problem
-    from config import bind_problem
+    from app.ops.server import bind_problem
 
     problem = config_problem(os.environ, threads)
     if problem is None and server.cfg.header_map == "dangerous" and "header" in os.environ.get("DOCS_AUTH", "").lower():

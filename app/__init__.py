@@ -7,15 +7,17 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
 
+from . import settings
+
 
 def load_config(app, test_config=None):
-    """Fill ``app.config``: defaults, then the environment (or ``test_config``), then validate."""
-    app.config.update(config.DEFAULTS)
-    if test_config is None:
-        app.config.update(config.from_environ(os.environ))
-    else:
-        app.config.update(test_config)
-    config.validate(app.config)
+    """Fill ``app.config`` from the packages' tables: defaults, then the environment (or ``test_config``), then checks.
+
+    Each package's cross-field check runs here, once; what it returns waits in ``app.extensions``
+    for the package's ``init_app`` (``settings.checked``).
+    """
+    app.config.update(settings.read_settings(os.environ, test_config))
+    app.extensions[settings.CHECKED] = settings.run_checks(app.config)
 
 
 def config_problem(environ, threads=None):
@@ -23,18 +25,19 @@ def config_problem(environ, threads=None):
 
     ``threads`` defaults to what ``GUNICORN_THREADS`` in ``environ`` asks gunicorn for.
     """
-    settings = dict(config.DEFAULTS)
+    from .ops.server import check_gunicorn, gunicorn_setting
+
     try:
-        config.check_server(environ)
-        settings.update(config.from_environ(environ))
-        config.validate(settings)
+        check_gunicorn(environ)
+        values = settings.read_settings(environ)
+        settings.run_checks(values)
     except config.ConfigError as error:
         return str(error)
     if threads is None:
-        threads = int(environ.get("GUNICORN_THREADS", "").strip() or config.GUNICORN_DEFAULT_THREADS)
-    if settings["S3_MAX_POOL_CONNECTIONS"] < threads:
+        threads = gunicorn_setting("GUNICORN_THREADS", environ)
+    if values["S3_MAX_POOL_CONNECTIONS"] < threads:
         return (
-            f"S3_MAX_POOL_CONNECTIONS={settings['S3_MAX_POOL_CONNECTIONS']} is below gunicorn's {threads} threads "
+            f"S3_MAX_POOL_CONNECTIONS={values['S3_MAX_POOL_CONNECTIONS']} is below gunicorn's {threads} threads "
             "per worker; use a value >= the thread count so no request waits for an S3 connection"
         )
     return None
@@ -56,7 +59,8 @@ def create_app(test_config=None, defer_config_error=False):
     except config.ConfigError as error:
         if not defer_config_error:
             raise
-        app.config.update(config.DEFAULTS)
+        app.config.update(settings.default_settings())
+        app.extensions[settings.CHECKED] = settings.run_checks(app.config, lenient=True)
         app.extensions[CONFIG_ERROR] = error
 
     from . import access, cache, errors, ops, portal, publishing, s3, search, serving, upload, website

@@ -13,7 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import config
+from .ops.server import bind_problem
+from .settings import default_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_SITE = Path(__file__).resolve().parent / "sample_site"
@@ -52,7 +53,7 @@ def load_sample_site(endpoint_url, environ):
     from .publishing.run import PublishOptions, publish_tree
     from .s3 import create_client
 
-    settings = {**config.DEFAULTS, "S3_BUCKET": SAMPLE_BUCKET, "S3_ENDPOINT_URL": endpoint_url,
+    settings = {**default_settings(), "S3_BUCKET": SAMPLE_BUCKET, "S3_ENDPOINT_URL": endpoint_url,
                 "S3_REGION": "us-east-1", "S3_ADDRESSING_STYLE": "path"}
     os.environ.update(FAKE_CREDENTIALS)
     s3 = create_client(settings)
@@ -84,7 +85,7 @@ def load_sample_projects(endpoint_url):
     from .s3 import create_client
     from .search.publish import SearchIndexer
 
-    settings = {**config.DEFAULTS, "S3_BUCKET": SAMPLE_BUCKET, "S3_ENDPOINT_URL": endpoint_url,
+    settings = {**default_settings(), "S3_BUCKET": SAMPLE_BUCKET, "S3_ENDPOINT_URL": endpoint_url,
                 "S3_REGION": "us-east-1", "S3_ADDRESSING_STYLE": "path"}
     publish_sample_projects(create_client(settings), SAMPLE_BUCKET, indexers=(SearchIndexer(),))
 
@@ -94,7 +95,7 @@ def load_local_build(endpoint_url, environ, source):
     from .publishing.run import PublishError, PublishOptions, publish_tree
     from .s3 import create_client
 
-    settings = {**config.DEFAULTS, "S3_BUCKET": PREVIEW_BUCKET, "S3_ENDPOINT_URL": endpoint_url,
+    settings = {**default_settings(), "S3_BUCKET": PREVIEW_BUCKET, "S3_ENDPOINT_URL": endpoint_url,
                 "S3_REGION": "us-east-1", "S3_ADDRESSING_STYLE": "path"}
     os.environ.update(FAKE_CREDENTIALS)
     s3 = create_client(settings)
@@ -120,7 +121,7 @@ def startup_problem(environ):
     from . import config_problem
 
     problem = config_problem({**environ, "S3_BUCKET": environ.get("S3_BUCKET") or SAMPLE_BUCKET})
-    return problem or config.bind_problem(environ["DOCS_BIND"])
+    return problem or bind_problem(environ["DOCS_BIND"])
 
 
 def parse_args(argv):

@@ -12,6 +12,42 @@ from botocore.exceptions import BotoCoreError
 from botocore.utils import parse_timestamp as botocore_parse_timestamp
 from flask import current_app
 
+from config import ConfigError, Setting, choice, number, prefix, text
+
+ADDRESSING_STYLES = ("auto", "path", "virtual")
+
+# The S3 client's settings (config.py describes a ``Setting``); every package reads the bucket and prefix.
+SETTINGS = (
+    Setting("S3_BUCKET", None, text, "bucket to serve; required (`make run` without it serves the embedded sample)", "docs"),
+    Setting("S3_PREFIX", "", prefix, "key prefix that `/docs/` maps to; empty or ending in `/`", "sites/"),
+    Setting("S3_ENDPOINT_URL", None, text, "S3-compatible endpoint (MinIO, Ceph, moto server, ...); unset: AWS",
+            "http://minio.internal:9000"),
+    Setting("S3_REGION", None, text, "region; unset: `AWS_REGION`, then `AWS_DEFAULT_REGION`, then boto3's", "eu-west-1"),
+    Setting("S3_ADDRESSING_STYLE", "auto", choice(*ADDRESSING_STYLES), "`auto`, `path` or `virtual`", "path"),
+    # Four times gunicorn's default 16 threads: no thread ever waits for a connection.
+    Setting("S3_MAX_POOL_CONNECTIONS", 64, number(int, 1, 10_000),
+            "S3 connections kept per worker process; must be >= `GUNICORN_THREADS`", "32"),
+    Setting("S3_CONNECT_TIMEOUT", 5.0, number(float, 0.01), "seconds to connect to S3 before giving up (then `504`)", "2.5"),
+    Setting("S3_READ_TIMEOUT", 30.0, number(float, 0.01), "seconds to wait for S3 to send the next bytes (then `504`)", "10"),
+    Setting("S3_MAX_ATTEMPTS", 3, number(int, 1, 20),
+            "total tries per S3 request, first one included (throttling and connection errors are retried with backoff)",
+            "5"),
+    # Well inside nginx's default 60 s proxy_read_timeout, so a stalled S3 gets our 504, not the proxy's.
+    Setting("S3_FIRST_BYTE_DEADLINE", 20.0, number(float, 0.01, 3600),
+            "seconds a reader waits at most for S3 to start answering, every retry included (then `504`); "
+            "well inside a fronting proxy's 60 s ([docs/reliability.md](reliability.md))", "12.5"),
+)
+
+
+def check(settings):
+    """Refuse to start without a bucket."""
+    if not settings.get("S3_BUCKET"):
+        raise ConfigError(
+            "S3_BUCKET is not set; set it to the bucket to serve "
+            "(or run `make run` without it for the embedded sample site)"
+        )
+
+
 RAW_ERROR_BODY = "DocsProxyRawBody"
 DEADLINE = "docs_proxy_deadline"
 

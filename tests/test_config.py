@@ -4,11 +4,11 @@ import pytest
 
 import config
 from app import config_problem, create_app
+from app.settings import app_settings, read_settings
 
 
 def test_nothing_but_s3_bucket_is_required():
-    settings = {**config.DEFAULTS, **config.from_environ({"S3_BUCKET": "docs"})}
-    config.validate(settings)
+    settings = read_settings({"S3_BUCKET": "docs"})
     assert settings["DOCS_INDEX_DOCUMENT"] == "index.html"
     assert settings["S3_ADDRESSING_STYLE"] == "auto"
 
@@ -22,7 +22,8 @@ def test_environment_values_are_parsed_into_their_types():
             "S3_READ_TIMEOUT": "2.5",
             "DOCS_CHUNK_SIZE": "65536",
             "S3_ADDRESSING_STYLE": "path",
-        }
+        },
+        app_settings(),
     )
     assert settings["S3_MAX_POOL_CONNECTIONS"] == 80
     assert settings["S3_READ_TIMEOUT"] == 2.5
@@ -40,7 +41,7 @@ def test_environment_values_are_parsed_into_their_types():
     ],
 )
 def test_region_falls_back_to_the_aws_variables(environ, expected):
-    assert config.from_environ(environ).get("S3_REGION") == expected
+    assert config.from_environ(environ, app_settings()).get("S3_REGION") == expected
 
 
 @pytest.mark.parametrize(

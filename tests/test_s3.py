@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 from botocore.exceptions import ReadTimeoutError
 
-import config
+from app.settings import default_settings
 from app.s3 import DEADLINE, FirstByteDeadline, FirstByteDeadlineExceeded, body_socket, create_client
 
 
@@ -56,7 +56,7 @@ def test_a_streamed_body_reads_with_the_read_timeout_not_the_deadlines_remainder
         monkeypatch.setenv(name, value)
     server_s3.create_bucket(Bucket="deadline-body")
     server_s3.put_object(Bucket="deadline-body", Key="big.bin", Body=b"x" * 100_000)
-    s3 = create_client({**config.DEFAULTS, "S3_ENDPOINT_URL": moto_server, "S3_REGION": "us-east-1",
+    s3 = create_client({**default_settings(), "S3_ENDPOINT_URL": moto_server, "S3_REGION": "us-east-1",
                         "S3_ADDRESSING_STYLE": "path", "S3_FIRST_BYTE_DEADLINE": 2.0, "S3_READ_TIMEOUT": 30.0})
     body = s3.get_object(Bucket="deadline-body", Key="big.bin")["Body"]
     try:

@@ -19,8 +19,9 @@ from flask import current_app, g, request
 
 from ..errors import DocsError
 from ..serving import hooks
+from ..settings import checked
 from .rules import ALLOWED, DENIED, PUBLIC, UNAUTHENTICATED, decide
-from .settings import build_access
+from . import settings as access_settings
 from .sources import BadCredential, SourceUnavailable, identify
 
 ACCESS = "access"
@@ -191,7 +192,7 @@ def make_private(response):
 
 def init_app(app):
     """Build access control from the settings and put it on the request path of ``app``."""
-    app.extensions[ACCESS] = build_access(app.config)
+    app.extensions[ACCESS] = checked(app, access_settings)  # built once, by create_app's checks (build_access)
     app.before_request(resolve_identity)
     app.after_request(make_private)
     hooks.add_gate(app, require_read)

@@ -1,11 +1,14 @@
-"""Build access control from the settings, refusing every configuration that would not fail closed."""
+"""Access control's settings, and building access control from them, refusing every configuration that would not fail closed.
 
-import ipaddress
+``check`` (``build_access``) is this package's cross-field check: ``create_app`` runs it once, at
+start-up, and hands what it returns to ``init_app``.
+"""
+
 import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from config import ConfigError
+from config import ConfigError, Setting, choice, networks, text
 
 from .htpasswd import Htpasswd, HtpasswdError
 from .keys import KeySet, PemKeys
@@ -35,6 +38,46 @@ PRESETS = {
     # https://www.pomerium.com/docs/capabilities/getting-users-identity
     "pomerium": {"header": "X-Pomerium-Jwt-Assertion", "algorithms": "ES256", "user_claim": "email", "groups_claim": "groups"},
 }
+
+
+SETTINGS = (
+    Setting("DOCS_AUTH", "", text,
+            "identity sources in order: `header`, `jwt`, `basic` ([docs/security.md](security.md)); unset: no authentication",
+            "header"),
+    Setting("DOCS_AUTH_USER_HEADER", "X-Forwarded-User", text, "header naming the reader (`header` mode)", "X-Auth-User"),
+    Setting("DOCS_AUTH_EMAIL_HEADER", "X-Forwarded-Email", text, "header with the reader's email (`header` mode)", "X-Auth-Email"),
+    Setting("DOCS_AUTH_GROUPS_HEADER", "X-Forwarded-Groups", text,
+            "header with the reader's groups, comma-separated (`header` mode)", "X-Auth-Groups"),
+    Setting("DOCS_AUTH_TRUSTED_NETWORKS", (), networks,
+            "comma-separated CIDRs whose direct connections may assert identity headers; unset: none", "10.0.0.0/8, ::1"),
+    Setting("DOCS_AUTH_SECRET_FILE", None, text,
+            "file holding the secret the front door sends in `X-Docs-Proxy-Secret` (16+ bytes); "
+            "`header` needs this or the networks", "/run/secrets/docs-proxy"),
+    Setting("DOCS_AUTH_JWT_PRESET", "generic", choice(*PRESETS),
+            "`generic`, `alb`, `iap`, `cloudflare` or `pomerium`", "alb"),
+    Setting("DOCS_AUTH_JWT_HEADER", None, text,
+            "header carrying the token; unset: the preset's (`Authorization: Bearer` for `generic`)", "X-Token"),
+    Setting("DOCS_AUTH_JWKS_URL", None, text,
+            "the front door's JWKS URL (ALB: its key URL); unset: the preset's (IAP), else required for `jwt`",
+            "https://login.example.com/jwks.json"),
+    Setting("DOCS_AUTH_JWT_ISSUER", None, text, "required `iss` of tokens (IAP's is preset)", "https://login.example.com"),
+    Setting("DOCS_AUTH_JWT_AUDIENCE", None, text, "required `aud` of tokens (ALB: the OIDC client id)", "docs"),
+    Setting("DOCS_AUTH_JWT_ALGORITHMS", None, text,
+            "pinned algorithms; `none` and `HS*` are refused; unset: the preset's", "ES256"),
+    Setting("DOCS_AUTH_JWT_USER_CLAIM", None, text, "claim naming the reader; unset: the preset's (`email`)", "sub"),
+    Setting("DOCS_AUTH_JWT_GROUPS_CLAIM", None, text, "claim listing the reader's groups; unset: the preset's (`groups`)", "roles"),
+    Setting("DOCS_AUTH_ALB_ARN", None, text,
+            "the load balancer's ARN, checked against the token's `signer` (required for `alb` only)",
+            "arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/docs/1"),
+    Setting("DOCS_AUTH_HTPASSWD", None, text, "htpasswd file of `htpasswd -B` (bcrypt) lines (required for `basic`)",
+            "/etc/docs-proxy/htpasswd"),
+    Setting("DOCS_ACCESS_RULES", None, text,
+            "TOML rules file: who may read which folder; unset: anyone signed in (anyone at all without `DOCS_AUTH`)",
+            "/etc/docs-proxy/rules.toml"),
+    Setting("DOCS_AUTH_LOGIN_URL", None, text,
+            "path browsers without credentials are sent to, with `rd=` the page (e.g. `/oauth2/start`); unset: `401`",
+            "/oauth2/start"),
+)
 
 
 class AccessConfigError(ConfigError):
@@ -70,17 +113,6 @@ def parse_sources(name, raw):
     if len(set(sources)) != len(sources):
         raise AccessConfigError(f"{name}={raw!r} names a source twice")
     return sources
-
-
-def parse_networks(name, raw):
-    """Return the networks in a comma-separated CIDR list, or raise naming the bad one."""
-    networks = []
-    for item in parse_list(raw):
-        try:
-            networks.append(ipaddress.ip_network(item, strict=False))
-        except ValueError:
-            raise AccessConfigError(f"{name}: {item!r} is not an IP network such as 10.0.0.0/8 or 127.0.0.1/32") from None
-    return networks
 
 
 def parse_algorithms(name, raw):
@@ -133,9 +165,9 @@ def read_secret(name, path):
 
 def build_header_source(settings):
     """Return the ``header`` source; refuse it unless a trusted network or a shared secret is configured."""
-    networks = parse_networks("DOCS_AUTH_TRUSTED_NETWORKS", settings.get("DOCS_AUTH_TRUSTED_NETWORKS"))
+    trusted = settings.get("DOCS_AUTH_TRUSTED_NETWORKS") or ()  # already parsed by config.networks
     secret_file = settings.get("DOCS_AUTH_SECRET_FILE")
-    if not networks and not secret_file:
+    if not trusted and not secret_file:
         raise AccessConfigError(
             "DOCS_AUTH includes header, but neither DOCS_AUTH_TRUSTED_NETWORKS nor DOCS_AUTH_SECRET_FILE is set: "
             "anyone reaching the port could claim to be anyone"
@@ -145,7 +177,7 @@ def build_header_source(settings):
         check_header_name("DOCS_AUTH_USER_HEADER", settings.get("DOCS_AUTH_USER_HEADER") or "X-Forwarded-User"),
         check_header_name("DOCS_AUTH_EMAIL_HEADER", settings.get("DOCS_AUTH_EMAIL_HEADER") or "X-Forwarded-Email"),
         check_header_name("DOCS_AUTH_GROUPS_HEADER", settings.get("DOCS_AUTH_GROUPS_HEADER") or "X-Forwarded-Groups"),
-        networks=networks,
+        networks=trusted,
         secret=secret,
     )
 
@@ -233,3 +265,6 @@ def build_access(settings):
     if any(getattr(source, "uses_authorization", False) for source in sources):
         challenges.append('Bearer realm="docs"')
     return AccessControl(sources=sources, rules=rules, login_url=login_url or None, challenges=challenges)
+
+
+check = build_access

@@ -19,6 +19,7 @@ from pythonjsonlogger.json import JsonFormatter
 import config
 
 from .context import ENVIRON_KEYS
+from .settings import SETTINGS
 
 # The fields of an application log line that come from the request, when there is one.
 REQUEST_FIELDS = ("request_id", "user", "s3_key", "s3_request_id")
@@ -63,12 +64,11 @@ class StderrHandler(logging.StreamHandler):
 
 def log_format(environ):
     """Return ``DOCS_LOG_FORMAT`` from ``environ`` (the default when unset or invalid: start-up reports that)."""
+    (setting,) = [setting for setting in SETTINGS if setting.name == "DOCS_LOG_FORMAT"]
     try:
-        return config.from_environ({"DOCS_LOG_FORMAT": environ.get("DOCS_LOG_FORMAT", "")}).get(
-            "DOCS_LOG_FORMAT", config.DEFAULTS["DOCS_LOG_FORMAT"]
-        )
+        return config.from_environ(environ, (setting,)).get(setting.name, setting.default)
     except config.ConfigError:
-        return config.DEFAULTS["DOCS_LOG_FORMAT"]
+        return setting.default
 
 
 def init_app(app):

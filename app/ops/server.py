@@ -4,10 +4,72 @@ Kept here, in small functions, so gunicorn.conf.py only names them. Nothing here
 ``prometheus_client`` before ``prepare_metrics_dir`` has set its directory.
 """
 
+import errno
 import os
 import shutil
 import signal
+import socket
 import tempfile
+
+from config import ConfigError, Setting, bind, number
+
+# gunicorn's own settings: gunicorn.conf.py reads them (``gunicorn_setting``), on_starting checks them
+# (``check_gunicorn``) before any worker starts. They never reach app.config.
+GUNICORN_SETTINGS = (
+    Setting("DOCS_BIND", "127.0.0.1:8000", bind, "address gunicorn listens on (`gunicorn.conf.py`)", "0.0.0.0:8080"),
+    Setting("WEB_CONCURRENCY", None, number(int, 1, 1024), "gunicorn worker processes; unset: the number of CPUs", "3"),
+    # 16: in bench/, 32 threads per worker lost 10-25% of small-page throughput to GIL contention,
+    # and 2 workers x 16 threads still stream 32 downloads at once on 2 cores.
+    Setting("GUNICORN_THREADS", 16, number(int, 1, 1024), "threads per worker (one per concurrent download)", "32"),
+    Setting("GUNICORN_GRACEFUL_TIMEOUT", 60, number(int, 0, 86400),
+            "seconds in-flight downloads get to finish after SIGTERM", "30"),
+)
+
+
+def check_gunicorn(environ):
+    """Raise ``ConfigError`` naming the first of gunicorn's variables in ``environ`` that is bad."""
+    for setting in GUNICORN_SETTINGS:
+        raw = environ.get(setting.name)
+        if raw is not None and raw.strip() != "":
+            setting.parse(setting.name, raw.strip())
+
+
+def gunicorn_setting(name, environ=os.environ):
+    """Return gunicorn's setting ``name`` from ``environ``, or its default when unset or bad (on_starting reports bad ones)."""
+    setting = next(setting for setting in GUNICORN_SETTINGS if setting.name == name)
+    raw = (environ.get(name) or "").strip()
+    try:
+        return setting.parse(name, raw) if raw else setting.default
+    except ConfigError:
+        return setting.default
+
+
+def bind_problem(address, name="DOCS_BIND"):
+    """Return why nothing could listen on ``address`` (HOST:PORT) right now, or ``None``.
+
+    gunicorn's workers bind with SO_REUSEPORT, which lets a second instance share a port that one
+    already serves, the two then answering in turn; a probe without it fails where the address is taken.
+    """
+    if address.startswith(("unix:", "fd://")):
+        return None
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    try:
+        family, kind, proto, _, sockaddr = socket.getaddrinfo(
+            host or None, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (socket.gaierror, ValueError) as error:
+        return f"{name}={address!r} is not an address of this machine ({getattr(error, 'strerror', error)})"
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn: TIME_WAIT is no conflict
+        try:
+            probe.bind(sockaddr)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return (f"{name}={address!r} is already in use by another process (another docs-proxy, "
+                        "or make run still running?); stop it or choose another address")
+            return f"{name}={address!r} cannot be listened on ({error.strerror})"
+    return None
 
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 # Set by prepare_metrics_dir when it made the directory itself (so on_exit may remove it).
@@ -65,14 +127,12 @@ def watch_for_drain(worker):
 
 def check_s3_at_startup(environ=os.environ):
     """Make the readiness call once, before workers start; warn naming the cause when S3 is not usable."""
-    import config
-
     from . import health
     from .logging import print_warning
+    from ..settings import read_settings
     from ..s3 import create_client
 
-    settings = dict(config.DEFAULTS)
-    settings.update(config.from_environ(environ))
+    settings = read_settings(environ)
     settings = health.probe_config(settings)
     try:
         reason = health.check_s3(create_client(settings), settings)

@@ -16,7 +16,7 @@ from .. import access
 from ..publishing.run import format_bytes
 from ..s3 import get_s3
 from ..serving import hooks, keys
-from ..website.listing import is_listed, parse_prefixes
+from ..website.listing import is_listed
 from . import get_catalog
 from .catalog import BadIndex, groups
 from .diff import NoManifest, diff_manifests, read_version_manifest
@@ -86,7 +86,7 @@ def is_listing_folder(path):
     A folder named there is a listing, even where a bucket without a portal index makes its first
     segment look like a project; ``*`` (everywhere) leaves the portal's answers to the portal.
     """
-    prefixes = [prefix for prefix in parse_prefixes(current_app.config["DOCS_LISTING_PREFIXES"]) if prefix != "*"]
+    prefixes = [prefix for prefix in current_app.config["DOCS_LISTING_PREFIXES"] if prefix != "*"]
     return is_listed(path.rstrip("/") + "/", prefixes)
 
 

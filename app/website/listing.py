@@ -42,11 +42,6 @@ class Entry:
         return "./" + quote(self.name, safe="/")
 
 
-def parse_prefixes(value):
-    """Return the listing prefixes of a ``DOCS_LISTING_PREFIXES`` value (already normalised by config)."""
-    return tuple(item for item in (value or "").split(",") if item)
-
-
 def is_listed(path, prefixes):
     """Tell whether the folder ``path`` (``''`` or ending in '/') may be listed under ``prefixes``."""
     return any(prefix == "*" or path.startswith(prefix) for prefix in prefixes)
@@ -209,7 +204,7 @@ def listing_json(path, entries, next_link):
 
 def init_app(app):
     """Register the listing fallback when ``DOCS_LISTING_PREFIXES`` names any folder."""
-    prefixes = parse_prefixes(app.config.get("DOCS_LISTING_PREFIXES"))
+    prefixes = app.config["DOCS_LISTING_PREFIXES"]  # normalised folders, parsed by config.folders
     if not prefixes:
         return
     app.extensions["website.listing_prefixes"] = prefixes

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 import config
+from app.settings import app_settings
 from app import config_problem
 from tests.servers import ROOT
 
@@ -57,7 +58,7 @@ def test_kubernetes_grace_period_outlasts_gunicorns_graceful_timeout():
 
 def test_kubernetes_configuration_is_one_docs_proxy_accepts():
     settings = by_kind("ConfigMap")["data"]
-    parsed = config.from_environ(settings)
+    parsed = config.from_environ(settings, app_settings())
     assert parsed["DOCS_LOG_FORMAT"] == "json"
     assert config_problem(settings, threads=int(settings["GUNICORN_THREADS"])) is None
 

@@ -6,8 +6,9 @@ import pytest
 from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, NoCredentialsError, ReadTimeoutError
 from flask import g
 
+import config
 from app import create_app
-from app.ops.metrics import ACCESS_DECISIONS, CACHE_RESULTS, is_allowed, known, parse_networks, s3_outcome, status_class
+from app.ops.metrics import ACCESS_DECISIONS, CACHE_RESULTS, is_allowed, known, s3_outcome, status_class
 from tests.conftest import BUCKET
 from tests.ops.conftest import parse_metrics, sample
 
@@ -62,11 +63,11 @@ def test_unknown_label_values_are_counted_as_other(value, allowed, label):
     ],
 )
 def test_metrics_network_allow_list(address, networks, allowed):
-    assert is_allowed(address, parse_networks(networks)) is allowed
+    assert is_allowed(address, config.networks("DOCS_METRICS_ALLOW", networks)) is allowed
 
 
 def test_parse_networks_accepts_single_addresses_and_cidrs():
-    assert parse_networks(" 10.0.0.1 ,fd00::/8,") == (ipaddress.ip_network("10.0.0.1/32"), ipaddress.ip_network("fd00::/8"))
+    assert config.networks("DOCS_METRICS_ALLOW", " 10.0.0.1 ,fd00::/8,") == (ipaddress.ip_network("10.0.0.1/32"), ipaddress.ip_network("fd00::/8"))
 
 
 def test_requests_are_counted_by_route_method_and_status_class(client, put, read_metrics):

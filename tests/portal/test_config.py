@@ -3,18 +3,19 @@
 import pytest
 
 import config
+from app.settings import app_settings, default_settings
 
 
 @pytest.mark.parametrize("raw, value", [("0", 0.0), ("2.5", 2.5), ("10", 10.0)])
 def test_the_index_ttl_is_read_from_the_environment(raw, value):
-    assert config.from_environ({"DOCS_PORTAL_TTL": raw})["DOCS_PORTAL_TTL"] == value
+    assert config.from_environ({"DOCS_PORTAL_TTL": raw}, app_settings())["DOCS_PORTAL_TTL"] == value
 
 
 @pytest.mark.parametrize("raw", ["11", "-1", "soon"])
 def test_an_index_ttl_outside_0_to_10_seconds_is_refused(raw):
     with pytest.raises(config.ConfigError, match="DOCS_PORTAL_TTL"):
-        config.from_environ({"DOCS_PORTAL_TTL": raw})
+        config.from_environ({"DOCS_PORTAL_TTL": raw}, app_settings())
 
 
 def test_the_default_ttl_is_ten_seconds():
-    assert config.DEFAULTS["DOCS_PORTAL_TTL"] == 10.0
+    assert default_settings()["DOCS_PORTAL_TTL"] == 10.0

@@ -3,6 +3,7 @@
 import pytest
 
 import config
+from app.settings import app_settings
 
 
 @pytest.mark.parametrize(("name", "raw"), [
@@ -16,11 +17,11 @@ import config
 ])
 def test_a_bad_search_setting_is_refused_naming_the_variable(name, raw):
     with pytest.raises(config.ConfigError, match=name):
-        config.from_environ({name: raw})
+        config.from_environ({name: raw}, app_settings())
 
 
 def test_search_settings_are_read_from_the_environment():
-    settings = config.from_environ({"DOCS_SEARCH_TIMEOUT": "0.25", "DOCS_SEARCH_PUBLISH": "off"})
+    settings = config.from_environ({"DOCS_SEARCH_TIMEOUT": "0.25", "DOCS_SEARCH_PUBLISH": "off"}, app_settings())
 
     assert settings["DOCS_SEARCH_TIMEOUT"] == 0.25
     assert settings["DOCS_SEARCH_PUBLISH"] == "off"

@@ -5,9 +5,10 @@ from datetime import datetime, timezone
 import pytest
 
 import config
+from app.settings import app_settings
 from app.publishing.redirects import RedirectsError, parse_redirects
 from app.website.errordocs import LookupCache, candidate_paths, wants_html
-from app.website.listing import Entry, breadcrumbs, human_size, is_listed, parse_prefixes, sort_entries
+from app.website.listing import Entry, breadcrumbs, human_size, is_listed, sort_entries
 from app.website.presign import presign_params, wants_presign
 from app.website.redirects import BadRedirect, redirect_location
 
@@ -137,7 +138,7 @@ def test_listing_prefixes_decide_which_folders_are_listed(path, prefixes, listed
     ],
 )
 def test_listing_prefixes_setting_is_normalised(raw, parsed):
-    assert parse_prefixes(config.PARSERS["DOCS_LISTING_PREFIXES"]("DOCS_LISTING_PREFIXES", raw)) == parsed
+    assert config.folders("DOCS_LISTING_PREFIXES", raw) == parsed
 
 
 @pytest.mark.parametrize(
@@ -157,7 +158,7 @@ def test_listing_prefixes_setting_is_normalised(raw, parsed):
 )
 def test_bad_website_settings_stop_start_up_naming_the_variable(name, raw, message):
     with pytest.raises(config.ConfigError, match=message.replace("*", r"\*").replace("(", r"\(").replace(")", r"\)")):
-        config.from_environ({name: raw})
+        config.from_environ({name: raw}, app_settings())
 
 
 @pytest.mark.parametrize(
@@ -165,7 +166,7 @@ def test_bad_website_settings_stop_start_up_naming_the_variable(name, raw, messa
     [("1048576", 1048576), ("100MiB", 100 * 1024**2), ("2GB", 2 * 1000**3), ("1.5 GiB", int(1.5 * 1024**3)), ("512k", 512_000)],
 )
 def test_presign_threshold_takes_human_sizes(raw, size):
-    assert config.from_environ({"DOCS_PRESIGN_ABOVE": raw})["DOCS_PRESIGN_ABOVE"] == size
+    assert config.from_environ({"DOCS_PRESIGN_ABOVE": raw}, app_settings())["DOCS_PRESIGN_ABOVE"] == size
 
 
 @pytest.mark.parametrize(
