@@ -131,9 +131,8 @@ def publish_staged(s3, bucket, key_prefix, sources, keep=()):
     options = replace(options, jobs=min(options.jobs, 8))
     try:
         report = publish_sources(s3, bucket, sources, [], key_prefix, options, label="the archive")
-    except EmptySource as error:
-        raise DocsError(str(error).replace(" (hidden files are skipped; --include-hidden publishes them)",
-                                           " (hidden files are skipped; ?include-hidden=1 publishes them)")) from None
+    except EmptySource:
+        raise DocsError("the archive holds no files to publish (hidden files are skipped; ?include-hidden=1 publishes them)") from None
     except BadSource as error:
         raise DocsError(str(error)) from None
     except PublishError as error:

@@ -32,6 +32,7 @@ class Site:
         self.server = Gunicorn({"WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "8",
                                 **{key: str(value) for key, value in settings.items()}}, log_path=log_path)
         self.url = self.server.url
+        self.prefix = settings.get("S3_PREFIX", "")
 
     def cli(self, *args):
         """Run ``flask docs ARGS`` against the bucket; return click's result."""
@@ -39,7 +40,7 @@ class Site:
 
     def token(self, projects=("*",), actions=("publish",), expires=timedelta(days=1), now=None):
         """Make a token straight in the bucket (``now`` in the past makes an expired one); return it."""
-        _, token = create_token(self.s3, self.bucket, "", projects, actions, expires, now=now or utc_now())
+        _, token = create_token(self.s3, self.bucket, self.prefix, projects, actions, expires, now=now or utc_now())
         return token
 
     def put(self, project, version, body, token, content_type="application/x-tar", params=None, kind="versions"):

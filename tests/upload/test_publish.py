@@ -92,3 +92,14 @@ def test_a_token_with_the_delete_action_deletes_a_version_or_a_preview(site):
     assert requests.delete(f"{url}/previews/pr-3", headers={"Authorization": f"Bearer {token}"}, timeout=30).status_code == 200
     assert not site.keys("deleting/pr-3/")
     assert requests.delete(f"{url}/versions/9.9.9", headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 404
+
+
+def test_everything_lands_below_s3_prefix_when_one_is_set(site_factory):
+    site = site_factory({"S3_PREFIX": "docs-site/"})
+    token = site.token(projects=("prefixed",), actions=("publish", "preview"))
+    assert site.put("prefixed", "1.0.0", make_tar(FIRST), token).status_code == 201
+    assert site.put("prefixed", "pr-1", make_tar(FIRST), token, kind="previews").status_code == 201
+    assert [key for key in site.keys() if not key.startswith("docs-site/")] == []
+    assert "docs-site/prefixed/1.0.0/index.html" in site.keys() and "docs-site/.docs-portal.json" in site.keys()
+    with requests.get(f"{site.url}/docs/prefixed/latest/guide/intro.html", timeout=10) as served:
+        assert served.status_code == 200 and "How refunds work" in served.text
