@@ -7,10 +7,11 @@ version then holds exactly the archive's files; the portal step is the one the C
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import quote
 from dataclasses import replace
 
 from botocore.exceptions import BotoCoreError, ClientError
-from flask import current_app
+from flask import current_app, request
 
 from ..errors import DocsError
 from ..portal import get_index_cache
@@ -103,7 +104,7 @@ def publish_upload(project, name, options, body, kind, length=None, preview=Fals
     summary = {
         "project": project,
         "preview" if preview else "version": name,
-        "url": f"/docs/{project}/{name}/",
+        "url": f"{request.script_root}/docs/{quote(project)}/{quote(name)}/",
         "created": not existed,
         "files": stats["files"],
         "uploaded": len(report.uploaded),
