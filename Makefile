@@ -43,7 +43,7 @@ $(VENV)-bench/.installed: requirements-bench.txt
 	$(VENV)-bench/bin/pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	touch $@
 
-## bench: serving (app vs nginx), cache, publish (vs aws s3 sync), ops cost, portal and search latency
+## bench: serving (app vs nginx), cache, publish (vs aws s3 sync), ops cost, portal and search latency, the hub's cost per page
 bench: $(VENV)/.test $(VENV)-bench/.installed
 	bash bench/system-deps.sh
 	$(PY) bench/serve_bench.py
@@ -52,6 +52,7 @@ bench: $(VENV)/.test $(VENV)-bench/.installed
 	$(PY) bench/ops_bench.py
 	$(PY) bench/portal_bench.py
 	$(PY) bench/search_bench.py
+	$(PY) bench/hub_bench.py
 
 ## publish: make publish SRC=path/to/built/site PREFIX=project/1.0/ (uses S3_BUCKET etc.)
 publish: $(VENV)/.core

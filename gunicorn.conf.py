@@ -47,7 +47,7 @@ accesslog = "-"
 errorlog = "-"
 loglevel = "info"
 # user=: the reader access control identified (the app puts it in the WSGI environ), or "-".
-access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(D)sus pid=%(p)s user=%({docs_proxy.user}e)s request_id=%({docs_proxy.request_id}e)s'
+access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(D)sus pid=%(p)s user=%({docs_proxy.user}e)s request_id=%({docs_proxy.request_id}e)s client_request_id=%({docs_proxy.client_request_id}e)s'
 # DOCS_LOG_FORMAT=json: error and access logs as one JSON object per line (app/ops/logging.py).
 logger_class = "app.ops.logging.GunicornLogger"
 
@@ -58,6 +58,14 @@ limit_request_field_size = 8190
 # Drop headers with '_' in their names (gunicorn's default, pinned here): X_Forwarded_User would
 # otherwise reach the app as X-Forwarded-User, an identity header no auth proxy vetted.
 header_map = "drop"
+
+
+def pre_request(worker, req):
+    """Name the headers this request repeats, before gunicorn joins their values with ',' ("carol,bob")."""
+    from app.access.sources import mark_repeated_headers
+
+    worker.log.debug("%s %s", req.method, req.path)
+    mark_repeated_headers(req)
 
 
 def on_starting(server):
@@ -83,6 +91,9 @@ def on_starting(server):
 
     ops.prepare_metrics_dir()
     ops.check_s3_at_startup()
+    from app import hosts
+
+    hosts.warn_at_startup(os.environ)
 
 
 def child_exit(server, worker):

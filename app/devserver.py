@@ -124,6 +124,17 @@ def startup_problem(environ):
     return problem or bind_problem(environ["DOCS_BIND"])
 
 
+def project_hosts_banner(pattern_setting, main_setting, bind):
+    """Return where the portal and the sample projects are when each project has its own host."""
+    from .hosts.policy import main_host, parse_pattern, project_host
+
+    pattern = parse_pattern(pattern_setting, main_setting)
+    port = bind.rpartition(":")[2]
+    return (f"docs-proxy: each project at its own host (DOCS_PROJECT_HOSTS); the portal of sample projects is at "
+            f"http://{main_host(pattern, port)}/_/ and payments at http://{project_host(pattern, 'payments', port)}"
+            "/docs/payments/ (the sample site at the bucket's root belongs to no project and is not served)")
+
+
 def parse_args(argv):
     """Parse devserver's command line."""
     parser = argparse.ArgumentParser(prog="python -m app.devserver", description=__doc__.split("\n")[0])
@@ -163,6 +174,10 @@ def main(argv=None):
             print("docs-proxy: SRC previews a build on the embedded S3 endpoint; unset S3_BUCKET "
                   "(to put a build into a bucket, use make publish)", file=sys.stderr)
             return 2
+        if environ.get("DOCS_PROJECT_HOSTS"):
+            print("docs-proxy: SRC previews a build at the bucket's root, which belongs to no project, and "
+                  "DOCS_PROJECT_HOSTS serves only projects; unset DOCS_PROJECT_HOSTS", file=sys.stderr)
+            return 2
         if not source.is_dir():
             print(f"docs-proxy: SRC={args.src} is not a folder; give the folder of a built site, "
                   "such as build/html", file=sys.stderr)
@@ -182,8 +197,11 @@ def main(argv=None):
             load_sample_projects(endpoint_url)
             print(f"docs-proxy: no S3_BUCKET set, so serving the sample site from an embedded S3 endpoint "
                   f"({endpoint_url}, bucket {SAMPLE_BUCKET})", flush=True)
-        print(f"docs-proxy: open http://{bind}/docs/", flush=True)
-        print(f"docs-proxy: the portal of sample projects is at http://{bind}/_/", flush=True)
+        if environ.get("DOCS_PROJECT_HOSTS"):
+            print(project_hosts_banner(environ["DOCS_PROJECT_HOSTS"], environ.get("DOCS_MAIN_HOST"), bind), flush=True)
+        else:
+            print(f"docs-proxy: open http://{bind}/docs/", flush=True)
+            print(f"docs-proxy: the portal of sample projects is at http://{bind}/_/", flush=True)
         return run_gunicorn(environ)
     finally:
         server.stop()

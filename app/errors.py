@@ -1,6 +1,7 @@
 """The one place where exceptions become responses: S3 errors, S3 unreachable, bad paths, HTTP errors."""
 
 import logging
+from xml.sax.saxutils import escape
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -9,8 +10,11 @@ from botocore.exceptions import (
     NoCredentialsError,
     ReadTimeoutError,
 )
-from flask import Response, current_app, g
+from flask import Response, current_app, g, request
+from urllib.parse import urlsplit
+
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.routing import RequestRedirect
 from werkzeug.http import HTTP_STATUS_CODES
 
 from .serving.headers import ERROR_HEADERS, NOT_MODIFIED_HEADERS, select_headers
@@ -47,6 +51,32 @@ PRECONDITION_FAILED_XML = (
     "<Condition>{}</Condition></Error>"
 )
 
+# A missing key's answer is rebuilt from its key alone: S3's own body carries a fresh RequestId and
+# HostId every time, and a refusal hidden as a missing key (hide_denied) must be the same bytes.
+NO_SUCH_KEY_XML = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchKey</Code>'
+    "<Message>The specified key does not exist.</Message><Key>{}</Key></Error>"
+)
+
+
+class NotFound(DocsError):
+    """Answer exactly as S3 answers a missing key (what access control raises to hide a refusal)."""
+
+    status = 404
+
+    def as_client_error(self):
+        """Return the ``ClientError`` S3 raises for the current request's key."""
+        return ClientError(
+            {"Error": {"Code": "NoSuchKey", "Message": "The specified key does not exist."},
+             "ResponseMetadata": {"HTTPStatusCode": 404, "HTTPHeaders": {"content-type": "application/xml"}}},
+            "GetObject",
+        )
+
+
+def no_such_key(key):
+    """Return S3's 404 for a missing ``key``, the same bytes every time."""
+    return Response(NO_SUCH_KEY_XML.format(escape(key or "")), status=404, headers=[("Content-Type", "application/xml")])
+
 
 def precondition_failed(condition, headers=()):
     """Return the 412 for a failed ``condition`` (a request header name), shaped as S3's own."""
@@ -55,8 +85,10 @@ def precondition_failed(condition, headers=()):
 
 
 def plain(status, text, headers=None):
-    """Return a short plain-text response."""
-    return Response(text.rstrip("\n") + "\n", status=status, headers=headers, mimetype="text/plain")
+    """Return a short plain-text response (``nosniff``: a reason may echo what the client sent)."""
+    response = Response(text.rstrip("\n") + "\n", status=status, headers=headers, mimetype="text/plain")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def error_status(error):
@@ -83,6 +115,8 @@ def handle_client_error(error):
         g.get("s3_key"),
         f" (request id {request_id})" if request_id else "",
     )
+    if status == 404 and code in ("NoSuchKey", ""):
+        return no_such_key(g.get("s3_key"))
     body = response.get(RAW_ERROR_BODY, b"")
     return Response(body, status=status, headers=select_headers(headers, ERROR_HEADERS))
 
@@ -107,7 +141,27 @@ def handle_bad_path(error):
 
 def handle_docs_error(error):
     """Answer a ``DocsError`` with its status, reason and headers."""
+    if isinstance(error, NotFound):
+        return no_such_key(g.get("s3_key"))
     return plain(error.status, f"{error.status} {HTTP_STATUS_CODES[error.status]}: {error.reason}.", error.headers)
+
+
+def relative_routing_redirect(response):
+    """Give werkzeug's routing redirect (``/_//x`` -> ``/_/x``, a 308) a path-absolute Location (an after_request hook).
+
+    Flask answers routing exceptions without error handlers, and werkzeug builds the Location and its
+    body's link from the Host header: a forged Host would then reach a cache.
+    """
+    error = request.routing_exception
+    if isinstance(error, RequestRedirect) and response.status_code == error.code:
+        target = urlsplit(error.new_url)
+        location = "/" + target.path.lstrip("/") + (f"?{target.query}" if target.query else "")
+        response.headers["Location"] = location
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.mimetype = "text/plain"
+        response.set_data(f"{error.code} {HTTP_STATUS_CODES[error.code]}: {location}\n")
+    return response
 
 
 def handle_http_exception(error):
@@ -128,3 +182,5 @@ def init_app(app):
     app.register_error_handler(BadPath, handle_bad_path)
     app.register_error_handler(DocsError, handle_docs_error)
     app.register_error_handler(HTTPException, handle_http_exception)
+    # Registered before every package's hooks, so it runs after theirs (Flask runs them in reverse).
+    app.after_request(relative_routing_redirect)

@@ -18,6 +18,8 @@ def setting_modules():
     from . import s3
     from .access import settings as access
     from .cache import settings as cache
+    from .hosts import settings as hosts
+    from .hub import settings as hub
     from .ops import server
     from .ops import settings as ops
     from .portal import settings as portal
@@ -30,9 +32,11 @@ def setting_modules():
     return (
         ("S3", s3),
         ("Serving", serving),
+        ("One origin per project", hosts),
         ("Access control", access),
         ("Cache and compression", cache),
         ("Portal", portal),
+        ("Hub inside every page", hub),
         ("Search", search),
         ("Website features", website),
         ("Publishing", publishing),

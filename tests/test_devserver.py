@@ -217,6 +217,7 @@ def test_make_run_with_src_previews_that_build_instead_of_the_sample(local_build
     [
         ({}, "does/not/exist", "docs-proxy: SRC=does/not/exist is not a folder"),
         ({"S3_BUCKET": "acme-docs"}, ".", "docs-proxy: SRC previews a build on the embedded S3 endpoint; unset S3_BUCKET"),
+        ({"DOCS_PROJECT_HOSTS": "{project}.localhost"}, ".", "DOCS_PROJECT_HOSTS serves only projects"),
     ],
 )
 def test_make_run_with_a_bad_src_says_why_and_exits_2(settings, src, message):
@@ -234,3 +235,33 @@ def test_make_run_with_an_empty_src_folder_says_so(tmp_path):
     assert result.returncode == 1
     assert f"docs-proxy: cannot preview {tmp_path}: " in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_make_run_with_project_hosts_serves_each_sample_project_at_its_own_localhost_name(tmp_path):
+    port = free_port()
+    env = devserver_env(DOCS_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="1", DOCS_PROJECT_HOSTS="{project}.localhost")
+    with open(tmp_path / "devserver.log", "wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "app.devserver"], cwd=ROOT, env=env, stdout=log,
+                                   stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port, timeout=60, process=process)
+        banner = (tmp_path / "devserver.log").read_text()
+        assert f"the portal of sample projects is at http://localhost:{port}/_/" in banner
+        assert f"payments at http://payments.localhost:{port}/docs/payments/" in banner
+
+        def get(host, path):
+            return requests.get(f"http://127.0.0.1:{port}{path}", headers={"Host": f"{host}:{port}"},
+                                allow_redirects=False, timeout=10)
+
+        portal = get("localhost", "/_/")
+        assert portal.status_code == 200 and f'href="//payments.localhost:{port}/docs/payments/"' in portal.text
+        assert get("localhost", "/docs/payments/").headers["Location"] == f"//payments.localhost:{port}/docs/payments/"
+        assert get("payments.localhost", "/docs/payments/").headers["Location"] == "/docs/payments/2.0.0/"
+        assert get("payments.localhost", "/docs/payments/2.0.0/").status_code == 200
+    finally:
+        process.send_signal(signal.SIGINT)  # as Ctrl-C: gunicorn and the embedded endpoint stop with it
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

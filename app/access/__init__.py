@@ -13,16 +13,17 @@ The request path (docs/architecture.md, docs/security.md):
 The ops endpoints (``OPS_PATHS``) are never behind access control: load balancers probe them.
 """
 
+import math
 from urllib.parse import quote
 
 from flask import current_app, g, request
 
-from ..errors import DocsError
+from ..errors import DocsError, NotFound
 from ..serving import hooks
 from ..settings import checked
 from .rules import ALLOWED, DENIED, PUBLIC, UNAUTHENTICATED, decide
 from . import settings as access_settings
-from .sources import BadCredential, SourceUnavailable, identify
+from .sources import BadCredential, SourceUnavailable, TooManyFailures, identify
 
 ACCESS = "access"
 OPS_PATHS = ("/_/health", "/_/ready", "/_/metrics")
@@ -53,6 +54,12 @@ class AccessUnavailable(DocsError):
     """The credential cannot be checked now (key URL down): 503, never a 200."""
 
     status = 503
+
+
+class Throttled(DocsError):
+    """Too many failed passwords for this user or from this client: 429 with Retry-After, no bcrypt check."""
+
+    status = 429
 
 
 class LoginRedirect(DocsError):
@@ -107,7 +114,13 @@ def resolve_identity():
     if access.is_open:
         return
     try:
-        identity = identify(access.sources, request.headers, peer_address())
+        # Trust is decided on the socket's peer; failed passwords are counted against the client
+        # (the forwarded one only when DOCS_TRUSTED_PROXIES says the proxy in front may say so).
+        identity = identify(access.sources, request.headers, peer_address(), request.remote_addr)
+    except TooManyFailures as error:
+        g.access_decision = UNAUTHENTICATED
+        retry_after = str(max(1, math.ceil(error.retry_after)))
+        raise Throttled(str(error), headers=[NO_STORE, ("Retry-After", retry_after)]) from None
     except BadCredential as error:
         g.access_decision = UNAUTHENTICATED
         raise unauthenticated(access, str(error), allow_login=False) from None
@@ -151,7 +164,9 @@ def require_read(path):
     if decision == DENIED:
         # The same answer whether or not the object exists: no S3 call has been made.
         if access.rules.hide_denied:
-            raise Forbidden("there is no such document", status=404, headers=[NO_STORE])
+            # The bytes a missing key gets (serving answers it as one); private, as the reader's own.
+            g.access_filtered = True
+            raise NotFound("there is no such document")
         raise Forbidden("you may not read this document", headers=[NO_STORE])
 
 
@@ -177,6 +192,8 @@ def login_location(login_url):
 def make_private(response):
     """Mark a response for a signed-in reader, or filtered by ``may_read``, ``Cache-Control: private``."""
     personal = g.get("access_decision") == ALLOWED or g.get("access_filtered", False)
+    # A signed-in reader's 404 is private wherever it is, so a refusal hidden as one looks the same.
+    personal = personal or (response.status_code == 404 and g.get("user") is not None)
     # Error pages too (the portal's 404 lists the reader's versions; an error document may come from a
     # restricted folder); a refusal already says no-store, which no cache keeps anyway.
     if not personal or "no-store" in response.headers.get("Cache-Control", ""):

@@ -68,6 +68,27 @@ def fold(text):
     return unicodedata.normalize("NFC", text).casefold()
 
 
+ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def identity_key(text):
+    """Return the form a user name or email is compared in, so that only the same name matches.
+
+    ASCII letters compare without case (``Bob`` is ``bob``), nothing else is folded: full case
+    folding maps ``boſs`` to ``boss`` and the Kelvin sign to ``k``, look-alikes an IdP may let
+    someone else register. A name not already in NFC (the Kelvin sign's NFC is ``K``) matches
+    nothing, since it can only be a look-alike spelling.
+    """
+    if unicodedata.normalize("NFC", text) != text:
+        return "\0not-nfc:" + text
+    return text.translate(ASCII_LOWER)
+
+
+def rule_name(text):
+    """Return a name from the rules file (the operator's editor may write NFD) in ``identity_key`` form."""
+    return identity_key(unicodedata.normalize("NFC", text))
+
+
 def nfc(text):
     """Return ``text`` in Unicode normal form C."""
     return unicodedata.normalize("NFC", text)
@@ -125,7 +146,7 @@ def _strings(where, value):
 def _parse_groups(raw):
     if not isinstance(raw, dict):
         raise RulesError("[groups] must be a table of group = [members]")
-    return {name: frozenset(fold(member) for member in _strings(f"group {name!r}", members)) for name, members in raw.items()}
+    return {name: frozenset(rule_name(member) for member in _strings(f"group {name!r}", members)) for name, members in raw.items()}
 
 
 def _parse_rule(number, raw):
@@ -159,9 +180,9 @@ def _parse_rule(number, raw):
         access=kinds[0],
         folded=fold(path),
         groups=frozenset(principals.get("groups", ())),
-        emails=frozenset(fold(email) for email in principals.get("emails", ())),
-        email_domains=frozenset(fold(domain).lstrip("@") for domain in principals.get("email_domains", ())),
-        users=frozenset(fold(user) for user in principals.get("users", ())),
+        emails=frozenset(rule_name(email) for email in principals.get("emails", ())),
+        email_domains=frozenset(rule_name(domain).lstrip("@") for domain in principals.get("email_domains", ())),
+        users=frozenset(rule_name(user) for user in principals.get("users", ())),
     )
 
 
@@ -182,27 +203,29 @@ def check_rule_path(number, path):
         raise RulesError(f"rule {number} path {path!r} {problem}")
 
 
-def covers(rule_path, path):
-    """Tell whether a rule for the folder ``rule_path`` covers ``path`` (the folder, its redirect, everything below)."""
-    return rule_path == "" or path.startswith(rule_path) or path == rule_path[:-1]
+def covers(rule_path, path, redirect=True):
+    """Tell whether a rule for the folder ``rule_path`` covers ``path`` (the folder, everything below and,
+    with ``redirect``, its name without the slash)."""
+    return rule_path == "" or path.startswith(rule_path) or (redirect and path == rule_path[:-1])
 
 
-def matching_rule(rules, path):
+def matching_rule(rules, path, redirect=True):
     """Return the most specific rule that governs ``path``, or ``None`` when the default does.
 
     Paths are compared in NFC, so a rule written in one normal form covers a key published in the
     other. A restricting rule also covers other spellings of its folder in case (an S3-compatible
     store on a case-insensitive disk serves ``Payments/`` from ``payments/``); a public rule opens
     only its exact spelling. Either way a look-alike can only become stricter, never more open.
+    Without ``redirect``, a rule for ``a/`` does not cover ``a`` (which may be a file in ``a``'s parent).
     """
     exact = nfc(path)
     folded = fold(path)
     best = None
     for rule in rules.rules:
         if rule.access == PUBLIC:
-            hit = covers(rule.path, exact)
+            hit = covers(rule.path, exact, redirect)
         else:
-            hit = covers(rule.folded, folded)
+            hit = covers(rule.folded, folded, redirect)
         if hit and (best is None or len(rule.path) > len(best.path)):
             best = rule
     return best
@@ -210,26 +233,44 @@ def matching_rule(rules, path):
 
 def identity_groups(rules, identity):
     """Return the identity's asserted groups plus the local groups that list its name or email."""
-    names = {fold(name) for name in (identity.user, identity.email) if name}
+    names = {identity_key(name) for name in (identity.user, identity.email) if name}
     local = {group for group, members in rules.local_groups.items() if names & members}
     return frozenset(identity.groups) | local
 
 
 def is_member(rule, rules, identity):
     """Tell whether ``identity`` is one of the rule's principals."""
-    email = fold(identity.email) if identity.email else ""
+    email = identity_key(identity.email) if identity.email else ""
     if not email and "@" in identity.user:
-        email = fold(identity.user)
+        email = identity_key(identity.user)
     if email and (email in rule.emails or email.rpartition("@")[2] in rule.email_domains):
         return True
-    if identity.user and fold(identity.user) in rule.users:
+    if identity.user and identity_key(identity.user) in rule.users:
         return True
     return bool(rule.groups & identity_groups(rules, identity))
 
 
+# From the most open decision to the most closed one.
+STRICTNESS = (PUBLIC, ALLOWED, UNAUTHENTICATED, DENIED)
+
+
 def decide(rules, path, identity):
-    """Return "public", "allowed", "denied" or "unauthenticated" for ``identity`` (or ``None``) reading ``path``."""
+    """Return "public", "allowed", "denied" or "unauthenticated" for ``identity`` (or ``None``) reading ``path``.
+
+    ``corp/open`` names the folder ``corp/open/`` (its redirect) or a file in ``corp/``: it gets the
+    stricter of the two decisions, so a rule opening a folder never opens a file of the same name
+    in a closed parent.
+    """
     rule = matching_rule(rules, path)
+    decision = decide_rule(rules, rule, identity)
+    as_file = matching_rule(rules, path, redirect=False)
+    if as_file is not rule:
+        decision = max(decision, decide_rule(rules, as_file, identity), key=STRICTNESS.index)
+    return decision
+
+
+def decide_rule(rules, rule, identity):
+    """Return the decision of ``rule`` (the default when ``None``) for ``identity``."""
     access = rule.access if rule is not None else rules.default
     if access == PUBLIC:
         return PUBLIC

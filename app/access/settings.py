@@ -8,12 +8,13 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from config import ConfigError, Setting, choice, networks, text
+from config import ConfigError, Setting, choice, networks, number, text
 
 from .htpasswd import Htpasswd, HtpasswdError
 from .keys import KeySet, PemKeys
 from .rules import OPEN, SIGNED_IN, Rules, RulesError, load_rules
 from .sources import BasicSource, HeaderSource, JwtSource
+from .throttle import FailureThrottle
 
 SOURCES = ("header", "jwt", "basic")
 # Asymmetric only: with HS* anyone holding the (public) verification key could sign tokens.
@@ -71,6 +72,10 @@ SETTINGS = (
             "arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/docs/1"),
     Setting("DOCS_AUTH_HTPASSWD", None, text, "htpasswd file of `htpasswd -B` (bcrypt) lines (required for `basic`)",
             "/etc/docs-proxy/htpasswd"),
+    # issue 19: forty connections guessing one password slowed every reader
+    Setting("DOCS_AUTH_BASIC_FAILURES", 10, number(int, 1, 10_000),
+            "wrong passwords per user name, and per client, in a minute before further attempts get `429` "
+            "without a bcrypt check", "5"),
     Setting("DOCS_ACCESS_RULES", None, text,
             "TOML rules file: who may read which folder; unset: anyone signed in (anyone at all without `DOCS_AUTH`)",
             "/etc/docs-proxy/rules.toml"),
@@ -232,7 +237,7 @@ def build_basic_source(settings):
     if not path:
         raise AccessConfigError("DOCS_AUTH includes basic but DOCS_AUTH_HTPASSWD is not set; make one with `htpasswd -cB FILE USER`")
     try:
-        return BasicSource(Htpasswd(path))
+        return BasicSource(Htpasswd(path), FailureThrottle(settings.get("DOCS_AUTH_BASIC_FAILURES", 10)))
     except HtpasswdError as error:
         raise AccessConfigError(f"DOCS_AUTH_HTPASSWD: {error}") from None
 

@@ -22,6 +22,9 @@ from .keys import KeysUnavailable, UnknownKey
 from .rules import Identity
 
 SECRET_HEADER = "X-Docs-Proxy-Secret"
+# gunicorn joins a repeated header's values with ',' ("carol,bob"), which the app cannot tell from one
+# value; its pre_request hook (gunicorn.conf.py, ``mark_repeated_headers``) names the repeated ones here.
+REPEATED_HEADER = "X-Docs-Proxy-Repeated"
 MAX_NAME = 320  # the longest email address RFC 5321 allows
 MAX_GROUPS = 500
 # Clocks of the front door and of this host may disagree by a few seconds; more would stretch tokens.
@@ -40,6 +43,34 @@ class BadCredential(Exception):
 
 class SourceUnavailable(Exception):
     """The credential cannot be checked right now (key URL down, password file broken): a 503."""
+
+
+class TooManyFailures(Exception):
+    """Too many wrong passwords for this user or from this client lately: a 429, checked without bcrypt."""
+
+    def __init__(self, retry_after):
+        super().__init__("too many failed sign-ins; try again later")
+        self.retry_after = retry_after
+
+
+def mark_repeated_headers(req):
+    """Name in ``REPEATED_HEADER`` the headers a gunicorn request carries more than once (a client's own
+    ``REPEATED_HEADER`` is dropped first, so it can only ever add a refusal)."""
+    mark = REPEATED_HEADER.upper()
+    req.headers = [(name, value) for name, value in req.headers if name.upper() != mark]
+    seen, repeated = set(), []
+    for name, _ in req.headers:
+        name = name.upper()
+        if name in seen and name not in repeated:
+            repeated.append(name)
+        seen.add(name)
+    if repeated:
+        req.headers.append((mark, ",".join(repeated)))
+
+
+def repeated_headers(headers):
+    """Return the lower-cased names ``mark_repeated_headers`` found repeated in this request."""
+    return {name.strip().lower() for name in (headers.get(REPEATED_HEADER) or "").split(",") if name.strip()}
 
 
 def clean_name(value, what):
@@ -106,13 +137,22 @@ class HeaderSource:
                 return False
         return True
 
-    def identify(self, headers, peer):
+    def identify(self, headers, peer, client=None):
         """Return the identity the proxy asserted, or raise ``BadCredential`` if the sender is not the proxy."""
         if not self.is_trusted(headers, peer):
             log.warning("identity headers from %s refused: not the trusted auth proxy (network or secret)", peer)
             raise BadCredential("identity headers are accepted only from the authenticating proxy")
+        repeated = repeated_headers(headers) & {
+            name.lower() for name in (self.user_header, self.email_header, self.groups_header, SECRET_HEADER)
+        }
+        if repeated:
+            log.warning("identity headers from %s refused: %s sent more than once", peer, ", ".join(sorted(repeated)))
+            raise BadCredential("an identity header was sent more than once")
         user = clean_name(headers.get(self.user_header, ""), "user name")
         email = clean_name(headers.get(self.email_header, ""), "email")
+        if "," in user or "," in email:
+            # No user name or address is a list: two headers joined by a server without the hook.
+            raise BadCredential("the user name or email holds a ',' (an identity header sent more than once?)")
         if not user and not email:
             raise BadCredential("the authenticating proxy sent no user name or email")
         return Identity(user=user or email, email=email, groups=split_groups(headers.get(self.groups_header, "")))
@@ -123,15 +163,20 @@ class BasicSource:
 
     name = "basic"
 
-    def __init__(self, htpasswd):
+    def __init__(self, htpasswd, throttle=None):
         self.htpasswd = htpasswd
+        self.throttle = throttle
 
     def present(self, headers):
         """Tell whether ``headers`` carry ``Authorization: Basic``."""
         return authorization_scheme(headers)[0] == "basic"
 
-    def identify(self, headers, peer):
-        """Return the identity whose password was sent, or raise ``BadCredential``."""
+    def identify(self, headers, peer, client=None):
+        """Return the identity whose password was sent, or raise ``BadCredential`` (``TooManyFailures``).
+
+        ``client`` is the address failures are counted against (the forwarded client behind a
+        trusted proxy); the socket's ``peer`` by default.
+        """
         encoded = authorization_scheme(headers)[1]
         try:
             decoded = binascii.a2b_base64(encoded.encode("ascii"), strict_mode=True)
@@ -146,12 +191,19 @@ class BasicSource:
             raise BadCredential("the Basic user name is not UTF-8") from None
         if not name:
             raise BadCredential("the Basic credentials have an empty user name")
+        keys = (("user", name), ("client", client or peer))
+        if self.throttle is not None and not self.htpasswd.is_remembered(name, password):
+            wait = self.throttle.retry_after(*keys)
+            if wait:
+                raise TooManyFailures(wait)
         try:
             ok = self.htpasswd.check(name, password)
         except HtpasswdError as error:
             log.error("basic authentication unavailable: %s", error)
             raise SourceUnavailable("the password file cannot be read") from None
         if not ok:
+            if self.throttle is not None:
+                self.throttle.failed(*keys)
             raise BadCredential("wrong user name or password")
         return Identity(user=name)
 
@@ -190,7 +242,7 @@ class JwtSource:
         """Tell whether ``headers`` carry a token for this source."""
         return self.token(headers) is not None
 
-    def identify(self, headers, peer):
+    def identify(self, headers, peer, client=None):
         """Return the identity in a valid token; raise ``BadCredential`` or ``SourceUnavailable``."""
         token = self.token(headers)
         digest = hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
@@ -248,19 +300,32 @@ class JwtSource:
         if not isinstance(user, str) or not user.strip():
             raise BadCredential(f"the token has no {self.user_claim!r} claim")
         email = claims.get("email") if isinstance(claims.get("email"), str) else ""
+        if "email_verified" in claims and not is_true(claims["email_verified"]):
+            # Anyone can type an address into many IdPs' sign-up forms; an unverified one is nobody's.
+            if self.user_claim == "email":
+                raise BadCredential("the token's email is not verified (email_verified is false)")
+            email = ""
         groups = split_groups(claims.get(self.groups_claim)) if self.groups_claim else frozenset()
         identity = Identity(user=clean_name(user, "user name"), email=clean_name(email, "email"), groups=groups)
         return identity, claims["exp"]
 
 
-def identify(sources, headers, peer):
+def is_true(value):
+    """Tell whether a claim says true: ``true``, or the string ``"true"`` some IdPs send (Cognito)."""
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def identify(sources, headers, peer, client=None):
     """Return the identity from the first source whose credential is present, or ``None`` for anonymous.
+
+    ``peer`` is the socket's peer (what trust is decided on); ``client`` the reader's address as
+    the trusted proxies forward it (what failed passwords are counted against).
 
     An ``Authorization`` header that no configured source understands is refused rather than ignored.
     """
     for source in sources:
         if source.present(headers):
-            return source.identify(headers, peer)
+            return source.identify(headers, peer, client)
     scheme, _ = authorization_scheme(headers)
     if scheme is not None and any(source.name == "basic" or getattr(source, "uses_authorization", False) for source in sources):
         raise BadCredential("the Authorization scheme is not one this server accepts")

@@ -22,7 +22,7 @@ from ..serving.headers import (
     precondition_status,
     select_headers,
 )
-from ..serving import streaming
+from ..serving import hooks, streaming
 from ..serving.streaming import S3_DEFAULT_TYPE, object_response, s3_headers
 from ..serving.views import fetch_object
 from . import compression, policy
@@ -70,6 +70,9 @@ def fetch(key):
     if store is None:
         return stream(key, "BYPASS")
     entry = store.get(key)
+    rewrite = hooks.page_rewrite()
+    if entry is not None and entry.rewrite != (rewrite.suffix if rewrite is not None else ""):
+        entry = None  # kept before the page's rewrite changed (the hub turned on or off): fetched again
     if entry is not None and policy.is_fresh(time.monotonic() - entry.validated, entry.lifetime):
         if entry.body is None:
             return stream(key, "BYPASS", entry)
@@ -170,10 +173,14 @@ def load(store, key, entry):
     if "content-type" not in raw:
         headers.append(("Content-Type", S3_DEFAULT_TYPE))
     compressible = config["DOCS_COMPRESSION"] == "on" and compression.may_compress(
-        raw, key, config["DOCS_COMPRESSION_MIN_SIZE"]
+        raw, key, config["DOCS_COMPRESSION_MIN_SIZE"], config["DOCS_COMPRESSION_MAX_SIZE"]
     )
+    rewrite = hooks.page_rewrite()
+    suffix = rewrite.suffix if rewrite is not None else ""
+    rewritten = rewrite is not None and rewrite.applies(status, raw)
     if not policy.is_storable(status, raw, config["DOCS_CACHE_OBJECT_SIZE"]):
-        marker = Entry(headers, None, raw.get("etag"), started, config["DOCS_CACHE_TTL"], compressible)
+        marker = Entry(headers, None, raw.get("etag"), started, config["DOCS_CACHE_TTL"], compressible,
+                       suffix, rewritten)
         store.put(key, marker)
         return "BYPASS", marker, s3_response
     body = s3_response["Body"]
@@ -181,9 +188,12 @@ def load(store, key, entry):
         data = body.read()
     finally:
         streaming.close_body(body)
+    if rewritten:
+        # The rewritten page is what is kept, compressed and answered from: rewriting costs once per fetch.
+        data = rewrite.body(data)
     lifetime = policy.freshness_lifetime(raw.get("cache-control"), config["DOCS_CACHE_TTL"],
                                          config["DOCS_CACHE_IMMUTABLE_TTL"])
-    fresh = Entry(headers, data, raw.get("etag"), started, lifetime, compressible)
+    fresh = Entry(headers, data, raw.get("etag"), started, lifetime, compressible, suffix, rewritten)
     store.put(key, fresh)
     return "MISS", fresh, None
 
@@ -203,8 +213,8 @@ def encoded_body(store, key, entry, coding):
     """Return ``entry``'s body in ``coding``, compressed once and kept beside it."""
     variant_key = (key, coding)
     variant = store.get(variant_key)
-    if variant is None or variant.source_etag is None or variant.source_etag != entry.etag:
-        variant = Variant(entry.etag, compression.compress(entry.body, coding))
+    if variant is None or variant.source_etag is None or variant.source_etag != entry.client_etag:
+        variant = Variant(entry.client_etag, compression.compress(entry.body, coding))
         store.put(variant_key, variant)
     return variant.body
 
@@ -212,7 +222,7 @@ def encoded_body(store, key, entry, coding):
 def serve(store, key, entry, label, age=None):
     """Answer from ``entry``: the coding negotiated, then Werkzeug's conditional and Range handling."""
     headers = list(entry.headers)
-    body, etag = entry.body, entry.etag
+    body, etag = entry.body, entry.client_etag
     if entry.compressible:
         headers.append(("Vary", "Accept-Encoding"))
         coding = negotiate()
@@ -266,7 +276,17 @@ def stream(key, label, marker=None):
         if error_status(error) != 304:
             raise
         return not_modified(error, marker, label)
+    if response.status_code == 304 and response.headers.get("ETag"):
+        # Decided by the serving code (a rewritten page): answer with the tag the client holds.
+        response.headers["ETag"] = held_tag(response.headers["ETag"])
     return finish_stream(response, key, label)
+
+
+def held_tag(etag):
+    """Return the tag in the request's If-None-Match that names ``etag`` in some coding, else ``etag``."""
+    held = [tag for tag in QUOTED.findall(request.headers.get("If-None-Match", ""))
+            if compression.strip_etag_suffixes(tag).removeprefix("W/") == etag]
+    return held[0].removeprefix("W/") if held else etag
 
 
 def finish_stream(response, key, label):
@@ -281,7 +301,7 @@ def finish_stream(response, key, label):
         return response
     response.vary.add("Accept-Encoding")
     if response.status_code != 200 or not compression.may_compress(
-        headers, key, current_app.config["DOCS_COMPRESSION_MIN_SIZE"]
+        headers, key, current_app.config["DOCS_COMPRESSION_MIN_SIZE"], current_app.config["DOCS_COMPRESSION_MAX_SIZE"]
     ):
         return response
     try:
@@ -291,6 +311,10 @@ def finish_stream(response, key, label):
         raise
     if coding == "identity":
         return response
+    length = headers.get("content-length")
+    coding, level = compression.stream_encoding(
+        request.headers.get("Accept-Encoding"), compression.available_codecs(), int(length) if length and length.isdigit() else None
+    )
     response.headers["Content-Encoding"] = coding
     # The compressed length is unknown until the end: the body goes out chunked.
     response.headers.pop("Content-Length", None)
@@ -298,7 +322,7 @@ def finish_stream(response, key, label):
     if "etag" in headers:
         response.headers["ETag"] = compression.encoded_etag(headers["etag"], coding)
     if request.method != "HEAD":
-        response.response = compression.compress_stream(response.response, coding)
+        response.response = compression.compress_stream(response.response, coding, level)
     return response
 
 
@@ -313,9 +337,7 @@ def not_modified(error, marker, label):
     headers = [(name, value) for name, value in source if name.lower() in NOT_MODIFIED_HEADERS and name.lower() != "etag"]
     if etag:
         # The client may hold the tag of a compressed representation: answer with the tag it matched.
-        held = [tag for tag in QUOTED.findall(request.headers.get("If-None-Match", ""))
-                if compression.strip_etag_suffixes(tag).removeprefix("W/") == etag]
-        headers.append(("ETag", held[0].removeprefix("W/") if held else etag))
+        headers.append(("ETag", held_tag(etag)))
     if marker is not None and marker.compressible:
         headers.append(("Vary", "Accept-Encoding"))
     headers.append(("X-Cache", label))

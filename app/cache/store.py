@@ -14,6 +14,8 @@ ENTRY_OVERHEAD = 1024
 class Entry:
     """A whole object as S3 last confirmed it: the client-facing headers, the bytes, and when it was validated.
 
+    ``etag`` is S3's (it revalidates the entry); a rewritten page's body and ``client_etag`` are the page's.
+
     ``body`` is ``None`` for a pass marker: an object that may not be stored (too large, no-store,
     private, a redirect), remembered so later requests stream at once and 304s keep its headers.
     """
@@ -24,7 +26,17 @@ class Entry:
     validated: float
     lifetime: float
     compressible: bool = False
+    # The page rewrite's ETag suffix when the entry was made ("" without one), and whether its body is rewritten.
+    rewrite: str = ""
+    rewritten: bool = False
     size: int = field(init=False)
+
+    @property
+    def client_etag(self):
+        """Return the ETag clients see: S3's, with the rewrite's suffix when the body is rewritten."""
+        if not self.rewritten or not self.etag or not self.etag.endswith('"'):
+            return self.etag
+        return f'{self.etag[:-1]}{self.rewrite}"'
 
     def __post_init__(self):
         header_bytes = sum(len(name) + len(value) for name, value in self.headers)

@@ -14,7 +14,7 @@ from flask import g, request
 REQUEST_ID = re.compile(r"[A-Za-z0-9._~:/+=@-]{1,128}")
 
 # The ``g`` attributes other concerns set (docs/architecture.md), copied for the access log and metrics.
-G_ATTRIBUTES = ("request_id", "user", "s3_key", "s3_request_id", "cache_result", "access_decision")
+G_ATTRIBUTES = ("request_id", "client_request_id", "user", "s3_key", "s3_request_id", "cache_result", "access_decision")
 ENVIRON_PREFIX = "docs_proxy."
 ENVIRON_KEYS = {name: ENVIRON_PREFIX + name for name in G_ATTRIBUTES + ("route",)}
 
@@ -48,7 +48,10 @@ def route_label(blueprint, endpoint):
 
 def begin_request():
     """Give the request its id and route label before any other package's hook runs."""
-    g.request_id = accepted_request_id(request.headers.get("X-Request-ID")) or new_request_id()
+    # Ours is always generated, so one id finds one request; the sender's (a reader could copy anyone's)
+    # is kept apart, validated, as client_request_id: a front door's id still correlates through it.
+    g.request_id = new_request_id()
+    g.client_request_id = accepted_request_id(request.headers.get("X-Request-ID"))
     g.started = time.perf_counter()
     request.environ[ENVIRON_KEYS["route"]] = route_label(request.blueprint, request.endpoint)
     request.environ[ENVIRON_KEYS["request_id"]] = g.request_id

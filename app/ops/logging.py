@@ -22,8 +22,9 @@ from .context import ENVIRON_KEYS
 from .settings import SETTINGS
 
 # The fields of an application log line that come from the request, when there is one.
-REQUEST_FIELDS = ("request_id", "user", "s3_key", "s3_request_id")
-TEXT_FORMAT = "[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s request_id=%(request_id)s"
+REQUEST_FIELDS = ("request_id", "client_request_id", "user", "s3_key", "s3_request_id")
+TEXT_FORMAT = ("[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s request_id=%(request_id)s"
+               " client_request_id=%(client_request_id)s")
 OUR_HANDLER = "_docs_proxy"
 
 
@@ -113,6 +114,7 @@ def access_fields(resp, req, environ, request_time):
         pass
     return {
         "request_id": environ.get(ENVIRON_KEYS["request_id"]),
+        "client_request_id": environ.get(ENVIRON_KEYS["client_request_id"]),
         "remote_addr": environ.get("REMOTE_ADDR"),
         "method": environ.get("REQUEST_METHOD"),
         "path": environ.get("PATH_INFO"),

@@ -32,6 +32,8 @@ S3_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 # The values other concerns set on g (docs/architecture.md); anything else is counted as "other".
 CACHE_RESULTS = ("HIT", "MISS", "REVALIDATED", "STALE", "BYPASS")
 ACCESS_DECISIONS = ("public", "allowed", "denied", "unauthenticated", "error")
+# gunicorn passes any token as a method; each new label value would be a new series until restart.
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT")
 STARTED = "docs_proxy.s3_started"
 
 
@@ -121,7 +123,8 @@ class Metrics:
     def observe_request(self, environ, status, sent, seconds):
         """Count one finished request from what the app left in ``environ``."""
         route = environ.get(ENVIRON_KEYS["route"], "unmatched")
-        self.requests.labels(route, environ.get("REQUEST_METHOD", "other"), status_class(status)).inc()
+        method = known(environ.get("REQUEST_METHOD"), HTTP_METHODS)
+        self.requests.labels(route, method, status_class(status)).inc()
         self.duration.labels(route).observe(seconds)
         if sent:
             self.bytes_sent.labels(route).inc(sent)

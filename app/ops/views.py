@@ -2,6 +2,7 @@
 
 from flask import Blueprint, Response, current_app, request
 
+from ..access import peer_address
 from ..errors import DocsError, plain
 from . import health, metrics
 
@@ -30,7 +31,9 @@ def ready():
 @bp.route("/_/metrics", endpoint="metrics", **ROUTE)
 def metrics_view():
     """Serve the metrics in Prometheus' text format to the allowed networks."""
-    if not metrics.is_allowed(request.remote_addr, current_app.extensions["ops.metrics_allow"]):
+    # The socket's peer, as access control judges: X-Forwarded-For (even through DOCS_TRUSTED_PROXIES)
+    # is whatever the client wrote into it.
+    if not metrics.is_allowed(peer_address(), current_app.extensions["ops.metrics_allow"]):
         raise DocsError("metrics are served only to the networks in DOCS_METRICS_ALLOW", 403)
     if metrics.get_metrics() is None:
         raise DocsError("metrics are turned off (DOCS_METRICS=off)", 404)

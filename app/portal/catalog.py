@@ -4,15 +4,20 @@ The index is one JSON object in the bucket, ``<S3_PREFIX>.docs-portal.json``::
 
     {"format": 1, "projects": {"payments": {
         "title": "Payments", "description": "...", "owner": "...", "contact": "...", "repo": "...",
-        "tags": ["api"], "aliases": {"lts": "1.10.0"},
+        "tags": ["api"], "aliases": {"lts": "1.10.0"}, "hub": true,
         "versions": {"2.0.0": {"published": "2026-11-22T14:00:00+00:00", "commit": "abc123",
-                               "size": 123456, "files": 42, "hidden": false}}}}}
+                               "size": 123456, "files": 42, "hidden": false,
+                               "metadata": {"description": "...", ...}}}}}}
+
+The project's fields are what its latest publishes said; each version also keeps what it said, for
+readers who may read only some versions (``metadata_for``).
 
 ``aliases`` holds only pins; ``latest``, ``stable`` and release lines are computed (versions.py).
 """
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
 from functools import cached_property
 
 from .versions import DEVELOPMENT, LINE, PRERELEASE, order_versions, parse_version, resolve_aliases
@@ -65,6 +70,7 @@ class Version:
     commit: str = ""
     size: int = None
     files: int = None
+    metadata: tuple = ()  # ((field, value), ...) this version's publish said of the project
     # A preview (issue 24) is always hidden too; it is deleted by ``flask docs gc`` after ``expires``.
     preview: bool = False
     expires: str = None
@@ -90,6 +96,8 @@ class Project:
     tags: tuple = ()
     pins: dict = field(default_factory=dict)
     versions: tuple = ()
+    # The hub (app/hub/): True or False once set for the project, None while it follows DOCS_HUB.
+    hub: bool = None
 
     @cached_property
     def by_name(self):
@@ -126,6 +134,54 @@ class Catalog:
         return {project.name: project for project in self.projects}
 
 
+def is_web_link(url):
+    """Tell whether ``url`` is an absolute http(s) URL, the only kind the portal makes a link of."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and not any(char.isspace() or ord(char) < 32 for char in url)
+
+
+def link_or_empty(url):
+    """Return ``url`` if the portal may link to it (``is_web_link``), else ``""`` (``javascript:`` never becomes a link)."""
+    return url if isinstance(url, str) and is_web_link(url) else ""
+
+
+def version_metadata(raw):
+    """Return a version's recorded metadata as a tuple of pairs, with only known fields of the right type."""
+    if not isinstance(raw, dict):
+        return ()
+    pairs = [(key, raw[key]) for key in METADATA_FIELDS if isinstance(raw.get(key), str)]
+    if isinstance(raw.get("tags"), list):
+        pairs.append(("tags", tuple(tag for tag in raw["tags"] if isinstance(tag, str))))
+    return tuple(pairs)
+
+
+def metadata_for(project, readable):
+    """Return ``project`` as a reader who may read only the versions named in ``readable`` sees it.
+
+    A reader of every version sees the project's fields. Anyone else sees what the versions they may
+    read said, the latest publish winning: a restricted version's description, owner or repository
+    must not show on its public versions' cards.
+    """
+    if all(version.name in readable for version in project.versions):
+        return project
+    said = {}
+    for version in sorted(project.versions, key=lambda version: version.published or ""):
+        if version.name in readable:
+            said.update(version.metadata)
+    return replace(
+        project,
+        title=said.get("title") or project.name,
+        description=said.get("description", ""),
+        owner=said.get("owner", ""),
+        contact=said.get("contact", ""),
+        repo=link_or_empty(said.get("repo", "")),
+        tags=tuple(said.get("tags", ())),
+    )
+
+
 def catalog_from_index(document, version_id, source="index"):
     """Return the ``Catalog`` an index document describes (projects by name, versions newest first)."""
     projects = []
@@ -140,6 +196,7 @@ def catalog_from_index(document, version_id, source="index"):
                 commit=raw_versions[version].get("commit", "") or "",
                 size=raw_versions[version].get("size"),
                 files=raw_versions[version].get("files"),
+                metadata=version_metadata(raw_versions[version].get("metadata")),
                 preview=bool(raw_versions[version].get("preview", False)),
                 expires=raw_versions[version].get("expires"),
                 artifacts=tuple(raw_versions[version].get("artifacts", ()) or ()),
@@ -152,10 +209,11 @@ def catalog_from_index(document, version_id, source="index"):
             description=entry.get("description", "") or "",
             owner=entry.get("owner", "") or "",
             contact=entry.get("contact", "") or "",
-            repo=entry.get("repo", "") or "",
+            repo=link_or_empty(entry.get("repo", "") or ""),
             tags=tuple(entry.get("tags", ()) or ()),
             pins=dict(entry.get("aliases", {}) or {}),
             versions=versions,
+            hub=entry["hub"] if isinstance(entry.get("hub"), bool) else None,
         ))
     return Catalog(tuple(projects), version_id, source)
 

@@ -238,12 +238,21 @@ def record_version(project, version, metadata, stats):
                 entry[key] = metadata[key]
         if metadata.get("tags"):
             entry["tags"] = list(metadata["tags"])
+        if metadata.get("hub"):
+            entry["hub"] = True
         entry["versions"][version] = {
             "published": now_iso(),
             "commit": metadata.get("commit") or "",
             "size": stats.get("size"),
             "files": stats.get("files"),
             "hidden": bool(metadata.get("hidden")) or bool(old.get("hidden", False)),
+            # What this version said of its project, kept with it: a reader who may read only some
+            # versions sees only what those said (catalog.metadata_for).
+            "metadata": {
+                **old.get("metadata", {}),
+                **{key: metadata[key] for key in ("title", "description", "owner", "contact", "repo") if metadata.get(key) is not None},
+                **({"tags": list(metadata["tags"])} if metadata.get("tags") else {}),
+            },
             **({"artifacts": old["artifacts"]} if old.get("artifacts") else {}),
         }
     return change
@@ -331,6 +340,13 @@ def set_hidden(project, version, hidden):
         if entry.get("preview"):
             raise BadName(f"{version!r} is a preview: previews are always unlisted, and expire")
         entry["hidden"] = hidden
+    return change
+
+
+def set_hub(project, on):
+    """Return a change that turns the hub (app/hub/) on or off for ``project``'s pages."""
+    def change(document):
+        project_entry(document, project)["hub"] = on
     return change
 
 

@@ -14,7 +14,7 @@ SAMPLE_PROJECTS = {
     "payments": {
         "meta": {"title": "Payments API", "description": "Charge cards, refund orders and reconcile settlements.",
                  "owner": "Team Money", "contact": "#payments-help", "tags": ["api", "billing"],
-                 "repo": "https://git.example.internal/money/payments"},
+                 "repo": "https://git.example.internal/money/payments", "hub": True},
         "versions": ["1.9.0", "1.10.0", "2.0.0", "2.1.0rc1", "main"],
         "pages": {
             "Getting started": "Create an API key in the console, then send a test charge of one cent to the sandbox. "

@@ -4,6 +4,7 @@ Everything a reader sees is filtered through ``app.access.may_read``: a version 
 read is listed nowhere, is never an alias target and is named in no error page.
 """
 
+import hashlib
 import json
 from datetime import datetime
 from functools import lru_cache
@@ -12,13 +13,13 @@ from urllib.parse import quote
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Blueprint, Response, current_app, g, render_template, request
 
-from .. import access
+from .. import access, hosts
 from ..publishing.run import format_bytes
 from ..s3 import get_s3
 from ..serving import hooks, keys
 from ..website.listing import is_listed
 from . import get_catalog
-from .catalog import BadIndex, groups
+from .catalog import BadIndex, groups, metadata_for
 from .diff import NoManifest, diff_manifests, read_version_manifest
 from .versions import parse_version, resolve_aliases, resolve_name
 
@@ -31,12 +32,20 @@ MAX_SWITCH_PROBES = 8
 
 # --- what a reader may see ---
 
-def readable_names(project):
+def readable_versions(project):
+    """Return the names of every version of ``project`` the reader may read, hidden ones included."""
+    return frozenset(version.name for version in project.versions if access.may_read(f"{project.name}/{version.name}/"))
+
+
+def readable_names(project, readable=None):
     """Return the names of ``project``'s listed versions the reader may read, newest first."""
-    return [
-        version.name for version in project.versions
-        if not version.hidden and access.may_read(f"{project.name}/{version.name}/")
-    ]
+    readable = readable_versions(project) if readable is None else readable
+    return [version.name for version in project.versions if not version.hidden and version.name in readable]
+
+
+def shown_project(project, readable=None):
+    """Return ``project`` with the metadata the reader may see: what the versions they may read said."""
+    return metadata_for(project, readable_versions(project) if readable is None else readable)
 
 
 def readable_previews(project):
@@ -108,9 +117,13 @@ def quoted(part):
 
 
 def docs_url(*parts, query=""):
-    """Return the path of ``/docs/<parts joined>``, each part quoted, with ``query`` kept."""
+    """Return the URL of ``/docs/<parts joined>``, each part quoted, with ``query`` kept.
+
+    Path-absolute, or scheme-relative on the project's own host when ``DOCS_PROJECT_HOSTS`` serves it elsewhere.
+    """
     path = "/".join(quoted(part) for part in parts)
-    return f"{request.script_root}/docs/{path}" + (f"?{query}" if query else "")
+    origin = hosts.project_origin(parts[0]) if parts and parts[0] else hosts.main_origin()
+    return f"{origin}{request.script_root}/docs/{path}" + (f"?{query}" if query else "")
 
 
 def found(location):
@@ -148,8 +161,9 @@ def portal_fallback(path, error):
     if rest == "switcher.json":
         return json_response(switcher_versions(project, resolution))
     wanted, slash, tail = rest.partition("/")
-    if wanted in project.by_name:
+    if wanted in project.by_name and access.may_read(f"{project.name}/{wanted}/"):
         return None  # a real version: the page is simply missing, S3's 404 (or a later fallback) says so
+    # A version the reader may not read is answered as one that does not exist (hide_denied).
     target = resolve_name(wanted, resolution)
     if target is not None:
         return found(docs_url(project.name, target, tail, query=query))
@@ -162,7 +176,7 @@ def unknown_version(project, resolution, wanted, tail):
         "portal/unknown_version.html", project=project, wanted=wanted, tail=tail,
         versions=[(name, resolution.aliases_of(name)) for name in resolution.ordered],
         default=resolution.default,
-        switch_url=(f"{request.script_root}/_/switch/{quote(project.name)}/{quote(resolution.default)}/{quote(tail)}"
+        switch_url=(hosts.main_url(f"/_/switch/{quote(project.name)}/{quote(resolution.default)}/{quote(tail)}")
                     if resolution.default else None),
     )
     return Response(html, status=404, mimetype="text/html", headers=NO_CACHE)
@@ -178,12 +192,13 @@ def mike_versions(project, resolution):
 
 def switcher_versions(project, resolution):
     """Return pydata-sphinx-theme's ``switcher.json``, with exactly one ``preferred`` entry (the default version)."""
-    root = request.host_url.rstrip("/")
     entries = []
     for name in resolution.ordered:
         aliases = resolution.aliases_of(name)
+        # Path-absolute (scheme-relative on the project's own host with DOCS_PROJECT_HOSTS), never built
+        # from the Host header: a forged Host would reach a cache through it.
         entry = {"name": f"{name} ({', '.join(aliases)})" if aliases else name, "version": name,
-                 "url": root + docs_url(project.name, name, "")}
+                 "url": docs_url(project.name, name, "")}
         if name == resolution.default:
             entry["preferred"] = True
         entries.append(entry)
@@ -192,9 +207,10 @@ def switcher_versions(project, resolution):
 
 # --- the landing page ---
 
-def summarise(project, names):
+def summarise(project, names, readable):
     """Return what the landing page shows of ``project`` for a reader who may read its versions ``names``."""
     resolution = reader_resolution(project, names)
+    project = shown_project(project, readable)
     default = project.by_name.get(resolution.default)
     latest = resolution.aliases.get("latest")
     newer = None
@@ -205,7 +221,7 @@ def summarise(project, names):
         "url": docs_url(project.name, ""),
         "default_url": default and docs_url(project.name, default.name, ""),
         "newer_url": newer and docs_url(project.name, newer.name, ""),
-        "page_url": f"{request.script_root}/_/projects/{quoted(project.name)}",
+        "page_url": hosts.main_url(f"/_/projects/{quoted(project.name)}"),
     }
 
 
@@ -231,13 +247,17 @@ def landing_page(as_fallback=False):
         if as_fallback:
             return None  # S3's own answer (no such bucket, access denied, unreachable) says more than ours
         raise
-    readable = [(project, readable_names(project)) for project in catalog.projects]
+    readable = [(project, readable_versions(project)) for project in catalog.projects]
+    readable = [(project, readable_names(project, versions), versions) for project, versions in readable]
     # The readable names themselves, not a hash of them: a collision must never show one reader another's list.
-    key = (catalog.version_id, request.script_root, query, tuple(tuple(names) for _, names in readable))
+    # The links depend on the host and port too, with DOCS_PROJECT_HOSTS (hosts.link_context); the
+    # readable versions themselves, not a hash of them: a collision must never show one reader another's list.
+    key = (catalog.version_id, request.script_root, hosts.link_context(), query,
+           tuple(tuple(sorted(versions)) for _, _, versions in readable))
     rendered = current_app.extensions[RENDERED]
     html = rendered.get(key)
     if html is None:
-        every = [summarise(project, names) for project, names in readable if names]
+        every = [summarise(project, names, versions) for project, names, versions in readable if names]
         cards = [card for card in every if all(word in card["search"] for word in words)]
         html = render_template("portal/landing.html", cards=cards, query=query, total=len(every), unavailable=False)
         if len(rendered) >= MAX_RENDERED:
@@ -261,7 +281,7 @@ def project_page(name):
         return not_found(f"there is no project {name!r}")
     names = readable_names(project)
     resolution, grouped = groups(project, names)
-    html = render_template("portal/project.html", project=project, resolution=resolution, groups=grouped,
+    html = render_template("portal/project.html", project=shown_project(project), resolution=resolution, groups=grouped,
                            versions=project.by_name, previews=readable_previews(project))
     return Response(html, mimetype="text/html", headers=NO_CACHE)
 
@@ -273,7 +293,7 @@ def switch_version(name, version, rest):
     catalog = catalog_or_none()
     project = catalog and visible_project(catalog, name)
     if project is None:
-        return found(f"{request.script_root}/docs/")
+        return found(hosts.main_url("/docs/"))
     resolution = reader_resolution(project)
     if version in project.by_name and access.may_read(f"{name}/{version}/"):
         target = version
@@ -316,6 +336,7 @@ def page_exists(path):
 
 def project_facts(project, names, resolution, detail):
     """Return the JSON facts of ``project`` for the reader (with every version when ``detail``)."""
+    project = shown_project(project)
     facts = {
         "name": project.name, "title": project.title, "description": project.description,
         "owner": project.owner, "contact": project.contact, "repo": project.repo, "tags": list(project.tags),
@@ -350,7 +371,9 @@ def api_projects():
         names = readable_names(project)
         if names:
             projects.append(project_facts(project, names, reader_resolution(project, names), detail=False))
-    return json_response({"projects": projects, "version_id": catalog.version_id})
+    # Of what this reader sees, not the index's ETag: that changes when a restricted project does.
+    seen = hashlib.sha256(json.dumps(projects, sort_keys=True).encode()).hexdigest()[:32]
+    return json_response({"projects": projects, "version_id": seen})
 
 
 @bp.route("/_/api/projects/<name>", **ROUTE)
@@ -438,4 +461,5 @@ def init_app(app):
     app.extensions[RENDERED] = {}
     app.add_template_filter(when, "when")
     app.add_template_filter(size, "size")
+    app.add_template_global(docs_url, "docs_url")
     app.register_blueprint(bp)

@@ -42,6 +42,7 @@ def init_app(app):
 @click.option("--tag", "tags", multiple=True, help="Tag shown in the portal (repeatable).")
 @click.option("--commit", help="Commit the docs were built from.")
 @click.option("--hidden", is_flag=True, help="Publish the version hidden: served, but listed nowhere.")
+@click.option("--hub", is_flag=True, help="Turn the hub on for the project: version menu, banner and search in its pages.")
 @click.option("--preview", help="Publish a preview NAME of --project (e.g. pr-123) instead of a version: unlisted, deleted by `flask docs gc` once expired.")
 @click.option("--expires", help="How long a --preview lives: 14d, 12h, 30m, 60s [default: 14d].")
 def publish_command(source_dir, prefix, delete, dry_run, jobs, include_hidden, project, version, preview, expires, **metadata):
@@ -67,6 +68,7 @@ def publish_command(source_dir, prefix, delete, dry_run, jobs, include_hidden, p
         version = preview
     portal_target = project is not None or version is not None or any(metadata.values())
     if portal_target:
+        from ..portal.catalog import is_web_link
         from ..portal.cli import check_publish_target
 
         if prefix:
@@ -74,6 +76,9 @@ def publish_command(source_dir, prefix, delete, dry_run, jobs, include_hidden, p
         if not project or not version:
             raise click.UsageError("--project and --version (or --preview) go together (and the metadata options need them)")
         check_publish_target(project, version, preview=preview is not None)
+        if metadata.get("repo") and not is_web_link(metadata["repo"]):
+            # The portal links to it: a javascript: or data: URL would run in readers' browsers.
+            raise click.BadParameter("must be an http:// or https:// URL", param_hint="'--repo'")
         prefix = f"{project}/{version}/"
     try:
         key_prefix = config["S3_PREFIX"] + normalise_prefix(prefix)

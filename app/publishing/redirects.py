@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..serving.keys import is_reserved_name
 from ..website.redirects import BadRedirect, check_location
 
 REDIRECTS_FILE = "_redirects"
@@ -47,6 +48,10 @@ def old_relkey(old, index_document):
     segments = relkey.split("/")
     if any(segment in (".", "..") for segment in segments) or "//" in old:
         raise BadRedirect(f"the old path {old!r} has '.', '..' or empty segments")
+    if any(is_reserved_name(segment) for segment in segments):
+        # A redirect object there would replace the version's own record (its search document, its
+        # publish manifest), breaking that version's search or next publish.
+        raise BadRedirect(f"the old path {old!r} names one of docs-proxy's own records (.docs-*)")
     if relkey == "" or relkey.endswith("/"):
         relkey += index_document
     return relkey

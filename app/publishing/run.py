@@ -27,7 +27,7 @@ from .policy import (
 )
 from .manifest import MANIFEST_NAME, apply_manifest, decode_manifest, encode_manifest
 from .redirects import RedirectsError, read_redirects, write_redirects
-from .source import checksum_file, scan_source
+from .source import LEAVES_SOURCE, checksum_file, scan_source
 
 DELETE_BATCH = 1000  # S3's limit per DeleteObjects request.
 COPY_OBJECT_LIMIT = 5 * 1024**3  # S3's limit for one CopyObject; larger objects are copied in parts.
@@ -287,6 +287,14 @@ def publish_tree(s3, bucket, source_dir, key_prefix="", options=PublishOptions()
     progress = progress or NullProgress()
     progress.step(f"Scanning {source_dir}")
     sources, problems = scan_source(source_dir, options.include_hidden)
+    outside = sorted(relkey for relkey, reason in problems if reason == LEAVES_SOURCE)
+    if outside:
+        # Before anything is listed or uploaded: a half-published run would already have exposed files.
+        raise PublishError(
+            f"{len(outside)} symlinks in {source_dir} lead outside it, and nothing was published: "
+            f"{', '.join(outside[:10])}{' ...' if len(outside) > 10 else ''} "
+            "(copy what they point to into the folder, e.g. `cp -rL`, if it is meant to be published)"
+        )
     return publish_sources(s3, bucket, sources, problems, key_prefix, options, progress, source_dir)
 
 

@@ -6,6 +6,8 @@ import stat as stat_mode
 from dataclasses import dataclass
 
 HASH_CHUNK = 1024 * 1024
+# A link out of the folder publishes whatever it names (a key, /etc/passwd) to every reader of the site.
+LEAVES_SOURCE = "symlink leaves the source folder"
 
 
 @dataclass(frozen=True)
@@ -33,11 +35,16 @@ def scan_source(source_dir, include_hidden=False):
     """Return ``(files, problems)`` for the tree under ``source_dir``, following symlinks.
 
     ``problems`` lists ``(relkey, reason)`` for entries that cannot be published (a broken symlink,
-    a symlink loop, something that is not a regular file); the caller decides what they mean.
+    a symlink loop, a link whose target is outside ``source_dir`` (``LEAVES_SOURCE``, never
+    followed), something that is not a regular file); the caller decides what they mean.
     """
     files, problems = [], []
     root = os.path.abspath(source_dir)
+    real_root = os.path.realpath(root)
     ancestors = {}
+
+    def is_inside(path):
+        return os.path.commonpath([real_root, os.path.realpath(path)]) == real_root
 
     def on_error(error):
         relkey = os.path.relpath(error.filename or root, root).replace(os.sep, "/")
@@ -58,12 +65,18 @@ def scan_source(source_dir, include_hidden=False):
         reldir = "" if reldir == "." else reldir + "/"
         if not include_hidden:
             dirnames[:] = [name for name in dirnames if not is_hidden(name)]
+        for name in [name for name in dirnames if not is_inside(os.path.join(dirpath, name))]:
+            problems.append((reldir + name, LEAVES_SOURCE))
+            dirnames.remove(name)
         dirnames.sort()
         for name in sorted(filenames):
             relkey = reldir + name
             if not include_hidden and is_hidden(name):
                 continue
             path = os.path.join(dirpath, name)
+            if os.path.islink(path) and os.path.exists(path) and not is_inside(path):
+                problems.append((relkey, LEAVES_SOURCE))
+                continue
             try:
                 file_stat = os.stat(path)
             except OSError as error:

@@ -16,6 +16,7 @@ def init_app(app):
         lambda source: s3_loader(app.extensions["s3"], app.config["S3_BUCKET"])(source),
         build_wait=app.config["DOCS_SEARCH_BUILD_WAIT"],
         project_indexes=app.config["DOCS_SEARCH_PROJECT_INDEXES"],
+        max_builds=app.config["DOCS_SEARCH_BUILDS"],
     )
     if app.config["DOCS_SEARCH_PUBLISH"] == "on":
         publishing.add_indexer(app, SearchIndexer())

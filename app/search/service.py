@@ -5,7 +5,8 @@ more per project, built on first use and kept for the few most recently used pro
 its listed versions. An index is rebuilt when the versions it should hold (from the portal's
 catalog: project, version and publish time) differ from the ones it holds; requests keep using the
 old index while a background thread builds the new one. Only a worker's very first request for a
-scope waits, at most ``DOCS_SEARCH_BUILD_WAIT`` seconds.
+scope waits, at most ``DOCS_SEARCH_BUILD_WAIT`` seconds. At most ``DOCS_SEARCH_BUILDS`` builds run
+at once per worker; a scope that finds none free keeps its old index, or answers 503 if it has none.
 """
 
 import logging
@@ -83,10 +84,14 @@ class _Slot:
 class SearchService:
     """The worker's indexes by scope, rebuilt in the background when the versions they should hold change."""
 
-    def __init__(self, load, build_wait=10.0, project_indexes=4):
+    def __init__(self, load, build_wait=10.0, project_indexes=4, max_builds=1):
         self._load = load
         self._build_wait = build_wait
         self._project_indexes = project_indexes
+        # Builds running in this worker, evicted slots' included: readers cycling through more projects
+        # than fit made 84 builds for 152 searches (RSS 127 -> 508 MiB); beyond the bound, none starts.
+        self._max_builds = max_builds
+        self._builds = 0
         self._slots = OrderedDict()
         self._lock = threading.Lock()
 
@@ -103,7 +108,8 @@ class SearchService:
             self._slots.move_to_end(scope)
             self._evict(keep=scope)
             stale = slot.wanted != sources or (slot.retry_at is not None and time.monotonic() >= slot.retry_at)
-            if stale and not slot.building:
+            if stale and not slot.building and self._builds < self._max_builds:
+                self._builds += 1
                 slot.building = True
                 slot.wanted = sources
                 slot.retry_at = None
@@ -111,10 +117,11 @@ class SearchService:
                     target=self._build, args=(scope, slot, sources), name=f"search-build-{scope[0]}", daemon=True
                 )
                 thread.start()
-            index = slot.index
-        if index is None:
+            index, building = slot.index, slot.building
+        if index is None and building:
             slot.ready.wait(self._build_wait)
             index = slot.index
+        # None when no index is built in time, or none could start (the caller answers 503, retry later).
         return index
 
     def _evict(self, keep):
@@ -124,11 +131,13 @@ class SearchService:
             del self._slots[scope]
 
     def _build(self, scope, slot, sources):
+        log.info("search: building the index for %s", "/".join(scope))
         try:
             index = build_index(sources, self._load, previous=slot.index, threads=LOAD_THREADS)
         except Exception:  # noqa: BLE001 - a failed build must leave the old index serving, and be retried
             log.exception("search: building the index for %s failed", "/".join(scope))
             with self._lock:
+                self._builds -= 1
                 slot.building = False
                 slot.retry_at = time.monotonic() + RETRY_SECONDS
             slot.ready.set()
@@ -143,6 +152,7 @@ class SearchService:
         for source, reason in stats.failed:
             log.warning("search: could not load %s: %s", source.key, reason)
         with self._lock:
+            self._builds -= 1
             slot.index = index
             slot.building = False
             if stats.failed:

@@ -13,6 +13,9 @@ SETTINGS = (
     Setting("DOCS_SEARCH_PER_PAGE", 10, number(int, 1, 100), "results per page", "20"),
     Setting("DOCS_SEARCH_PROJECT_INDEXES", 2, number(int, 0, 100),
             '"all versions of one project" indexes each worker keeps (least recently used dropped)', "4"),
+    # issue 19: readers cycling through projects made a build per search
+    Setting("DOCS_SEARCH_BUILDS", 1, number(int, 1, 16),
+            "index builds one worker runs at once; a scope with no index finding none free answers `503`", "2"),
     Setting("DOCS_SEARCH_PUBLISH", "on", choice("on", "off"),
             "`on`: `publish` extracts every page and writes the version's search document; `off`: it does not", "off"),
 )

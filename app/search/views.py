@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 
-from .. import access
+from .. import access, hosts
 from ..errors import DocsError
 from ..portal import get_catalog
 from . import get_search
@@ -114,7 +114,10 @@ def run_search(args):
         project = next((item for item in catalog.projects if item.name == project_name), None)
         if project is None or not is_visible(project):
             raise DocsError(f"there is no project named {project_name!r}", 404)
-        if version_name is None:
+        if version_name is None or version_name == project.default_version:
+            # The default version is in the index every search shares: no project index to build.
+            if version_name is not None and not access.may_read(f"{project.name}/{version_name}/"):
+                raise DocsError(f"project {project_name!r} has no version {version_name!r}", 404)
             wanted = {(project.name, project.default_version)}
         else:
             # A version the reader may not read answers as one that does not exist: no probing for names.
@@ -157,7 +160,8 @@ def run_search(args):
             "heading_html": marked_html(hit.heading),
             "anchor": hit.anchor,
             "path": hit.path,
-            "url": hit_url(root, hit.project, hit.version, hit.path, hit.anchor, index_document),
+            "url": hit_url(hosts.project_origin(hit.project) + root, hit.project, hit.version, hit.path, hit.anchor,
+                           index_document),
             "snippet": plain_text(hit.snippet),
             "snippet_html": marked_html(hit.snippet),
         }

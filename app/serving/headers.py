@@ -104,6 +104,28 @@ def precondition_status(request_headers, s3_headers):
     return None
 
 
+def date_precondition_status(request_headers, s3_headers):
+    """Return 412 or 304 when If-Unmodified-Since / If-Modified-Since decide against a 2xx, else ``None``.
+
+    For answers whose conditionals were not sent to S3 (a rewritten page): a date is ignored beside
+    the entity-tag condition that overrides it, and when it does not parse (RFC 9110 13.1.3, 13.1.4).
+    """
+    unmodified = request_headers.get("If-Unmodified-Since") if not request_headers.get("If-Match") else None
+    modified_since = request_headers.get("If-Modified-Since") if not request_headers.get("If-None-Match") else None
+    if not unmodified and not modified_since:
+        return None  # most requests: no date to parse
+    modified = parse_date(s3_headers.get("last-modified", ""))
+    if modified is None:
+        return None
+    since = parse_date(unmodified) if unmodified else None
+    if since is not None and modified > since:
+        return 412
+    since = parse_date(modified_since) if modified_since else None
+    if since is not None and modified <= since:
+        return 304
+    return None
+
+
 def is_single_byte_range(value):
     """Tell whether ``value`` is a well-formed Range of one byte range, the only kind S3 serves.
 

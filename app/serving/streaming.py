@@ -4,6 +4,7 @@ from functools import partial
 
 from flask import Response, current_app, g, request
 
+from . import hooks
 from .headers import select_headers
 from ..website.redirects import BadRedirect, redirect_location
 
@@ -74,8 +75,34 @@ def website_redirect(raw_headers, body):
     return Response(status=301, headers={"Location": location, "Content-Type": "text/plain", "Cache-Control": "no-cache"})
 
 
+REWRITTEN = "DocsRewrite"
+
+
+def adopt_rewrite(s3_response):
+    """Return the request's page rewrite when it applies to ``s3_response``, with its headers made the rewritten body's.
+
+    The ETag gets the rewrite's suffix and Content-Length its added bytes, so conditionals and the
+    length a client sees describe what is sent. Idempotent: the response is marked once adopted.
+    """
+    if REWRITTEN in s3_response:
+        return s3_response[REWRITTEN]
+    rewrite = hooks.page_rewrite()
+    raw_headers = s3_headers(s3_response)
+    if rewrite is None or not rewrite.applies(s3_response["ResponseMetadata"]["HTTPStatusCode"], raw_headers):
+        s3_response[REWRITTEN] = None
+        return None
+    if "etag" in raw_headers:
+        raw_headers["etag"] = rewrite.etag(raw_headers["etag"])
+    length = raw_headers.get("content-length", "")
+    if length.isdigit():
+        raw_headers["content-length"] = str(rewrite.length(int(length)))
+    s3_response[REWRITTEN] = rewrite
+    return rewrite
+
+
 def object_response(s3_response, chunk_size):
     """Return a Flask response relaying a get_object or head_object result (or the object's redirect)."""
+    rewrite = adopt_rewrite(s3_response)
     raw_headers = s3_headers(s3_response)
     redirect = website_redirect(raw_headers, s3_response.get("Body"))
     if redirect is not None:
@@ -88,6 +115,8 @@ def object_response(s3_response, chunk_size):
     if body is None:
         return Response(status=status, headers=headers)
     chunks = stream_body(body, chunk_size, g.get("s3_key"), current_app.logger)
+    if rewrite is not None:
+        chunks = rewrite.stream(chunks)
     # Read the first chunk while the status is still ours to choose: S3 failing this early (a reset,
     # a stall) becomes errors.py's 502/504 instead of the server's bare 500.
     first = next(chunks, None)

@@ -5,16 +5,17 @@ from flask import Blueprint, Response, current_app, g, request
 from werkzeug.routing import PathConverter
 
 from . import hooks, keys
-from ..errors import DocsError, error_status, precondition_failed
+from ..errors import DocsError, NotFound, error_status, precondition_failed
 from .headers import (
     NOT_MODIFIED_HEADERS,
     conditional_params,
+    date_precondition_status,
     is_if_range_satisfied,
     precondition_status,
     select_headers,
 )
 from ..s3 import get_s3
-from .streaming import close_body, object_response, s3_headers
+from .streaming import adopt_rewrite, close_body, object_response, s3_headers
 
 bp = Blueprint("docs", __name__)
 
@@ -52,7 +53,13 @@ def serve_doc(path):
     key = keys.key_for_path(path, config["S3_PREFIX"], config["DOCS_INDEX_DOCUMENT"])
     g.doc_path = path
     g.s3_key = key
-    hooks.run_gates(path)
+    try:
+        hooks.run_gates(path)
+    except NotFound as hidden:
+        # A refusal hidden as a missing key gets a missing key's whole answer (error document, portal
+        # page), without asking S3 about the key itself.
+        g.answer_as_missing = True
+        return answer_missing(path, hidden.as_client_error())
     response = hooks.first_answer(hooks.responders(), path, key)
     if response is not None:
         return response
@@ -61,10 +68,15 @@ def serve_doc(path):
     except ClientError as error:
         if not is_missing(error):
             raise
-        response = hooks.first_answer(hooks.fallbacks(), path, error)
-        if response is None:
-            raise
-        return response
+        return answer_missing(path, error)
+
+
+def answer_missing(path, error):
+    """Return the first fallback's answer for a missing key, or raise S3's ``error``."""
+    response = hooks.first_answer(hooks.fallbacks(), path, error)
+    if response is None:
+        raise error
+    return response
 
 
 def is_missing(error):
@@ -97,7 +109,9 @@ def is_directory(path):
 
 def redirect_to_directory(path, error):
     """Redirect ``path`` to ``path/`` when that directory has an index document (the first fallback)."""
-    if path != "" and not path.endswith("/") and has_index(path):
+    if g.get("answer_as_missing"):
+        return None
+    if path != "" and not path.endswith("/") and hooks.spend_s3_call() and has_index(path):
         query = request.query_string.decode("latin-1")
         return redirect(keys.directory_location(path, query))
     return None
@@ -111,15 +125,36 @@ def fetch_object(key, params=None):
     """
     if params is None:
         params = conditional_params(request.headers)
+    conditions = request.headers
+    local = hooks.page_rewrite() is not None
+    if local:
+        # S3 knows the object's validators, not the rewritten page's, and its ranges count the object's
+        # bytes: the whole object is asked for, and the conditionals decided here on the page's own
+        # (with the tags as the caller prepared them for S3: the cache strips its coding suffixes).
+        conditions = local_conditions(request.headers, params)
+        params = {}
     s3_response = call_s3(key, params)
+    adopt_rewrite(s3_response)
     raw_headers = s3_headers(s3_response)
-    decided = precondition_status(request.headers, raw_headers)
+    decided = precondition_status(conditions, raw_headers)
+    if decided is None and local:
+        decided = date_precondition_status(conditions, raw_headers)
     if decided is not None:
         close_s3_response(s3_response)
         if decided == 304:
             return Response(status=304, headers=select_headers(raw_headers, NOT_MODIFIED_HEADERS))
         return precondition_failed("If-Match")
     return object_response(s3_response, current_app.config["DOCS_CHUNK_SIZE"])
+
+
+def local_conditions(request_headers, params):
+    """Return the request's conditional headers, with the entity tags ``params`` hold for S3 in their place."""
+    conditions = {name: request_headers.get(name) for name in
+                  ("If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since")}
+    for header, param in (("If-Match", "IfMatch"), ("If-None-Match", "IfNoneMatch")):
+        if param in params:
+            conditions[header] = params[param]
+    return conditions
 
 
 def call_s3(key, params):

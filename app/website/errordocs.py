@@ -1,8 +1,10 @@
 """Error documents: a missing page answers 404 with the nearest ``DOCS_ERROR_DOCUMENT`` up its path.
 
 Each site's own 404 page (Sphinx and MkDocs Material generate one) shows with its styling; non-HTML
-clients keep S3's XML error. The lookup costs at most one S3 call per folder level, and which key
-answered for a folder is cached for ``DOCS_ERROR_DOCUMENT_TTL`` seconds.
+clients keep S3's XML error. The lookup looks in at most ``DOCS_ERROR_DOCUMENT_DEPTH`` folder levels
+(below that, a path shares its ancestor's answer), each S3 call taken from the request's fallback
+budget (``hooks.spend_s3_call``), and which key answered for a folder is cached for
+``DOCS_ERROR_DOCUMENT_TTL`` seconds.
 """
 
 import threading
@@ -12,10 +14,11 @@ from functools import partial
 from botocore.exceptions import ClientError
 from flask import Response, current_app, g, request
 
+from .. import hosts
 from ..access import may_read
 from ..errors import error_status
 from ..s3 import get_s3
-from ..serving.hooks import add_fallback
+from ..serving.hooks import add_fallback, spend_s3_call
 from ..serving.streaming import close_body, prepend, stream_body
 
 CACHE = "website.errordocs"
@@ -26,13 +29,16 @@ KEPT_HEADERS = {"content-type": "Content-Type", "content-language": "Content-Lan
                 "content-encoding": "Content-Encoding"}
 
 
-def candidate_paths(path, document):
+def candidate_paths(path, document, max_depth=None):
     """Return the document paths where the error document for ``path`` may be, nearest first.
 
     ``path`` is a document path below the docs root (``a/b/page.html``, ``a/b/``); the search goes up
-    to the docs root (``S3_PREFIX``) and never above it.
+    to the docs root (``S3_PREFIX``) and never above it. Only the ``max_depth`` folder levels nearest
+    the root are looked in: a 480-level path must not cost 480 S3 calls.
     """
     folders = path.split("/")[:-1]
+    if max_depth is not None:
+        folders = folders[:max_depth]
     return ["".join(f"{folder}/" for folder in folders[:depth]) + document for depth in range(len(folders), -1, -1)]
 
 
@@ -89,8 +95,14 @@ class LookupCache:
             self.entries.pop(folder, None)
 
 
+class OutOfCalls(Exception):
+    """The request's budget of S3 calls for fallbacks is spent."""
+
+
 def fetch_document(document_path):
     """Return S3's GET (or HEAD) of an error document, or ``None`` when it is missing."""
+    if not spend_s3_call():
+        raise OutOfCalls()
     config = current_app.config
     s3 = get_s3()
     operation = s3.head_object if request.method == "HEAD" else s3.get_object
@@ -105,24 +117,34 @@ def fetch_document(document_path):
 def find_document(path):
     """Return ``(document_path, s3_response)`` for the nearest error document of ``path``, or ``None``."""
     cache = current_app.extensions[CACHE]
-    folder = path.rsplit("/", 1)[0] + "/" if "/" in path else ""
-    known, cached = cache.get(folder)
-    if known and (cached is None or may_read(cached)):
-        if cached is None:
-            return None
-        response = fetch_document(cached)
-        if response is not None:
-            return cached, response
-        cache.forget(folder)
-    skipped = False
-    for candidate in candidate_paths(path, current_app.config["DOCS_ERROR_DOCUMENT"]):
-        if not may_read(candidate):
-            skipped = True
-            continue
-        response = fetch_document(candidate)
-        if response is not None:
-            cache.put(folder, candidate)
-            return candidate, response
+    config = current_app.config
+    candidates = candidate_paths(path, config["DOCS_ERROR_DOCUMENT"], config["DOCS_ERROR_DOCUMENT_DEPTH"])
+    # Deeper paths share the answer of the deepest folder looked in, so they cannot fill the cache.
+    folder = candidates[0][:-len(config["DOCS_ERROR_DOCUMENT"])]
+    project = hosts.site_project()
+    try:
+        known, cached = cache.get(folder)
+        if known and (cached is None or may_read(cached)):
+            if cached is None:
+                return None
+            response = fetch_document(cached)
+            if response is not None:
+                return cached, response
+            cache.forget(folder)
+        skipped = False
+        for candidate in candidates:
+            if project is not None and not candidate.startswith(project + "/"):
+                continue  # above the project (the bucket root's): no project's page, so not on this origin
+            if not may_read(candidate):
+                skipped = True
+                continue
+            response = fetch_document(candidate)
+            if response is not None:
+                cache.put(folder, candidate)
+                return candidate, response
+    except OutOfCalls:
+        # S3's own 404 answers; nothing is cached from an unfinished lookup.
+        return None
     if not skipped:
         # "None here" is only true for every reader when no candidate was hidden from this one.
         cache.put(folder, None)

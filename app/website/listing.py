@@ -13,14 +13,17 @@ from urllib.parse import quote, urlencode
 from botocore.exceptions import ClientError
 from flask import Response, current_app, render_template, request
 
+from .. import hosts
 from ..access import may_read
 from ..errors import DocsError, error_status
 from ..s3 import get_s3
-from ..serving.hooks import add_fallback
+from ..serving.hooks import add_fallback, spend_s3_call
 from ..serving.keys import directory_location, is_reserved_name
 from ..serving.views import redirect
 
 S3_MAX_KEYS = 1000
+# S3 calls a listing page may make beyond what its size needs, to fill it past hidden entries.
+EXTRA_CALLS = 20
 SORT_KEYS = ("name", "size", "date")
 ORDERS = ("asc", "desc")
 @dataclass(frozen=True)
@@ -68,6 +71,14 @@ def breadcrumbs(path):
     return crumbs
 
 
+def site_breadcrumbs(path):
+    """Return the breadcrumbs of ``path`` on this host: on a project's own host the docs root is the main host's portal."""
+    crumbs = breadcrumbs(path)
+    if hosts.site_project() is not None:
+        crumbs[0] = (crumbs[0][0], hosts.main_url("/_/"))
+    return crumbs
+
+
 def sort_entries(entries, sort="name", order="asc"):
     """Return ``entries`` sorted by ``sort`` in ``order``, folders always before files."""
     keys = {
@@ -95,27 +106,34 @@ def entries_of_page(page, key_prefix):
     ]
 
 
-def list_folder(key_prefix, page_size, token=None):
-    """Return ``(entries, next_token)``: up to ``page_size`` entries of the folder, from ``token`` on."""
+def list_folder(key_prefix, page_size, token=None, keep=None):
+    """Return ``(entries, next_token)``: up to ``page_size`` entries of the folder that ``keep`` accepts, from ``token`` on.
+
+    Entries are filtered while the page is gathered, so a page is short only where the folder ends
+    (or after ``EXTRA_CALLS`` calls that found nothing to keep): a page of 20 with 13 shown would
+    tell a reader that 7 are hidden from them.
+    """
     s3 = get_s3()
     bucket = current_app.config["S3_BUCKET"]
     entries = []
+    calls = 0
     while True:
         params = {"Bucket": bucket, "Prefix": key_prefix, "Delimiter": "/",
                   "MaxKeys": min(S3_MAX_KEYS, page_size - len(entries))}
         if token:
             params["ContinuationToken"] = token
         page = s3.list_objects_v2(**params)
-        entries.extend(entries_of_page(page, key_prefix))
+        calls += 1
+        entries.extend(entry for entry in entries_of_page(page, key_prefix) if keep is None or keep(entry))
         token = page.get("NextContinuationToken") if page.get("IsTruncated") else None
-        if token is None or len(entries) >= page_size:
+        if token is None or len(entries) >= page_size or calls >= page_size // S3_MAX_KEYS + 1 + EXTRA_CALLS:
             return entries, token
 
 
-def has_contents(key_prefix):
-    """Tell whether any key lies below ``key_prefix``."""
-    page = get_s3().list_objects_v2(Bucket=current_app.config["S3_BUCKET"], Prefix=key_prefix, MaxKeys=1)
-    return bool(page.get("KeyCount") or page.get("Contents"))
+def has_readable_contents(path):
+    """Tell whether the folder ``path`` holds anything the reader may see (a listing would not be empty)."""
+    entries, _ = list_folder(current_app.config["S3_PREFIX"] + path, 1, keep=lambda entry: may_read(path + entry.name))
+    return bool(entries)
 
 
 def wants_json():
@@ -140,10 +158,11 @@ def listing(path, error):
     config = current_app.config
     if path != "" and not path.endswith("/"):
         # A listable folder named without its slash: the same redirect an index document gets.
-        if is_listed(path + "/", prefixes) and may_read(path + "/") and has_contents(config["S3_PREFIX"] + path + "/"):
+        if (is_listed(path + "/", prefixes) and may_read(path + "/") and spend_s3_call()
+                and has_readable_contents(path + "/")):
             return redirect(directory_location(path, request.query_string.decode("latin-1")))
         return None
-    if not is_listed(path, prefixes) or not may_read(path):
+    if not is_listed(path, prefixes) or not may_read(path) or not spend_s3_call():
         return None
     sort = request.args.get("sort", "name")
     order = request.args.get("order", "asc")
@@ -152,15 +171,18 @@ def listing(path, error):
     token = request.args.get("page") or None
     key_prefix = config["S3_PREFIX"] + path
     try:
-        entries, next_token = list_folder(key_prefix, config["DOCS_LISTING_PAGE_SIZE"], token)
+        entries, next_token = list_folder(
+            key_prefix, config["DOCS_LISTING_PAGE_SIZE"], token, keep=lambda entry: may_read(path + entry.name)
+        )
     except ClientError as failure:
         if token is None or error_status(failure) != 400:
             raise
         # S3 refuses a token it did not issue (or one for another prefix) with 400 InvalidArgument.
         raise DocsError("the page parameter is not a page of this folder; start again from the first page") from None
-    if not entries and token is None and not has_contents(key_prefix):
+    if not entries and token is None and next_token is None:
+        # Nothing this reader may see: the answer a folder that does not exist gets, hidden entries or not.
         return None
-    entries = sort_entries([entry for entry in entries if may_read(path + entry.name)], sort, order)
+    entries = sort_entries(entries, sort, order)
     next_link = page_link(next_token, sort, order) if next_token else None
     headers = {"Cache-Control": "no-cache", "Vary": "Accept"}
     if wants_json():
@@ -172,7 +194,7 @@ def listing(path, error):
         path=path,
         title="/docs/" + path,
         entries=entries,
-        crumbs=breadcrumbs(path),
+        crumbs=site_breadcrumbs(path),
         parent="../" if path else None,
         sort=sort,
         order=order,

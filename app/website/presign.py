@@ -4,13 +4,16 @@
 The responder runs after the access gates (hooks.add_responder), so only readers who may read the
 object get a URL. The size comes from one HEAD. HEAD and Range requests stream as before (a resumed
 download keeps working against the proxy), and so does every object below the threshold.
+A key the hot-object cache holds is small enough to keep, so it is served from memory without the
+HEAD (and stale from there while S3 is down); when the HEAD itself fails, the fetch decides.
 """
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from flask import Response, current_app, request
 
+from ..cache import get_store
 from ..errors import error_status
 from ..s3 import client_config, get_s3
 from ..serving.hooks import add_responder
@@ -40,12 +43,17 @@ def presigned_download(path, key):
     config = current_app.config
     if request.method != "GET" or "Range" in request.headers:
         return None
+    store = get_store()
+    if store is not None and store.get(key) is not None:
+        return None
     try:
         head = get_s3().head_object(Bucket=config["S3_BUCKET"], Key=key)
     except ClientError as error:
-        if error_status(error) in (403, 404):
-            return None  # The fetch finds it missing too and the fallbacks answer.
+        if error_status(error) in (403, 404) or error_status(error) >= 500:
+            return None  # The fetch finds it missing too (the fallbacks answer), or serves a stale copy.
         raise
+    except BotoCoreError:
+        return None  # S3 unreachable or slow: the cache's stale copy, or the fetch's own 502/504
     if head.get("WebsiteRedirectLocation") is not None:
         return None  # A redirect object answers with its own 301 in the fetch.
     if not wants_presign(request.method, request.headers, head.get("ContentLength"), config["DOCS_PRESIGN_ABOVE"]):

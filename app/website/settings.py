@@ -7,6 +7,9 @@ SETTINGS = (
             "error document shown for missing pages, nearest up the path, e.g. `404.html` "
             "([docs/website.md](website.md)); unset: off", "404.html"),
     Setting("DOCS_ERROR_DOCUMENT_TTL", 60.0, number(float, 0), "seconds an error-document lookup is cached per worker", "15"),
+    # issue 19: a 480-level path cost 486 S3 GETs
+    Setting("DOCS_ERROR_DOCUMENT_DEPTH", 8, number(int, 0, 64),
+            "folder levels, from the docs root down, the error-document lookup looks in", "4"),
     Setting("DOCS_LISTING_PREFIXES", (), folders,
             "folders without an index listed at or below these paths (`artifacts/,nightly/`, or `*`); unset: off",
             "artifacts/, nightly"),

@@ -66,6 +66,9 @@ http {{
             proxy_set_header X-Forwarded-Groups $auth_groups;
             proxy_set_header X-Docs-Proxy-Secret "{secret}";
             proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-Prefix "";
             proxy_buffering off;
             proxy_pass http://127.0.0.1:{app_port};
         }}
@@ -135,6 +138,7 @@ def nginx_front_door(server_s3, gunicorn_factory, rules_file, secret_file):
             "DOCS_AUTH_TRUSTED_NETWORKS": "127.0.0.1/32",
             "DOCS_AUTH_SECRET_FILE": secret_file,
             "DOCS_ACCESS_RULES": rules_file(),
+            "DOCS_TRUSTED_PROXIES": "1",  # as the README says behind nginx
             "WEB_CONCURRENCY": "1",
             "GUNICORN_THREADS": "4",
         },
@@ -213,6 +217,26 @@ def test_nginx_with_auth_request_in_front_passes_identity_and_the_app_decides(ng
     assert "user=carol" in log and "user=dave" in log
 
 
+def test_the_readmes_auth_request_snippet_is_the_one_tested():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    snippet = readme.split("**Behind nginx + oauth2-proxy**", 1)[1].split("```nginx", 1)[1].split("```", 1)[0]
+    location = snippet.split("location / {", 1)[1].split("}", 1)[0]
+    readme_headers = {line.split("#")[0].strip() for line in location.splitlines() if "proxy_set_header" in line}
+    tested = {line.strip() for line in NGINX_CONF.splitlines() if "proxy_set_header" in line}
+    assert 'proxy_set_header X-Forwarded-Prefix "";' in readme_headers
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in readme_headers
+    assert {line for line in readme_headers if "Secret" not in line} <= tested
+
+
+def test_through_the_readmes_nginx_a_clients_forwarded_prefix_never_reaches_a_redirect(nginx_front_door):
+    url = nginx_front_door["url"]
+    carol = {"Cookie": "_oauth2_proxy=carol-session"}
+    for prefix in ("//evil.example", "/elsewhere"):
+        response = requests.get(url + "/docs/handbook", headers={**carol, "X-Forwarded-Prefix": prefix}, allow_redirects=False, timeout=10)
+        assert response.status_code == 301
+        assert response.headers["Location"] == "./handbook/", prefix
+
+
 def test_a_client_that_bypasses_nginx_cannot_assert_an_identity(nginx_front_door):
     app_url = nginx_front_door["app"].url
     # Same host, so inside the trusted network, but without the shared secret.
@@ -263,3 +287,168 @@ def test_jwt_and_basic_under_gunicorn(server_s3, gunicorn_factory, key_server, j
     log = app.log()
     assert "user=alice@corp.example" in log and "user=bob" in log
     assert "Traceback" not in log
+
+
+def test_password_guessing_is_throttled_per_user_and_per_client_while_others_read_on(server_s3, gunicorn_factory, htpasswd_file, rules_file):
+    bucket = f"access-guess-{free_port()}"
+    server_s3.create_bucket(Bucket=bucket)
+    for key, body in OBJECTS.items():
+        server_s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="text/html")
+    app = gunicorn_factory(bucket, env={
+        "DOCS_AUTH": "basic", "DOCS_AUTH_HTPASSWD": htpasswd_file, "DOCS_ACCESS_RULES": rules_file(),
+        "DOCS_AUTH_BASIC_FAILURES": "3", "DOCS_TRUSTED_PROXIES": "1", "WEB_CONCURRENCY": "1",
+    })
+
+    def get(path, user=None, password=None, client="10.9.9.9"):
+        headers = {"X-Forwarded-For": client}
+        if user is not None:
+            headers["Authorization"] = basic(user, password)
+        return requests.get(app.url + path, headers=headers, timeout=10)
+
+    assert get("/docs/payments/x", "bob", "builder").status_code == 200
+    # Guesses at alice's password from three addresses: the third failure stops her name for a minute.
+    assert [get("/docs/payments/x", "alice", "guess", f"10.0.0.{n}").status_code for n in (1, 2, 3)] == [401] * 3
+    throttled = get("/docs/payments/x", "alice", "wonderland", "10.0.0.4")
+    assert throttled.status_code == 429
+    assert 1 <= int(throttled.headers["Retry-After"]) <= 60
+    assert throttled.headers["Cache-Control"] == "no-store"
+    # One address guessing many names: the address is stopped, whatever name it sends next.
+    assert [get("/docs/payments/x", name, "guess", "10.0.0.5").status_code for name in ("bob", "eve", "mallory")] == [401] * 3
+    assert get("/docs/payments/x", "zed", "guess", "10.0.0.5").status_code == 429
+    # Other readers read on: a public page, and bob, whose password was checked before the guessing.
+    assert get("/docs/handbook/", client="10.0.0.5").status_code == 200
+    assert get("/docs/payments/x", "bob", "builder", "10.0.0.5").status_code == 200
+
+
+HIDDEN_RULES = """\
+hide_denied = true
+default = "authenticated"
+[[rule]]
+path = "corp/2.0/"
+users = ["bob"]
+[[rule]]
+path = "secret/"
+users = ["bob"]
+"""
+
+
+def comparable(response, swap=None):
+    """Return what a reader sees of a response, less what differs per request; ``swap`` renames the path asked for."""
+    body = response.content
+    if swap:
+        body = body.replace(swap[0].encode(), swap[1].encode())
+    headers = sorted((name, value) for name, value in response.headers.items() if name not in ("Date", "X-Request-ID", "Server"))
+    return response.status_code, headers, body
+
+
+def test_a_hidden_refusal_is_byte_identical_to_a_missing_page_of_the_same_kind(server_s3, gunicorn_factory, htpasswd_file, rules_file, tmp_path):
+    from tests.portal.test_e2e import publish_version
+
+    bucket = f"access-hidden-{free_port()}"
+    server_s3.create_bucket(Bucket=bucket)
+    site = tmp_path / "site"
+    (site / "guide").mkdir(parents=True)
+    (site / "guide" / "index.html").write_text("<title>Guide</title>")
+    (site / "index.html").write_text("<title>Home</title>")
+    for version in ("1.0", "2.0"):
+        publish_version(server_s3, bucket, str(site), "corp", version)
+    server_s3.put_object(Bucket=bucket, Key="secret/page.html", Body=b"secret", ContentType="text/html")
+    server_s3.put_object(Bucket=bucket, Key="404.html", Body=b"<title>Not found</title>", ContentType="text/html")
+    app = gunicorn_factory(bucket, env={
+        "DOCS_AUTH": "basic", "DOCS_AUTH_HTPASSWD": htpasswd_file, "DOCS_ACCESS_RULES": rules_file(HIDDEN_RULES),
+        "DOCS_ERROR_DOCUMENT": "404.html", "WEB_CONCURRENCY": "1",
+    })
+    alice = {"Authorization": basic("alice", "wonderland")}
+    html = {**alice, "Accept": "text/html"}
+
+    def get(path, headers, method="GET"):
+        return requests.request(method, app.url + path, headers=headers, allow_redirects=False, timeout=10)
+
+    assert get("/docs/secret/page.html", {"Authorization": basic("bob", "builder")}).status_code == 200
+    for method in ("GET", "HEAD"):
+        for path, missing, headers in [
+            ("/docs/secret/page.html", "/docs/secrex/page.html", alice),  # S3's XML
+            ("/docs/secret/page.html", "/docs/secrex/page.html", html),  # the error document
+            ("/docs/secret", "/docs/secrex", alice),  # no directory probe either
+            ("/docs/corp/2.0/guide/", "/docs/corp/3.0/guide/", html),  # the portal's unknown version page
+            ("/docs/corp/2.0/", "/docs/corp/3.0/", alice),
+        ]:
+            hidden, real = get(path, headers, method), get(missing, headers, method)
+            assert hidden.status_code == 404, (method, path)
+            swap = (path.split("/")[2], missing.split("/")[2]) if "secret" in path else ("2.0", "3.0")
+            assert comparable(hidden, swap) == comparable(real), (method, path, headers)
+
+
+def test_a_public_folder_rule_does_not_serve_the_file_of_its_name_in_a_restricted_parent(server_s3, gunicorn_factory, htpasswd_file, rules_file):
+    bucket = f"access-open-{free_port()}"
+    server_s3.create_bucket(Bucket=bucket)
+    server_s3.put_object(Bucket=bucket, Key="corp/open", Body=b"restricted file", ContentType="text/plain")
+    server_s3.put_object(Bucket=bucket, Key="corp/open/index.html", Body=b"open page", ContentType="text/html")
+    rules = 'default = "public"\n[[rule]]\npath = "corp/"\nusers = ["bob"]\n[[rule]]\npath = "corp/open/"\npublic = true\n'
+    app = gunicorn_factory(bucket, env={"DOCS_AUTH": "basic", "DOCS_AUTH_HTPASSWD": htpasswd_file,
+                                        "DOCS_ACCESS_RULES": rules_file(rules), "WEB_CONCURRENCY": "1"})
+
+    def get(path, headers=None):
+        return requests.get(app.url + path, headers=headers or {}, allow_redirects=False, timeout=10)
+
+    assert (get("/docs/corp/open/").status_code, get("/docs/corp/open/").content) == (200, b"open page")
+    for headers, status in [({}, 401), ({"Authorization": basic("alice", "wonderland")}, 403)]:
+        refused = get("/docs/corp/open", headers)
+        assert refused.status_code == status and b"restricted file" not in refused.content
+    assert get("/docs/corp/open", {"Authorization": basic("bob", "builder")}).content == b"restricted file"
+
+
+def test_only_the_same_person_matches_and_unverified_emails_count_for_nobody(server_s3, gunicorn_factory, key_server, jwt_settings, signers, rules_file):
+    bucket = f"access-names-{free_port()}"
+    server_s3.create_bucket(Bucket=bucket)
+    for folder in ("boss", "kit"):
+        server_s3.put_object(Bucket=bucket, Key=f"{folder}/x", Body=folder.encode(), ContentType="text/plain")
+    rules = ('default = "deny"\n[[rule]]\npath = "boss/"\nemails = ["boss@corp.example"]\n'
+             '[[rule]]\npath = "kit/"\nemail_domains = ["kit.example"]\n')
+    app = gunicorn_factory(bucket, env={**jwt_settings, "DOCS_ACCESS_RULES": rules_file(rules), "WEB_CONCURRENCY": "1"})
+
+    def status(path, **claims):
+        token = signers["k1"].token(claims)
+        return requests.get(app.url + path, headers={"Authorization": "Bearer " + token}, timeout=10).status_code
+
+    assert status("/docs/boss/x", email="boss@corp.example") == 200
+    assert status("/docs/boss/x", email="BOSS@corp.example") == 200  # ASCII case is the same address
+    assert status("/docs/boss/x", email="bo\u017fs@corp.example") == 403  # long s: case folding made it 'boss'
+    assert status("/docs/kit/x", email="a@kit.example") == 200
+    assert status("/docs/kit/x", email="a@\u212ait.example") == 403  # Kelvin sign: folded (and NFC'd) to 'k'
+    assert status("/docs/boss/x", email="boss@corp.example", email_verified=True) == 200
+    assert status("/docs/boss/x", email="boss@corp.example", email_verified="true") == 200
+    assert status("/docs/boss/x", email="boss@corp.example", email_verified=False) == 401
+    assert status("/docs/boss/x", email="boss@corp.example", email_verified="false") == 401
+
+
+def test_identity_headers_sent_twice_by_the_trusted_hop_are_refused(server_s3, gunicorn_factory, secret_file, rules_file):
+    bucket = f"access-twice-{free_port()}"
+    server_s3.create_bucket(Bucket=bucket)
+    for key, body in OBJECTS.items():
+        server_s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="text/html")
+    app = gunicorn_factory(bucket, env={
+        "DOCS_AUTH": "header", "DOCS_AUTH_TRUSTED_NETWORKS": "127.0.0.1/32", "DOCS_AUTH_SECRET_FILE": secret_file,
+        "DOCS_ACCESS_RULES": rules_file(), "WEB_CONCURRENCY": "1",
+    })
+
+    def get(*headers):
+        connection = http.client.HTTPConnection("127.0.0.1", app.port, timeout=10)
+        try:
+            connection.putrequest("GET", "/docs/payments/x")
+            for name, value in (("X-Docs-Proxy-Secret", SECRET), *headers):
+                connection.putheader(name, value)
+            connection.endheaders()
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    assert get(("X-Forwarded-User", "bob")) == (200, OBJECTS["payments/x"])  # bob is in sre (local group)
+    assert get(("X-Forwarded-User", "carol"), ("X-Forwarded-User", "bob"))[0] == 401
+    assert get(("X-Forwarded-User", "carol,bob"))[0] == 401
+    assert get(("X-Forwarded-User", "dave"), ("X-Forwarded-Groups", "marketing"), ("X-Forwarded-Groups", "team-payments"))[0] == 401
+    assert get(("X-Forwarded-Email", "dave@corp.example"), ("X-Forwarded-Email", "ciso@corp.example"))[0] == 401
+    # A client cannot forge the mark to refuse others' requests: it is dropped before the app sees it.
+    assert get(("X-Forwarded-User", "bob"), ("X-Docs-Proxy-Repeated", "X-FORWARDED-USER"))[0] == 200
+    assert "sent more than once" in app.log()

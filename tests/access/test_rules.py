@@ -86,10 +86,49 @@ def rules(text):
         ('[[rule]]\npath = "a/"\nusers = ["Bob"]', "a/", BOB, "allowed"),
         ('[[rule]]\npath = "a/"\nusers = ["bob"]', "a/", Identity("bobby"), "denied"),
         ('[[rule]]\npath = "a/"\ngroups = ["g"]', "a/", Identity("x", groups=frozenset({"G"})), "denied"),  # group names are exact
+        ('[[rule]]\npath = "a/"\nusers = ["boss"]', "a/", Identity("bo\u017fs"), "denied"),  # long s is not s
+        ('[[rule]]\npath = "a/"\nusers = ["kit"]', "a/", Identity("\u212ait"), "denied"),  # Kelvin sign is not k
+        ('[[rule]]\npath = "a/"\nemails = ["kit@x.example"]', "a/", Identity("k", "\u212aIT@x.example"), "denied"),
+        ('[[rule]]\npath = "a/"\nemail_domains = ["kit.example"]', "a/", Identity("a@\u212ait.example"), "denied"),
+        ('[groups]\ng = ["boss"]\n[[rule]]\npath = "a/"\ngroups = ["g"]', "a/", Identity("bo\u017fs"), "denied"),
+        ('[[rule]]\npath = "a/"\nusers = ["jos\u00e9"]', "a/", Identity("JOS\u00e9"), "allowed"),  # ASCII case only
+        ('[[rule]]\npath = "a/"\nusers = ["jos\u00e9"]', "a/", Identity("jos\u00c9"), "denied"),
+        ('[[rule]]\npath = "a/"\nusers = ["jose\u0301"]', "a/", Identity("jos\u00e9"), "allowed"),  # the file in NFD
     ],
 )
 def test_defaults_and_principals_decide(text, path, identity, decision):
     assert decide(rules(text), path, identity) == decision
+
+
+OPEN_INSIDE_CLOSED = """\
+default = "public"
+[[rule]]
+path = "corp/"
+groups = ["staff"]
+[[rule]]
+path = "corp/open/"
+public = true
+[[rule]]
+path = "corp/team/"
+authenticated = true
+"""
+
+
+@pytest.mark.parametrize(
+    "path, identity, decision",
+    [
+        ("corp/open/", None, "public"),
+        ("corp/open/a.html", None, "public"),
+        ("corp/open", None, "unauthenticated"),  # the file corp/open lies in corp/, whatever the folder's rule says
+        ("corp/open", DAVE, "denied"),
+        ("corp/open", Identity("s", groups=frozenset({"staff"})), "allowed"),
+        ("corp/team", DAVE, "denied"),  # a signed-in rule on the folder does not open the file either
+        ("corp/team/", DAVE, "allowed"),
+        ("corp", None, "unauthenticated"),  # a restricting rule still covers its own redirect
+    ],
+)
+def test_a_rule_for_a_folder_never_opens_a_file_of_its_name_in_a_closed_parent(path, identity, decision):
+    assert decide(rules(OPEN_INSIDE_CLOSED), path, identity) == decision
 
 
 @pytest.mark.parametrize(

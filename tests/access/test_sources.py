@@ -7,15 +7,19 @@ import ipaddress
 import json
 import time
 
+import subprocess
+
+import bcrypt
 import jwt
 import pytest
 
-from app.access.htpasswd import Htpasswd, HtpasswdError, parse_htpasswd
+from app.access.htpasswd import Htpasswd, HtpasswdError, hash_cost, parse_htpasswd
 from app.access.keys import KeySet, PemKeys
 from app.access.rules import Identity
-from app.access.sources import BadCredential, BasicSource, HeaderSource, JwtSource, SourceUnavailable, identify
+from app.access.sources import BadCredential, BasicSource, HeaderSource, JwtSource, SourceUnavailable, TooManyFailures, identify
+from app.access.throttle import MAX_ENTRIES, FailureThrottle
 
-from tests.access.conftest import AUDIENCE, ISSUER, SECRET, basic
+from tests.access.conftest import AUDIENCE, ISSUER, SECRET, basic, htpasswd_line
 
 NETWORK = [ipaddress.ip_network("10.0.0.0/24")]
 SECRET_BYTES = SECRET.encode()
@@ -115,6 +119,58 @@ def test_successful_checks_are_cached_until_the_file_changes(htpasswd_file, htpa
     with open(htpasswd_file, "w") as file:  # alice removed: her cached check must go too
         file.write(htpasswd_lines[1] + "\n# a comment\n")
     assert not htpasswd.check("alice", b"wonderland")
+
+
+def test_unknown_users_are_checked_at_the_files_highest_cost(tmp_path, monkeypatch):
+    path = tmp_path / "htpasswd"
+    path.write_text(htpasswd_line("cheap", "x") + "\n" + subprocess.run(
+        ["htpasswd", "-nbB", "-C", "7", "dear", "y"], capture_output=True, text=True, check=True).stdout)
+    htpasswd = Htpasswd(str(path))
+    costs = []
+    monkeypatch.setattr("bcrypt.checkpw", lambda password, hashed: costs.append(hash_cost(hashed)) or False)
+    assert not htpasswd.check("nobody", b"guess")
+    assert not htpasswd.check("dear", b"guess")
+    assert costs == [7, 7]
+
+
+def test_failed_passwords_are_throttled_per_user_and_per_client_without_bcrypt(htpasswd_file, monkeypatch):
+    source = BasicSource(Htpasswd(htpasswd_file), FailureThrottle(3))
+    assert source.identify({"Authorization": basic("bob", "builder")}, "10.0.0.9").user == "bob"
+    for client in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):
+        with pytest.raises(BadCredential):
+            source.identify({"Authorization": basic("alice", "guess")}, client)
+    checks = []
+    real = bcrypt.checkpw
+    monkeypatch.setattr("bcrypt.checkpw", lambda *args: checks.append(args) or real(*args))
+    with pytest.raises(TooManyFailures) as refused:  # alice's name, from a fresh client, right password
+        source.identify({"Authorization": basic("alice", "wonderland")}, "10.0.0.4")
+    assert 0 < refused.value.retry_after <= 60
+    for _ in range(3):
+        with pytest.raises(BadCredential):
+            source.identify({"Authorization": basic("bob", "wrong")}, "10.0.0.5")
+    with pytest.raises(TooManyFailures):  # that client, any name
+        source.identify({"Authorization": basic("nobody", "x")}, "10.0.0.5")
+    # bob signed in before: his remembered password still reads, even from the throttled client
+    assert source.identify({"Authorization": basic("bob", "builder")}, "10.0.0.5").user == "bob"
+    assert len(checks) == 3
+
+
+def test_the_throttle_forgets_failures_after_its_window_and_stays_bounded():
+    now = [0.0]
+    throttle = FailureThrottle(2, window=60, clock=lambda: now[0])
+    throttle.failed("a")
+    throttle.failed("a")
+    assert throttle.retry_after("a", "b") == 60
+    now[0] = 59.5
+    assert throttle.retry_after("b", "a") == 0.5
+    now[0] = 60.0
+    assert throttle.retry_after("a") == 0
+    throttle.failed("a")
+    assert throttle.retry_after("a") == 0
+    throttle.failed("a")
+    for number in range(MAX_ENTRIES + 5):  # a flood of made-up names must not free the guessed one
+        throttle.failed(f"made-up-{number}")
+    assert len(throttle.entries) <= MAX_ENTRIES and throttle.retry_after("a") == 60
 
 
 def test_a_password_file_that_goes_bad_makes_basic_unavailable(htpasswd_file, tmp_path):

@@ -148,3 +148,28 @@ def test_a_stream_closed_early_closes_its_source():
 
 def test_gzip_output_is_the_same_in_every_worker():
     assert compression.compress(TEXT, "gzip") == compression.compress(TEXT, "gzip")
+
+
+@pytest.mark.parametrize("accept, length, expected", [
+    ("gzip", 1000, ("gzip", 5)),
+    ("gzip", None, ("gzip", 5)),
+    ("gzip", 2 * 1024 * 1024, ("gzip", 1)),
+    ("gzip;q=1, zstd;q=0.1", 100_000, ("gzip", 5)),
+    ("gzip;q=1, zstd;q=0.1", 2 * 1024 * 1024, ("zstd", 1)),
+    ("gzip, br", 2 * 1024 * 1024, ("br", 1)),
+    ("*", 2 * 1024 * 1024, ("zstd", 1)),
+    ("gzip, zstd;q=0", 2 * 1024 * 1024, ("gzip", 1)),
+    ("identity", 2 * 1024 * 1024, ("identity", None)),
+])
+def test_large_streams_get_the_cheapest_accepted_coding_at_its_fastest_level(accept, length, expected):
+    from app.cache.compression import stream_encoding
+
+    assert stream_encoding(accept, frozenset({"gzip", "br", "zstd"}), length) == expected
+
+
+@pytest.mark.parametrize("length, compressible", [("1024", True), ("4194304", True), ("4194305", False)])
+def test_bodies_above_the_maximum_are_never_compressed_on_the_fly(length, compressible):
+    from app.cache.compression import may_compress
+
+    headers = {"content-type": "text/html", "content-length": length}
+    assert may_compress(headers, "a.html", 1, 4 * 1024 * 1024) is compressible

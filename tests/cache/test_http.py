@@ -328,3 +328,45 @@ def test_requests_waiting_on_a_stalled_fetch_get_504_without_a_copy(gunicorn_fac
     assert waiter[0] == 504
     assert waiter[2] == b"504 Gateway Timeout: S3 did not answer in time.\n"
     assert s3_gets(s3_proxy, key) == 1
+
+
+def test_with_presigned_downloads_on_cached_pages_skip_the_head_and_stay_served_while_s3_is_down(
+        cache_bucket, proxy, s3_proxy, put, tmp_path):
+    from tests.servers import Gunicorn
+
+    server = Gunicorn({
+        "S3_BUCKET": cache_bucket, "S3_ENDPOINT_URL": proxy.url, "S3_ADDRESSING_STYLE": "path",
+        "S3_CONNECT_TIMEOUT": "1", "S3_READ_TIMEOUT": "1", "S3_MAX_ATTEMPTS": "1", "WEB_CONCURRENCY": "1",
+        "DOCS_CACHE_TTL": str(TTL), "DOCS_CACHE_OBJECT_SIZE": str(OBJECT_LIMIT), "DOCS_PRESIGN_ABOVE": "1MiB",
+    }, log_path=tmp_path / "presign.log")
+    try:
+        key = put("page.html", PAGE, ContentType="text/html")
+        assert get(server, f"/docs/{key}")[1]["x-cache"] == "MISS"
+        heads = sum(1 for method, path in proxy.requests if method == "HEAD" and path.split("?")[0].endswith(key))
+        assert get(server, f"/docs/{key}")[1]["x-cache"] in ("HIT", "REVALIDATED")
+        assert sum(1 for method, path in proxy.requests if method == "HEAD" and path.split("?")[0].endswith(key)) == heads
+        time.sleep(TTL + 0.1)
+        s3_proxy.set_mode("refuse")
+        status, headers, body = get(server, f"/docs/{key}")
+        assert (status, headers["x-cache"], body) == (200, "STALE", PAGE)
+    finally:
+        server.stop()
+
+
+def test_compression_on_the_fly_is_bounded_in_size_and_cheapest_for_large_bodies(cache_server, s3_proxy, put):
+    text = b"<p>Install the tool, then run it; then read the guide again.</p>\n"
+    small = put("small.html", text * (200 * 1024 // len(text)), ContentType="text/html")  # streamed: above the cache's limit
+    large = put("large.html", text * (2 * 1024 * 1024 // len(text)), ContentType="text/html")
+    huge = put("huge.html", text * (6 * 1024 * 1024 // len(text)), ContentType="text/html")
+
+    # Above DOCS_COMPRESSION_MAX_SIZE (4 MiB): sent as stored, whatever the client asks for.
+    status, headers, body = get(cache_server, f"/docs/{huge}", {"Accept-Encoding": "gzip"})
+    assert status == 200 and "content-encoding" not in headers and len(body) == 6 * 1024 * 1024 // len(text) * len(text)
+    # From 1 MiB: the cheapest coding the client accepts (zstd over its preferred gzip), at the fastest level.
+    status, headers, body = get(cache_server, f"/docs/{large}", {"Accept-Encoding": "gzip;q=1, zstd;q=0.1"})
+    assert headers["content-encoding"] == "zstd" and len(zstd.decompress(body)) == len(text) * (2 * 1024 * 1024 // len(text))
+    status, headers, body = get(cache_server, f"/docs/{large}", {"Accept-Encoding": "gzip"})
+    assert headers["content-encoding"] == "gzip" and body[8] == 4  # gzip's XFL: the fastest level
+    # Smaller bodies keep the client's choice at the usual level.
+    status, headers, body = get(cache_server, f"/docs/{small}", {"Accept-Encoding": "gzip;q=1, zstd;q=0.1"})
+    assert headers["content-encoding"] == "gzip" and body[8] == 0

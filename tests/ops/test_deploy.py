@@ -63,6 +63,30 @@ def test_kubernetes_configuration_is_one_docs_proxy_accepts():
     assert config_problem(settings, threads=int(settings["GUNICORN_THREADS"])) is None
 
 
+def test_kubernetes_ingress_routes_the_main_host_and_every_project_host_named_by_the_configuration():
+    from app.hosts.policy import parse_pattern, project_of
+
+    pattern = parse_pattern(by_kind("ConfigMap")["data"]["DOCS_PROJECT_HOSTS"])
+    ingress = by_kind("Ingress")
+    hosts = [rule["host"] for rule in ingress["spec"]["rules"]]
+    assert hosts == [pattern.main, "*" + pattern.suffix]
+    assert ingress["spec"]["tls"][0]["hosts"] == hosts
+    assert project_of(pattern, hosts[0]) is None and project_of(pattern, "payments" + pattern.suffix) == "payments"
+    for rule in ingress["spec"]["rules"]:
+        assert rule["http"]["paths"][0]["backend"]["service"]["name"] == by_kind("Service")["metadata"]["name"]
+
+
+def test_nginx_site_serves_the_main_host_and_every_project_host():
+    from app.hosts.policy import parse_pattern
+
+    site = (DEPLOY / "nginx" / "docs-proxy.conf").read_text()
+    environment = dict(line.split("=", 1) for line in (DEPLOY / "systemd" / "docs-proxy.env").read_text().splitlines()
+                       if line and not line.startswith("#"))
+    pattern = parse_pattern(environment["DOCS_PROJECT_HOSTS"])
+    assert site.count(f"server_name {pattern.main} *{pattern.suffix};") == 2
+    assert "proxy_set_header Host $host;" in site and "proxy_set_header X-Forwarded-Host $host;" in site
+
+
 def test_kubernetes_manifest_validation_catches_a_mistake():
     deployment = by_kind("Deployment")
     deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["port"] = ["http"]

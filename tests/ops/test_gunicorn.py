@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from tests.ops.conftest import parse_metrics, sample
-from tests.servers import Gunicorn
+from tests.servers import Gunicorn, raw_request
 
 PAGE = b"<html><body>" + b"p" * 4000 + b"</body></html>"
 
@@ -36,7 +36,8 @@ def test_json_mode_writes_every_log_line_as_json_with_the_request_fields(gunicor
     server = gunicorn_factory(bucket, env={"DOCS_LOG_FORMAT": "json", "DOCS_COMPRESSION": "off"})
     with requests.get(f"{server.url}/docs/", headers={"X-Request-ID": "ticket-4711"}) as response:
         assert response.content == PAGE
-        assert response.headers["X-Request-ID"] == "ticket-4711"
+        ours = response.headers["X-Request-ID"]
+        assert ours != "ticket-4711"
     with requests.get(f"{server.url}/docs/we%22ird%20page.html") as response:
         assert response.content == b"odd"
     requests.get(f"{server.url}/docs/missing.html", headers={"X-Request-ID": "ticket-4712"}).close()
@@ -44,7 +45,8 @@ def test_json_mode_writes_every_log_line_as_json_with_the_request_fields(gunicor
     server.stop()
     lines = json_lines(server.log())
     access = [line for line in lines if line.get("logger") == "gunicorn.access"]
-    page = next(line for line in access if line["request_id"] == "ticket-4711")
+    page = next(line for line in access if line["client_request_id"] == "ticket-4711")
+    assert page["request_id"] == ours
     assert page["status"] == 200 and page["method"] == "GET" and page["path"] == "/docs/"
     assert page["bytes"] == len(PAGE)
     assert page["s3_key"] == "index.html"
@@ -55,17 +57,20 @@ def test_json_mode_writes_every_log_line_as_json_with_the_request_fields(gunicor
     odd = next(line for line in access if line["path"] == '/docs/we"ird page.html')
     assert odd["s3_key"] == 'we"ird page.html'
     # The application's own warning about the 404 carries the same request id as its access line.
-    app_lines = [line for line in lines if line.get("request_id") == "ticket-4712"]
+    app_lines = [line for line in lines if line.get("client_request_id") == "ticket-4712"]
+    assert len({line["request_id"] for line in app_lines}) == 1
     assert {line["logger"] for line in app_lines} == {"app", "gunicorn.access"}
     assert any(line["level"] == "INFO" and "Booting worker" in line["message"] for line in lines)
 
 
 def test_text_mode_access_log_names_the_user_and_request_id(gunicorn_factory, bucket):
     server = gunicorn_factory(bucket)
-    requests.get(f"{server.url}/docs/", headers={"X-Request-ID": "text-77"}).close()
+    with requests.get(f"{server.url}/docs/", headers={"X-Request-ID": "text-77"}) as response:
+        ours = response.headers["X-Request-ID"]
     time.sleep(0.3)
     server.stop()
-    line = next(line for line in server.log().splitlines() if "request_id=text-77" in line)
+    line = next(line for line in server.log().splitlines() if "client_request_id=text-77" in line)
+    assert f" request_id={ours} " in line
     assert '"GET /docs/ HTTP/1.1" 200' in line
     assert "user=-" in line  # nobody signed in
 
@@ -86,6 +91,43 @@ def test_metrics_are_summed_across_workers(gunicorn_factory, bucket):
         assert sample(metrics, "docs_proxy_downloads_in_flight") == 0
     workers = {line.split("pid: ")[1].split()[0] for line in server.log().splitlines() if "Booting worker with pid" in line}
     assert len(workers) == 2
+
+
+def test_made_up_methods_are_counted_under_one_label_not_a_series_each(gunicorn_factory, bucket):
+    server = gunicorn_factory(bucket, env={"WEB_CONCURRENCY": "1"})
+    for number in range(30):
+        raw_request(server, "/docs/", method=f"X{number:04d}Y")
+    raw_request(server, "/docs/", method="HEAD")
+    status, _, body = raw_request(server, "/_/metrics")
+    assert status == 200
+    methods = {
+        dict(labels)["method"]: value
+        for (name, labels), value in parse_metrics(body.decode()).items()
+        if name == "docs_proxy_http_requests_total"
+    }
+    assert methods == {"other": 30, "HEAD": 1}
+
+
+def test_documented_limits_are_safe_by_default(gunicorn_factory, bucket):
+    server = gunicorn_factory(bucket, env={"WEB_CONCURRENCY": "1", "DOCS_TRUSTED_PROXIES": "1", "DOCS_METRICS_ALLOW": "10.0.0.0/8"})
+    # DOCS_METRICS_ALLOW judges the socket's peer (127.0.0.1), never what X-Forwarded-For claims.
+    status, _, _ = raw_request(server, "/_/metrics", {"X-Forwarded-For": "10.1.2.3"})
+    assert status == 403
+    # Plain-text errors echo what was sent: browsers must not sniff them into HTML.
+    for path in ("/docs/a/%2e%2e/<script>", "/_/metrics", "/no/such/route"):
+        status, headers, _ = raw_request(server, path)
+        assert status >= 400 and headers["Content-Type"].startswith("text/plain")
+        assert headers["X-Content-Type-Options"] == "nosniff", path
+    # A reader's X-Request-ID (another request's id, or junk) never becomes ours; a valid one is logged apart.
+    _, first, _ = raw_request(server, "/docs/")
+    _, second, _ = raw_request(server, "/docs/", {"X-Request-ID": first["X-Request-ID"]})
+    _, third, _ = raw_request(server, "/docs/", {"X-Request-ID": "forged id=1 user=admin"})
+    assert len({first["X-Request-ID"], second["X-Request-ID"], third["X-Request-ID"]}) == 3
+    time.sleep(0.3)
+    server.stop()
+    log = server.log()
+    assert f"request_id={second['X-Request-ID']} client_request_id={first['X-Request-ID']}" in log
+    assert f"request_id={third['X-Request-ID']} client_request_id=-" in log and "user=admin" not in log
 
 
 def test_startup_warns_naming_a_missing_bucket(gunicorn_factory):

@@ -27,6 +27,7 @@ ENVIRON = {
     "REMOTE_ADDR": "10.1.2.3",
     "HTTP_USER_AGENT": 'agent "x"',
     "docs_proxy.request_id": "rid-9",
+    "docs_proxy.client_request_id": "from-the-reader",
     "docs_proxy.route": "docs",
     "docs_proxy.user": "ada",
     "docs_proxy.s3_key": 'a "quoted"\\path\n',
@@ -57,8 +58,8 @@ def test_json_access_line_escapes_every_value_and_names_the_request(monkeypatch,
     record = json.loads(line)
     assert record["path"] == ENVIRON["PATH_INFO"]
     assert record["s3_key"] == ENVIRON["docs_proxy.s3_key"]
-    assert {key: record[key] for key in ("status", "bytes", "duration_ms", "request_id", "user", "s3_request_id", "cache", "access", "method", "level", "logger")} == {
-        "status": 200, "bytes": 4096, "duration_ms": 12.345, "request_id": "rid-9", "user": "ada",
+    assert {key: record[key] for key in ("status", "bytes", "duration_ms", "request_id", "client_request_id", "user", "s3_request_id", "cache", "access", "method", "level", "logger")} == {
+        "status": 200, "bytes": 4096, "duration_ms": 12.345, "request_id": "rid-9", "client_request_id": "from-the-reader", "user": "ada",
         "s3_request_id": "S3REQ", "cache": "HIT", "access": "allowed", "method": "GET", "level": "INFO",
         "logger": "gunicorn.access",
     }
@@ -76,18 +77,20 @@ def test_text_access_line_names_the_user_and_request_id(monkeypatch, capsys):
     logger.cfg.set("access_log_format", conf["access_log_format"])
     access(logger)
     line = capsys.readouterr().out.strip()
-    assert "user=ada" in line and "request_id=rid-9" in line
+    assert "user=ada" in line and " request_id=rid-9 " in line and "client_request_id=from-the-reader" in line
     assert '"GET /docs/a%20%22quoted%22?q=1 HTTP/1.1" 200 4096' in line
 
 
 def test_app_logs_are_json_lines_with_the_request_id(s3, capsys):
     app = create_app({"S3_BUCKET": BUCKET, "S3_REGION": "us-east-1", "DOCS_LOG_FORMAT": "json"})
-    app.test_client().get("/docs/gone.html", headers={"X-Request-ID": "json-1"}).close()
+    response = app.test_client().get("/docs/gone.html", headers={"X-Request-ID": "json-1"})
+    response.close()
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.strip()]
     # A missing page is routine: logged once at INFO (issue 9).
     line = next(line for line in lines if "gone.html" in line["message"])
     assert line["level"] == "INFO" and line["logger"] == "app"
-    assert line["request_id"] == "json-1" and line["s3_key"] == "gone.html" and line["s3_request_id"]
+    assert line["request_id"] == response.headers["X-Request-ID"] and line["client_request_id"] == "json-1"
+    assert line["s3_key"] == "gone.html" and line["s3_request_id"]
 
 
 def test_metrics_directory_is_created_empty_and_removed_when_ours(tmp_path):

@@ -1,5 +1,6 @@
 """The portal over real HTTP: gunicorn serving the app against moto's S3 server, and 20 publishes at once."""
 
+import json
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -11,7 +12,7 @@ from moto.s3.responses import S3Response
 from app.portal.index import read_index, record_version, update_index
 from app.publishing.run import PublishOptions, publish_tree
 
-from tests.servers import s3_client
+from tests.servers import raw_request, s3_client
 
 VERSIONS = ["0.9", "1.9.0", "1.10.0", "2.0.0rc1", "2.0.0", "2.1.0-beta.1", "1.2.3-SNAPSHOT", "1.x", "main"]
 
@@ -104,7 +105,7 @@ def test_every_portal_url_over_http(server_s3, bucket, site, gunicorn_factory):
     assert versions[1] == {"version": "2.1.0-beta.1", "title": "2.1.0-beta.1", "aliases": ["latest"]}
     switcher = get(server, "/docs/payments/switcher.json").json()
     assert [entry["version"] for entry in switcher if entry.get("preferred")] == ["2.0.0"]
-    assert switcher[2]["url"] == server.url + "/docs/payments/2.0.0/"
+    assert switcher[2]["url"] == "/docs/payments/2.0.0/"
 
     project = get(server, "/_/projects/payments")
     assert project.status_code == 200 and "abc123" in project.text
@@ -124,3 +125,52 @@ def test_real_objects_named_like_portal_urls_are_served_byte_for_byte(server_s3,
     latest = get(server, "/docs/payments/latest/")
     assert (latest.status_code, latest.content) == (200, own_latest)
     assert get(server, "/docs/payments/stable/").headers["Location"] == "/docs/payments/1.0/"
+
+
+def test_every_redirect_is_relative_and_generated_urls_path_absolute_whatever_the_host(server_s3, bucket, site, gunicorn_factory):
+    publish_version(server_s3, bucket, site, "payments", "2.0.0")
+    server = gunicorn_factory(bucket)
+    forged = {"Host": "evil.example"}
+    for path in ["/", "/docs", "/docs//payments/2.0.0/", "/docs/payments/", "/docs/payments/latest/guide/",
+                 "/docs/payments/2.0.0/guide", "/_//health", "/_//projects", "/_//switch/payments/2.0.0/guide/", "/docs/payments/7/"]:
+        status, headers, _ = raw_request(server, path, forged)
+        if status in (301, 302, 307, 308):
+            location = headers["Location"]
+            assert "evil.example" not in location and not location.startswith("//"), (path, location)
+            assert "://" not in location, (path, location)
+    status, headers, _ = raw_request(server, "/_//health", forged)
+    assert (status, headers["Location"], headers["Cache-Control"]) == (308, "/_/health", "no-cache")
+    status, _, body = raw_request(server, "/docs/payments/switcher.json", forged)
+    assert status == 200 and [entry["url"] for entry in json.loads(body)] == ["/docs/payments/2.0.0/"]
+
+
+def test_readers_see_only_what_versions_they_may_read_said_and_a_version_id_of_their_own(server_s3, bucket, site, gunicorn_factory, tmp_path):
+    import subprocess
+
+    publish_version(server_s3, bucket, site, "corp", "1.0", {"description": "Public handbook", "owner": "docs-team", "repo": "https://git.example/corp"})
+    publish_version(server_s3, bucket, site, "corp", "2.0", {"description": "Project Nightfall merger", "owner": "m-and-a", "repo": "javascript:alert(document.cookie)"})
+    publish_version(server_s3, bucket, site, "vault", "1.0", {"description": "vault"})
+    line = subprocess.run(["htpasswd", "-nbB", "-C", "4", "bob", "builder"], capture_output=True, text=True, check=True).stdout
+    (tmp_path / "htpasswd").write_text(line)
+    (tmp_path / "rules.toml").write_text(
+        'default = "public"\n[[rule]]\npath = "corp/2.0/"\nusers = ["bob"]\n[[rule]]\npath = "vault/"\nusers = ["bob"]\n')
+    server = gunicorn_factory(bucket, env={"DOCS_AUTH": "basic", "DOCS_AUTH_HTPASSWD": str(tmp_path / "htpasswd"),
+                                           "DOCS_ACCESS_RULES": str(tmp_path / "rules.toml"), "DOCS_PORTAL_TTL": "0"})
+
+    landing = get(server, "/docs/").text
+    assert "Public handbook" in landing and "Nightfall" not in landing and "m-and-a" not in landing
+    assert "javascript:" not in landing
+    assert "corp" not in get(server, "/docs/?q=nightfall").text.split("</form>", 1)[-1]
+    page = get(server, "/_/projects/corp").text
+    assert "Public handbook" in page and "Nightfall" not in page and "javascript:" not in page
+    api = get(server, "/_/api/projects").json()
+    assert [(p["name"], p["description"], p["owner"], p["repo"]) for p in api["projects"]] == [
+        ("corp", "Public handbook", "docs-team", "https://git.example/corp")]
+    assert get(server, "/_/api/projects/corp").json()["description"] == "Public handbook"
+    # bob reads every version: the latest publish's words, but never a javascript: link.
+    bob = requests.get(server.url + "/_/api/projects/corp", auth=("bob", "builder"), timeout=10).json()
+    assert (bob["description"], bob["repo"]) == ("Project Nightfall merger", "")
+
+    # A restricted project changes: what an anonymous reader sees, version_id included, does not.
+    publish_version(server_s3, bucket, site, "vault", "2.0", {"description": "vault 2"})
+    assert get(server, "/_/api/projects").json() == api

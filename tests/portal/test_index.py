@@ -181,3 +181,15 @@ def test_a_conditional_read_of_an_unchanged_index_returns_no_document(s3):
     document, etag = read_index(s3, BUCKET, "")
     assert document["projects"]
     assert read_index(s3, BUCKET, "", if_none_match=etag) == (None, etag)
+
+
+@pytest.mark.parametrize("url, ok", [
+    ("https://git.example/corp", True), ("http://git.example", True), ("javascript:alert(1)", False),
+    ("JaVaScRiPt:alert(1)", False), ("data:text/html,x", False), ("//evil.example/x", False),
+    ("https://", False), ("https://git.example/\nx", False), ("ftp://git.example", False), ("", False),
+])
+def test_only_http_urls_become_repository_links(url, ok):
+    from app.portal.catalog import is_web_link, link_or_empty
+
+    assert is_web_link(url) is ok
+    assert link_or_empty(url) == (url if ok else "")

@@ -66,6 +66,17 @@ def test_malformed_line_is_a_clear_error_and_nothing_is_published(cli, s3, tmp_p
     assert objects(s3, BUCKET, "") == {}
 
 
+@pytest.mark.parametrize("old", ["/.docs-search.json", "/.docs-publish.json", "/guide/.docs-project.json"])
+def test_a_redirect_over_docs_proxys_own_records_is_refused_before_anything_is_published(cli, s3, tmp_path, old):
+    site = write_site(tmp_path / "site", REDIRECTS + f"{old} /new.html\n")
+
+    result = cli(site, "--prefix", "platform/2.4")
+
+    assert result.exit_code == 1
+    assert "_redirects line 5" in result.output and "docs-proxy's own records" in result.output
+    assert objects(s3, BUCKET, "") == {}
+
+
 def test_a_bad_line_leaves_an_earlier_publish_untouched(s3, tmp_path):
     good = write_site(tmp_path / "good")
     publish_tree(s3, BUCKET, str(good), "x/", PublishOptions())

@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from app.publishing.manifest import MANIFEST_NAME
-from app.publishing.run import PublishOptions, publish_tree
+from app.publishing.run import PublishError, PublishOptions, publish_tree
 
 from tests.conftest import BUCKET
 from tests.servers import FAKE_CREDENTIALS, ROOT, free_port
@@ -266,19 +266,44 @@ def test_multipart_object_without_manifest_is_compared_by_its_checksum_metadata(
     assert report.uploaded == [] and report.heads == 1
 
 
-def test_symlinks_are_followed(s3, tmp_path):
-    shared = write_tree(tmp_path / "shared", {"jquery.js": "jq", "sub/util.js": "u"})
-    source = write_tree(tmp_path / "src", {"index.html": "home"})
-    (source / "jquery.js").symlink_to(shared / "jquery.js")
-    (source / "js").symlink_to(shared, target_is_directory=True)
+def test_symlinks_inside_the_folder_are_followed(s3, tmp_path):
+    source = write_tree(tmp_path / "src", {"index.html": "home", "_shared/jquery.js": "jq", "_shared/sub/util.js": "u"})
+    (source / "jquery.js").symlink_to(source / "_shared" / "jquery.js")
+    (source / "js").symlink_to("_shared", target_is_directory=True)
     (source / "more").mkdir()
-    (source / "more" / "js").symlink_to(shared, target_is_directory=True)
+    (source / "more" / "js").symlink_to(source / "_shared", target_is_directory=True)
     report = publish(s3, source)
     assert report.ok
     assert keys(s3, "x/") == [
-        "x/index.html", "x/jquery.js", "x/js/jquery.js", "x/js/sub/util.js", "x/more/js/jquery.js", "x/more/js/sub/util.js",
+        "x/_shared/jquery.js", "x/_shared/sub/util.js", "x/index.html", "x/jquery.js",
+        "x/js/jquery.js", "x/js/sub/util.js", "x/more/js/jquery.js", "x/more/js/sub/util.js",
     ]
     assert s3.get_object(Bucket=BUCKET, Key="x/js/sub/util.js")["Body"].read() == b"u"
+
+
+@pytest.mark.parametrize("make_link", [
+    lambda source, secret: (source / "_static" / "app.js").symlink_to(secret / "token"),
+    lambda source, secret: (source / "_static" / "app.js").symlink_to("../../secret/token"),
+    lambda source, secret: (source / "etc").symlink_to(secret, target_is_directory=True),
+    lambda source, secret: (source / "_static" / "up").symlink_to("..", target_is_directory=True)
+    or (source / "_static" / "leak.js").symlink_to("up/../secret/token"),
+])
+def test_a_symlink_leaving_the_folder_stops_the_publish_before_anything_is_uploaded(s3, tmp_path, make_link):
+    secret = write_tree(tmp_path / "secret", {"token": "s3cr3t"})
+    source = write_tree(tmp_path / "src", {"index.html": "home", "_static/a.css": "a", "guide/b.html": "b"})
+    make_link(source, secret)
+    with pytest.raises(PublishError, match="lead outside it, and nothing was published"):
+        publish(s3, source)
+    assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
+
+
+def test_cli_names_the_links_that_leave_the_folder_and_uploads_nothing(cli, site, s3, tmp_path):
+    (site / "_static" / "key.pem").symlink_to("/etc/hostname")
+    result = cli(site, "--prefix", "/p/1.0")
+    assert result.exit_code == 1
+    assert "_static/key.pem" in result.output and "lead outside it" in result.output
+    assert "Traceback" not in result.output
+    assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
 
 
 def test_symlink_loop_is_reported_not_followed_forever(s3, tmp_path):
@@ -343,6 +368,8 @@ def test_cli_dry_run_prints_what_would_happen(cli, site, s3):
         (lambda tmp: [write_tree(tmp / "s", {"a.html": "a"}), "--prefix", "../up"], 2, "'..' segment"),
         (lambda tmp: [write_tree(tmp / "s", {"a.html": "a"}), "--jobs", "0"], 2, "--jobs"),
         (lambda tmp: [write_tree(tmp / "s", {"a.html": "a"}), "--delete"], 2, "--prefix / if the whole bucket"),
+        (lambda tmp: [write_tree(tmp / "s", {"a.html": "a"}), "--project", "p", "--version", "1.0", "--repo", "javascript:alert(1)"], 2, "http:// or https://"),
+        (lambda tmp: [write_tree(tmp / "s", {"a.html": "a"}), "--project", "p", "--version", "1.0", "--repo", "data:text/html,x"], 2, "http:// or https://"),
     ],
 )
 def test_cli_refuses_bad_arguments_with_exit_2(cli, tmp_path, make_args, code, message):

@@ -136,3 +136,41 @@ def test_typing_in_the_landing_page_search_box_and_following_a_result_lands_on_t
         assert problems == []
     finally:
         context.close()
+
+
+def test_readers_cycling_through_projects_over_http_run_one_build_at_a_time(moto_server, server_s3, gunicorn_factory, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app.portal.index import record_version, update_index
+    from app.publishing.run import PublishOptions, publish_tree
+    from app.search.publish import SearchIndexer
+
+    bucket = f"search-cycle-{uuid.uuid4().hex[:8]}"
+    server_s3.create_bucket(Bucket=bucket)
+    site = write_site(tmp_path / "site", {"index.html": ("Hello", [("", "", "hello world of docs")])})
+    projects = [f"p{n}" for n in range(5)]
+    for project in projects:
+        for version in ("1.0", "2.0"):
+            report = publish_tree(server_s3, bucket, str(site), f"{project}/{version}/", PublishOptions(jobs=2, indexers=(SearchIndexer(),)))
+            assert report.ok
+            update_index(server_s3, bucket, "", record_version(project, version, {}, {"size": 1, "files": 1}))
+    server = gunicorn_factory(bucket, env={"DOCS_SEARCH_PROJECT_INDEXES": "1", "DOCS_SEARCH_BUILDS": "1",
+                                           "DOCS_SEARCH_BUILD_WAIT": "0.2", "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "8"})
+
+    def search(project):
+        response = requests.get(f"{server.url}/_/api/search", params={"q": "hello", "project": project, "version": "all"}, timeout=30)
+        return response.status_code, response.headers.get("Retry-After")
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(search, projects * 6))
+    assert {status for status, _ in answers} <= {200, 503}
+    assert all(retry == "5" for status, retry in answers if status == 503)
+
+    in_flight = peak = 0
+    for line in server.log().splitlines():
+        if "search: building the index for project/" in line:
+            in_flight += 1
+            peak = max(peak, in_flight)
+        elif "search: index for project/" in line:
+            in_flight -= 1
+    assert peak == 1

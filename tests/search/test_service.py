@@ -67,3 +67,31 @@ def test_a_failed_build_is_retried_and_leaves_none_until_then(monkeypatch):
 
     assert service.index(DEFAULT_SCOPE, sources()) is None
     assert service._slots[DEFAULT_SCOPE].retry_at is not None
+
+
+def test_readers_cycling_through_projects_never_run_more_builds_than_the_bound():
+    release = threading.Event()
+    lock = threading.Lock()
+    running, peak, loads = [0], [0], []
+
+    def load(source):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+            loads.append(source.project)
+        release.wait(10)
+        with lock:
+            running[0] -= 1
+        return ENTRIES
+
+    service = SearchService(load, build_wait=0.05, project_indexes=1, max_builds=1)
+    answers = [service.index(("project", f"p{n % 4}"), sources(project=f"p{n % 4}")) for n in range(12)]
+
+    assert answers == [None] * 12  # a 503 for the reader, never another build
+    assert loads == ["p0"] and peak[0] == 1
+    release.set()
+    for _ in range(500):
+        if service.index(("project", "p1"), sources(project="p1")) is not None:
+            break
+        threading.Event().wait(0.01)
+    assert peak[0] == 1 and loads[:2] == ["p0", "p1"]

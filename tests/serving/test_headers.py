@@ -7,6 +7,7 @@ import pytest
 from app.serving.headers import (
     NOT_MODIFIED_HEADERS,
     conditional_params,
+    date_precondition_status,
     is_etag_list,
     is_if_range_satisfied,
     precondition_status,
@@ -162,3 +163,20 @@ CURRENT = {"etag": '"abc"'}
 )
 def test_entity_tag_conditions_decide_with_if_match_first_strong_then_if_none_match_weak(headers, s3_headers, expected):
     assert precondition_status(headers, s3_headers) == expected
+
+
+MODIFIED = "Tue, 01 Dec 2026 10:00:00 GMT"
+
+
+@pytest.mark.parametrize("request_headers, expected", [
+    ({}, None),
+    ({"If-Modified-Since": MODIFIED}, 304),
+    ({"If-Modified-Since": "Tue, 01 Dec 2026 09:59:59 GMT"}, None),
+    ({"If-Modified-Since": MODIFIED, "If-None-Match": '"other"'}, None),  # the tag condition overrides the date
+    ({"If-Modified-Since": "not a date"}, None),
+    ({"If-Unmodified-Since": "Tue, 01 Dec 2026 09:59:59 GMT"}, 412),
+    ({"If-Unmodified-Since": MODIFIED}, None),
+    ({"If-Unmodified-Since": "Tue, 01 Dec 2026 09:59:59 GMT", "If-Match": '"x"'}, None),
+])
+def test_date_conditions_decided_here_follow_rfc_9110(request_headers, expected):
+    assert date_precondition_status(request_headers, {"last-modified": MODIFIED}) == expected

@@ -9,6 +9,9 @@ from urllib.parse import parse_qs, unquote, urljoin, urlsplit
 import pytest
 import requests
 
+from tests.ops.conftest import parse_metrics
+from tests.servers import raw_request
+
 from tests.website.conftest import (
     ARTIFACTS, BIG, GUIDE_404, PREFIX, REDIRECT_OBJECTS, ROOT_404, WEIRD_NAMES, put,
 )
@@ -135,6 +138,29 @@ def test_cached_error_document_that_disappears_is_looked_up_again(site_bucket, s
 
     response = client.get(f"/docs/{folder}x.html", headers=HTML)
     assert (response.status_code, response.data) == (404, ROOT_404)
+
+
+def s3_calls(server):
+    """Return how many S3 calls the server has counted (its /_/metrics), every operation and outcome."""
+    status, _, body = raw_request(server, "/_/metrics")
+    assert status == 200
+    return sum(value for (name, _), value in parse_metrics(body.decode()).items() if name == "docs_proxy_s3_requests_total")
+
+
+@pytest.mark.parametrize("depth, budget, body", [("8", "12", ROOT_404), ("64", "4", b"<Code>NoSuchKey</Code>")])
+def test_a_deep_missing_path_costs_a_bounded_number_of_s3_calls(gunicorn_factory, site_bucket, depth, budget, body):
+    server = gunicorn_factory(site_bucket, env={
+        "S3_PREFIX": PREFIX, "DOCS_ERROR_DOCUMENT": "404.html", "WEB_CONCURRENCY": "1", "DOCS_CACHE": "off",
+        "DOCS_ERROR_DOCUMENT_DEPTH": depth, "DOCS_FALLBACK_S3_CALLS": budget,
+    })
+    assert get(server, "/docs/warm/missing.html", headers=HTML).status_code == 404  # the portal's catalog, once
+    before = s3_calls(server)
+
+    response = get(server, "/docs/" + "d/" * 480 + "missing.html", headers=HTML)
+
+    assert response.status_code == 404 and body in response.content
+    # The page's own GET, then at most the budget: not one call per level (486 before).
+    assert s3_calls(server) - before <= 1 + int(budget)
 
 
 # Redirect objects
@@ -368,3 +394,36 @@ def signature_for(location, expires):
     auth = S3SigV4QueryAuth(Credentials("testing", "testing"), "s3", "us-east-1", expires=expires)
     auth.add_auth(request)
     return parse_qs(urlsplit(request.url).query)["X-Amz-Signature"][0]
+
+
+def test_listings_never_tell_how_many_entries_are_hidden(server_s3, gunicorn_factory, tmp_path):
+    import subprocess
+
+    bucket = f"listing-hidden-{uuid.uuid4().hex[:8]}"
+    server_s3.create_bucket(Bucket=bucket)
+    for key in ("files/a1/x", "files/a2/x", "files/a3/x", "files/b.txt", "files/c.txt", "files/d.txt", "files/e.txt",
+                "files/only/h1/x", "files/only/h2/x"):
+        server_s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    line = subprocess.run(["htpasswd", "-nbB", "-C", "4", "bob", "builder"], capture_output=True, text=True, check=True).stdout
+    (tmp_path / "htpasswd").write_text(line)
+    rules = 'default = "public"\n' + "".join(
+        f'[[rule]]\npath = "files/{folder}/"\nusers = ["bob"]\n' for folder in ("a1", "a2", "a3", "only/h1", "only/h2"))
+    (tmp_path / "rules.toml").write_text(rules)
+    server = gunicorn_factory(bucket, env={
+        "DOCS_LISTING_PREFIXES": "files/", "DOCS_LISTING_PAGE_SIZE": "3", "DOCS_AUTH": "basic",
+        "DOCS_AUTH_HTPASSWD": str(tmp_path / "htpasswd"), "DOCS_ACCESS_RULES": str(tmp_path / "rules.toml"),
+        "WEB_CONCURRENCY": "1",
+    })
+    json_accept = {"Accept": "application/json"}
+
+    first = get(server, "/docs/files/", headers=json_accept).json()
+    assert [entry["name"] for entry in first["entries"]] == ["b.txt", "c.txt", "d.txt"]
+    second = get(server, "/docs/files/" + first["next"].removeprefix("./"), headers=json_accept).json()
+    assert [entry["name"] for entry in second["entries"]] == ["only/", "e.txt"] and second["next"] is None
+    # A folder of hidden entries only answers as one that does not exist, with or without its slash.
+    for path in ("/docs/files/only/", "/docs/files/only"):
+        hidden, missing = get(server, path, headers=json_accept), get(server, path.replace("only", "nope"), headers=json_accept)
+        assert (hidden.status_code, hidden.content.replace(b"only", b"nope")) == (missing.status_code, missing.content)
+        assert hidden.status_code == 404
+    bob = get(server, "/docs/files/", headers=json_accept, auth=("bob", "builder")).json()
+    assert [entry["name"] for entry in bob["entries"]] == ["a1/", "a2/", "a3/"]

@@ -79,6 +79,19 @@ def test_error_document_candidates_go_up_to_the_docs_root(path, candidates):
 
 
 @pytest.mark.parametrize(
+    "path, depth, candidates",
+    [
+        ("a/b/c/d.html", 2, ["a/b/404.html", "a/404.html", "404.html"]),
+        ("a/b/c/d.html", 0, ["404.html"]),
+        ("a/b.html", 8, ["a/404.html", "404.html"]),
+        ("d/" * 480 + "x.html", 3, ["d/d/d/404.html", "d/d/404.html", "d/404.html", "404.html"]),
+    ],
+)
+def test_error_document_candidates_stop_at_the_depth_bound_nearest_the_root(path, depth, candidates):
+    assert candidate_paths(path, "404.html", depth) == candidates
+
+
+@pytest.mark.parametrize(
     "accept, html",
     [
         ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", True),
