@@ -280,6 +280,8 @@ def record_preview(project, name, expires, metadata, stats):
         old = entry["versions"].get(name)
         if old is not None and not old.get("preview"):
             raise BadName(f"{name!r} is a published version of {project}, not a preview; choose another preview name")
+        if metadata.get("hub"):
+            entry["hub"] = True
         entry["versions"][name] = {
             "published": now_iso(),
             "commit": metadata.get("commit") or "",

@@ -9,6 +9,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 
+from ..portal.catalog import is_web_link
+
 MAX_KEY_BYTES = 1024  # S3's limit on an object key, in UTF-8 bytes.
 RESERVED_PREFIX = ".docs-"  # docs-proxy's own records (app/serving/keys.py): never uploaded, never served.
 
@@ -130,6 +132,7 @@ class UploadOptions:
     alias: tuple = ()
     hidden: bool = False
     include_hidden: bool = False
+    hub: bool = False
     metadata: dict = None
     tags: tuple = ()
     expires: timedelta = None
@@ -142,7 +145,7 @@ class UploadOptions:
 
 def parse_options(args, preview=False, default_expires="14d"):
     """Return the ``UploadOptions`` of a request's query parameters (a multi-dict), refusing unknown ones."""
-    known = {"alias", "hidden", "include-hidden", "tag", *METADATA_OPTIONS} | ({"expires"} if preview else set())
+    known = {"alias", "hidden", "include-hidden", "hub", "tag", *METADATA_OPTIONS} | ({"expires"} if preview else set())
     unknown = sorted(set(args.keys()) - known)
     if unknown:
         raise BadOption(f"unknown option {unknown[0]!r}; options are {', '.join(sorted(known))}")
@@ -152,6 +155,9 @@ def parse_options(args, preview=False, default_expires="14d"):
             raise BadOption(f"{name} is given {len(values)} times")
     if preview and (args.get("alias") or "hidden" in args):
         raise BadOption("a preview is never an alias target and always unlisted: alias and hidden do not apply")
+    if "repo" in args and not is_web_link(args["repo"]):
+        # The portal and the hub link to it: a javascript: or data: URL would run in readers' browsers.
+        raise BadOption(f"repo={args['repo']!r} must be an http:// or https:// URL")
     expires = None
     if preview:
         try:
@@ -162,6 +168,7 @@ def parse_options(args, preview=False, default_expires="14d"):
         alias=tuple(args.getlist("alias")),
         hidden=parse_flag("hidden", args["hidden"]) if "hidden" in args else False,
         include_hidden=parse_flag("include-hidden", args["include-hidden"]) if "include-hidden" in args else False,
+        hub=parse_flag("hub", args["hub"]) if "hub" in args else False,
         metadata={name: args[name] for name in METADATA_OPTIONS if name in args},
         tags=tuple(args.getlist("tag")),
         expires=expires,

@@ -149,7 +149,7 @@ def publish_staged(s3, bucket, key_prefix, sources, keep=()):
 
 def list_in_portal(s3, bucket, prefix, project, name, options, stats, preview, expires_at):
     """Record the publish in the portal index (and pin ``options.alias``); return the pinned aliases."""
-    metadata = {**options.metadata, "hidden": options.hidden}
+    metadata = {**options.metadata, "hidden": options.hidden, "hub": options.hub}
     if options.tags:
         metadata["tags"] = list(options.tags)
     if preview:

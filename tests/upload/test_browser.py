@@ -7,6 +7,7 @@ and ``docs/images/upload-diff.png`` were made.
 import os
 
 import pytest
+import requests
 from playwright.sync_api import expect
 
 from tests.servers import TIMEOUT_MS
@@ -59,5 +60,34 @@ def test_a_reader_sees_previews_apart_and_follows_what_changed_into_a_page(brows
         tab.wait_for_url(f"{site.url}/docs/handbook/1.1.0/expenses.html")
         expect(tab.locator("p")).to_have_text("Claims by Thursday")
         assert problems == []
+    finally:
+        context.close()
+
+
+def test_a_preview_with_the_hub_on_shows_its_preview_notice(browser, site):
+    token = site.token(projects=("hubbed",), actions=("publish", "preview"))
+    pages = {"index.html": html_page("Hubbed", "Home"), "guide.html": html_page("Guide", "Steps")}
+    assert site.put("hubbed", "1.0.0", make_tar(pages), token, params={"hub": "1"}).status_code == 201
+    preview = site.put("hubbed", "pr-7", make_tar(pages), token, kind="previews", params={"expires": "3d", "hub": "1"})
+    assert preview.status_code == 201, preview.text
+    context_api = requests.get(f"{site.url}/_/hub/api/hubbed/pr-7", params={"page": "guide.html"}, timeout=10).json()
+    assert context_api["version"]["notice"] == "preview"
+    assert context_api["version"]["expires"] == preview.json()["expires"]
+    assert [entry["name"] for entry in context_api["versions"]][0] == "pr-7"  # shown as the current one only
+
+    context = browser.new_context(viewport={"width": 1100, "height": 700}, service_workers="block")
+    context.set_default_timeout(TIMEOUT_MS)
+    tab = context.new_page()
+    try:
+        tab.goto(f"{site.url}/docs/hubbed/pr-7/guide.html")
+        banner = tab.locator('[data-docs-hub="banner"]')
+        expect(banner).to_contain_text("You are reading pr-7, a preview: a temporary build, deleted after "
+                                       + preview.json()["expires"][:10])
+        expect(banner).to_have_class("docs-hub-banner docs-hub-preview")
+        expect(banner.locator("a")).to_have_attribute("href", "/docs/hubbed/1.0.0/guide.html")
+        screenshot(tab, "upload-preview-notice.png")
+        tab.goto(f"{site.url}/docs/hubbed/1.0.0/guide.html")
+        expect(tab.locator(".docs-hub-button[aria-controls=docs-hub-menu]")).to_have_text("hubbed 1.0.0 ▾")
+        expect(tab.locator('[data-docs-hub="banner"]')).to_have_count(0)
     finally:
         context.close()
