@@ -111,6 +111,7 @@ def test_options_are_named_like_the_cli_and_need_their_actions():
     assert options.actions == ("alias",)
     assert parse_options(MultiDict([("hidden", "1")])).actions == ("hide",)
     assert parse_options(MultiDict([("hidden", "0")])).actions == ()
+    assert parse_options(MultiDict([("hub", "1"), ("repo", "https://git.example/payments")])).hub is True
     assert parse_options(MultiDict(), preview=True).expires == timedelta(days=14)
     assert parse_options(MultiDict([("expires", "2h")]), preview=True).expires == timedelta(hours=2)
 
@@ -122,6 +123,9 @@ def test_options_are_named_like_the_cli_and_need_their_actions():
     ([("hidden", "maybe")], False),
     ([("expires", "forever")], True),
     ([("alias", "stable")], True),
+    ([("repo", "javascript:alert(1)")], False),
+    ([("repo", "data:text/html,x")], False),
+    ([("hub", "perhaps")], False),
 ])
 def test_unknown_or_bad_options_are_refused(args, preview):
     with pytest.raises(BadOption):
