@@ -7,11 +7,10 @@ version then holds exactly the archive's files; the portal step is the one the C
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import quote
 from dataclasses import replace
 
 from botocore.exceptions import BotoCoreError, ClientError
-from flask import current_app, request
+from flask import current_app
 
 from ..errors import DocsError
 from ..portal import get_index_cache
@@ -24,6 +23,7 @@ from ..portal.index import (
     record_version,
     remove_version,
 )
+from ..portal.views import docs_url
 from ..portal.versions import BadName, check_project_name, check_version_name
 from ..publishing import get_indexers
 from ..publishing.policy import suggest_redirects
@@ -104,7 +104,7 @@ def publish_upload(project, name, options, body, kind, length=None, preview=Fals
     summary = {
         "project": project,
         "preview" if preview else "version": name,
-        "url": f"{request.script_root}/docs/{quote(project)}/{quote(name)}/",
+        "url": docs_url(project, name, ""),
         "created": not existed,
         "files": stats["files"],
         "uploaded": len(report.uploaded),
