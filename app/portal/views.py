@@ -18,7 +18,7 @@ from ..publishing.run import format_bytes
 from ..s3 import get_s3
 from ..serving import hooks, keys
 from ..website.listing import is_listed
-from . import get_catalog
+from . import get_catalog, get_index_cache
 from .catalog import BadIndex, groups, metadata_for
 from .diff import NoManifest, diff_manifests, read_version_manifest
 from .versions import parse_version, resolve_aliases, resolve_name
@@ -63,6 +63,11 @@ def mark_preview(response):
     if not path or "/" not in path or response.status_code >= 400:
         return response
     project_name, version_name = path.split("/", 2)[:2]
+    known = get_index_cache().catalog
+    if known is not None and known.source != "index":
+        # Previews are recorded only in the portal index; a bucket without one (listed instead) has none,
+        # and must not be listed again per TTL for this header's sake.
+        return response
     catalog = catalog_or_none()
     project = catalog and catalog.by_name.get(project_name)
     version = project and project.by_name.get(version_name)
