@@ -4,10 +4,26 @@ Every setting can be overridden on the command line or with GUNICORN_CMD_ARGS; t
 operators tune most also read an environment variable.
 """
 
-import logging
 import os
-import signal
 import sys
+
+# The serving engine (docs/architecture.md, "Serving engine"): gevent, a greenlet per connection, unless
+# GUNICORN_WORKER_CLASS=gthread asks for the threaded worker of before. gevent must patch the standard
+# library before anything imports urllib3 or botocore (they keep references to ssl's classes), and
+# this file runs in the master before on_starting imports the app: so here, first.
+# Only where gunicorn itself reads this file (`gunicorn ...` or `python -m gunicorn ...`): a test or a
+# tool that reads it must not have its own threads turned into greenlets.
+ENGINE = os.environ.get("GUNICORN_WORKER_CLASS", "").strip() or "gevent"
+PATCHES = ENGINE == "gevent" and "gunicorn" in (
+    os.path.basename(sys.argv[0]), os.path.basename(os.path.dirname(sys.argv[0]))
+)
+if PATCHES:
+    from gevent import monkey
+
+    monkey.patch_all()
+
+import logging  # noqa: E402
+import signal  # noqa: E402
 
 # The variables below are declared in app/ops/server.py (GUNICORN_SETTINGS) with their defaults;
 # a bad value falls back to the default only until on_starting stops gunicorn with a message naming it.
@@ -16,20 +32,25 @@ from app.ops.server import gunicorn_setting  # noqa: E402
 bind = gunicorn_setting("DOCS_BIND")
 
 
-# Threaded workers: a slow download holds one thread, not a whole worker process.
-worker_class = "gthread"
+# gevent: a slow download holds a greenlet (a few KiB) and one chunk, so 1,000 of them leave pages fast
+# (bench/slow_bench.py). gthread (the engine before issue 20): a slow download holds a thread.
+# An unknown name stops gunicorn in on_starting with a message.
+worker_class = {"gevent": "app.ops.worker.DocsWorker", "gthread": "gthread"}.get(ENGINE, "gthread")
 workers = gunicorn_setting("WEB_CONCURRENCY") or os.cpu_count() or 2
-# 16: in bench/, 32 threads per worker lost 10-25% of small-page throughput to GIL contention,
-# and 2 workers x 16 threads still stream 32 downloads at once on 2 cores. Raise it for many slow readers.
+# gthread only (gevent ignores it).
 threads = gunicorn_setting("GUNICORN_THREADS")
-# Connections accepted per worker beyond its busy threads wait in that worker's queue.
-worker_connections = 1000
+# gevent: open connections per worker (downloads, pages, idle kept-alive ones); one more is answered
+# 503 with Retry-After at once. The server's capacity is WEB_CONCURRENCY x this.
+# gthread: connections accepted beyond its busy threads wait in that worker's queue.
+worker_connections = gunicorn_setting("GUNICORN_WORKER_CONNECTIONS")
 
-# The gthread main loop heartbeats independently of request threads, so long downloads do not
-# trip this; it only catches a worker that is stuck as a whole.
+# Both engines' main loops heartbeat independently of the downloads, so long downloads do not trip
+# this; it only catches a worker that is stuck as a whole (under gevent: a loop blocked 60 s).
 timeout = 60
 # SIGTERM: stop accepting, let in-flight downloads finish for this long, then stop.
 graceful_timeout = gunicorn_setting("GUNICORN_GRACEFUL_TIMEOUT")
+# Also, under gevent, how long a client may take to send a request head, and how long an idle
+# connection stays open: slow-header and idle connections are closed after 5 s.
 keepalive = 5
 
 # Each worker gets its own listening socket (SO_REUSEPORT), so the kernel spreads new connections
@@ -120,6 +141,7 @@ def post_fork(server, worker):
     with many threads each streaming 1 MiB chunks a worker's RSS grew ~50 MB under the load test
     and stayed there; with two arenas it grew ~10 MB. Python threads take turns on the GIL anyway.
     """
+    raise_open_files_limit(4 * worker_connections + 256)
     if "MALLOC_ARENA_MAX" in os.environ:
         return
     try:
@@ -129,6 +151,20 @@ def post_fork(server, worker):
         libc.mallopt(M_ARENA_MAX, 2)
     except (OSError, AttributeError):
         pass  # not glibc: nothing to tune
+
+
+def raise_open_files_limit(wanted):
+    """Raise this process's soft limit on open files towards ``wanted`` (never above the hard limit).
+
+    Under gevent each connection is a client socket and, while it downloads, an S3 socket: 1,000
+    connections need ~2,000 descriptors, past the 1,024 that systemd and many shells give by default.
+    """
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def quit_without_deadlock(worker):
@@ -166,7 +202,12 @@ def post_worker_init(worker):
     # The app's logger otherwise inherits the root logger's WARNING and drops its INFO lines
     # (a missing page, for one); it follows gunicorn's --log-level instead.
     logging.getLogger("app").setLevel(worker.log.error_log.level)
-    quit_without_deadlock(worker)
+    if ENGINE != "gevent":
+        quit_without_deadlock(worker)
+        # gevent's worker handles SIGQUIT in a greenlet (no lock to deadlock on) and closes its
+        # listeners itself when it stops accepting; only SIGINT is left to the master, below.
+    else:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     set_accept_enabled = getattr(worker, "set_accept_enabled", None)
     if set_accept_enabled is None:
         return

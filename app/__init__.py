@@ -23,7 +23,8 @@ def load_config(app, test_config=None):
 def config_problem(environ, threads=None):
     """Return why the configuration in ``environ`` cannot serve ``threads`` threads, or ``None``.
 
-    ``threads`` defaults to what ``GUNICORN_THREADS`` in ``environ`` asks gunicorn for.
+    ``threads`` defaults to what ``GUNICORN_THREADS`` in ``environ`` asks gunicorn for; it matters
+    only for the gthread engine.
     """
     from .ops.server import check_gunicorn, gunicorn_setting
 
@@ -33,6 +34,9 @@ def config_problem(environ, threads=None):
         settings.run_checks(values)
     except config.ConfigError as error:
         return str(error)
+    if gunicorn_setting("GUNICORN_WORKER_CLASS", environ) != "gthread":
+        # gevent: a download beyond the pool opens its own S3 connection; the pool keeps the most recent ones.
+        return None
     if threads is None:
         threads = gunicorn_setting("GUNICORN_THREADS", environ)
     if values["S3_MAX_POOL_CONNECTIONS"] < threads:
@@ -63,10 +67,11 @@ def create_app(test_config=None, defer_config_error=False):
         app.extensions[settings.CHECKED] = settings.run_checks(app.config, lenient=True)
         app.extensions[CONFIG_ERROR] = error
 
-    from . import access, cache, errors, hosts, hub, ops, portal, publishing, s3, search, serving, upload, website
+    from . import access, cache, cli, errors, hosts, hub, ops, portal, publishing, s3, search, serving, upload, website
 
     s3.init_app(app)
     errors.init_app(app)
+    cli.init_app(app)
     # Order matters: serving creates the request-path hooks that later packages register into
     # (docs/architecture.md), and each hook list runs in registration order; hosts sends a request
     # on the wrong host away before access control looks at it.

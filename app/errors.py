@@ -17,30 +17,13 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import RequestRedirect
 from werkzeug.http import HTTP_STATUS_CODES
 
+from .exceptions import BadPath, DocsError, error_status, is_missing  # noqa: F401  (their home before app/exceptions.py)
 from .serving.headers import ERROR_HEADERS, NOT_MODIFIED_HEADERS, select_headers
-from .serving.keys import BadPath
-from .s3 import RAW_ERROR_BODY, FirstByteDeadlineExceeded
+from .s3 import RAW_ERROR_BODY, FirstByteDeadlineExceeded, get_s3
 
 
 # A missing page, a failed precondition or a range past the end is what readers ask for, not trouble.
 ROUTINE_S3_ERRORS = (404, 412, 416)
-
-
-class DocsError(Exception):
-    """A refusal any package can raise; ``handle_docs_error`` turns it into a plain-text response.
-
-    Subclasses (access control's 401/403, the portal's, ...) set ``status`` and may carry ``headers``
-    (``WWW-Authenticate``, ``Cache-Control``, ``Location``); the reason is said to the client.
-    """
-
-    status = 400
-
-    def __init__(self, reason, status=None, headers=None):
-        super().__init__(reason)
-        self.reason = reason
-        if status is not None:
-            self.status = status
-        self.headers = list(headers or [])
 
 
 # The body S3 answers a failed precondition with: a refusal looks the same whether S3, the serving
@@ -91,11 +74,6 @@ def plain(status, text, headers=None):
     return response
 
 
-def error_status(error):
-    """Return the HTTP status S3 answered with for a ``ClientError``."""
-    return error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 502
-
-
 def handle_client_error(error):
     """Pass S3's error through: its status, its XML body and its content type (a 304 stays a 304)."""
     status = error_status(error)
@@ -115,10 +93,39 @@ def handle_client_error(error):
         g.get("s3_key"),
         f" (request id {request_id})" if request_id else "",
     )
+    missing_page = status in (403, 404) and g.get("s3_key") is not None
     if status == 404 and code in ("NoSuchKey", ""):
-        return no_such_key(g.get("s3_key"))
-    body = response.get(RAW_ERROR_BODY, b"")
-    return Response(body, status=status, headers=select_headers(headers, ERROR_HEADERS))
+        answer = no_such_key(g.get("s3_key"))
+    else:
+        body = response.get(RAW_ERROR_BODY, b"")
+        if missing_page and request.method == "HEAD" and not body:
+            headers, body = get_error_answer(headers, body)
+        # On HEAD, werkzeug sends the headers of this body (its type and length) and leaves the body out.
+        answer = Response(body, status=status, headers=select_headers(headers, ERROR_HEADERS))
+    if missing_page:
+        # A browser asking for the same missing page gets an HTML page (app/website): caches must tell them apart.
+        answer.headers["Vary"] = "Accept"
+    return answer
+
+
+def get_error_answer(headers, body):
+    """Return the headers and body S3 answers a GET of the missing key with, for a HEAD to tell the same.
+
+    S3 answers a HEAD error without a body, so without this a HEAD would announce another type and
+    length than its GET (RFC 9110 9.3.2). One more S3 call, only for a HEAD S3 refuses with 403 (a
+    missing key without ``s3:ListBucket``); a 404 is answered with the same bytes for both anyway.
+    """
+    key = g.get("s3_key")
+    if key is None:
+        return headers, body
+    try:
+        found = get_s3().get_object(Bucket=current_app.config["S3_BUCKET"], Key=key)
+    except ClientError as error:
+        return error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {}), error.response.get(RAW_ERROR_BODY, b"")
+    except BotoCoreError:
+        return headers, body
+    found["Body"].close()  # appeared in between: the HEAD's own answer stands
+    return headers, body
 
 
 def handle_botocore_error(error):
@@ -134,13 +141,8 @@ def handle_botocore_error(error):
     return plain(502, "Bad Gateway: S3 could not be reached.")
 
 
-def handle_bad_path(error):
-    """Refuse a path that cannot name a document, saying why."""
-    return plain(error.status, f"{error.status} {HTTP_STATUS_CODES[error.status]}: {error.reason}.")
-
-
 def handle_docs_error(error):
-    """Answer a ``DocsError`` with its status, reason and headers."""
+    """Answer a ``DocsError`` (``BadPath`` among them) with its status, reason and headers."""
     if isinstance(error, NotFound):
         return no_such_key(g.get("s3_key"))
     return plain(error.status, f"{error.status} {HTTP_STATUS_CODES[error.status]}: {error.reason}.", error.headers)
@@ -179,7 +181,6 @@ def init_app(app):
     """Register the error handlers on ``app``."""
     app.register_error_handler(ClientError, handle_client_error)
     app.register_error_handler(BotoCoreError, handle_botocore_error)
-    app.register_error_handler(BadPath, handle_bad_path)
     app.register_error_handler(DocsError, handle_docs_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     # Registered before every package's hooks, so it runs after theirs (Flask runs them in reverse).

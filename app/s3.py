@@ -1,11 +1,13 @@
 """The S3 client: one per process, built by ``create_app`` after gunicorn forks, shared by threads."""
 
 import email.utils
+import functools
 import time
 from datetime import datetime, timezone
 
 import boto3
 import botocore
+import botocore.loaders
 import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError
@@ -18,15 +20,17 @@ ADDRESSING_STYLES = ("auto", "path", "virtual")
 
 # The S3 client's settings (config.py describes a ``Setting``); every package reads the bucket and prefix.
 SETTINGS = (
-    Setting("S3_BUCKET", None, text, "bucket to serve; required (`make run` without it serves the embedded sample)", "docs"),
+    Setting("S3_BUCKET", None, text, "bucket to serve; required (`make run` without it serves its local bucket of sample projects)", "docs"),
     Setting("S3_PREFIX", "", prefix, "key prefix that `/docs/` maps to; empty or ending in `/`", "sites/"),
     Setting("S3_ENDPOINT_URL", None, text, "S3-compatible endpoint (MinIO, Ceph, moto server, ...); unset: AWS",
             "http://minio.internal:9000"),
     Setting("S3_REGION", None, text, "region; unset: `AWS_REGION`, then `AWS_DEFAULT_REGION`, then boto3's", "eu-west-1"),
     Setting("S3_ADDRESSING_STYLE", "auto", choice(*ADDRESSING_STYLES), "`auto`, `path` or `virtual`", "path"),
-    # Four times gunicorn's default 16 threads: no thread ever waits for a connection.
+    # gthread: four times its default 16 threads, so no thread ever waits for a connection. gevent: the
+    # idle connections kept for reuse; a download beyond them opens its own, closed after use.
     Setting("S3_MAX_POOL_CONNECTIONS", 64, number(int, 1, 10_000),
-            "S3 connections kept per worker process; must be >= `GUNICORN_THREADS`", "32"),
+            "idle S3 connections kept per worker process for reuse (gevent opens more while more downloads "
+            "run); with `GUNICORN_WORKER_CLASS=gthread` it must be >= `GUNICORN_THREADS`", "32"),
     Setting("S3_CONNECT_TIMEOUT", 5.0, number(float, 0.01), "seconds to connect to S3 before giving up (then `504`)", "2.5"),
     Setting("S3_READ_TIMEOUT", 30.0, number(float, 0.01), "seconds to wait for S3 to send the next bytes (then `504`)", "10"),
     Setting("S3_MAX_ATTEMPTS", 3, number(int, 1, 20),
@@ -171,11 +175,25 @@ def parse_timestamp(value):
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
+@functools.cache
+def shared_loader():
+    """Return the process's one botocore data loader: the service models are read-only JSON, parsed once.
+
+    A fresh session per client would parse the S3 model again (about 0.15 s, ten times the rest of
+    building a client) at every create_app: the test suite builds thousands of apps.
+    """
+    return botocore.loaders.create_loader()
+
+
 def create_client(config):
     """Return a new S3 client for ``config``; credentials come from boto3's own chain."""
     core_session = botocore.session.get_session()
+    loader = shared_loader()
+    core_session.register_component("data_loader", loader)
     core_session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse_timestamp)
     session = boto3.session.Session(botocore_session=core_session)
+    # boto3 appends its own data folder to the loader's search paths for every session: keep one copy.
+    loader.search_paths[:] = list(dict.fromkeys(loader.search_paths))
     client = session.client(
         "s3",
         region_name=config["S3_REGION"],

@@ -15,7 +15,7 @@ def setting_modules():
     Imported here, when called, not when ``app`` is imported (gunicorn's master imports ``app``
     before ``gunicorn.conf.py`` has prepared the metrics directory).
     """
-    from . import s3
+    from . import devserver, s3
     from .access import settings as access
     from .cache import settings as cache
     from .hosts import settings as hosts
@@ -43,12 +43,13 @@ def setting_modules():
         ("Upload API", upload),
         ("Operations", ops),
         ("gunicorn (read by gunicorn.conf.py, not the app)", server),
+        ("make run's local S3 (read by app/devserver.py, not the app)", devserver),
     )
 
 
 def table(module):
-    """Return the settings a module declares: ``SETTINGS``, or gunicorn's ``GUNICORN_SETTINGS``."""
-    return getattr(module, "SETTINGS", None) or module.GUNICORN_SETTINGS
+    """Return the settings a module declares: ``SETTINGS``, gunicorn's ``GUNICORN_SETTINGS`` or make run's ``LOCAL_SETTINGS``."""
+    return getattr(module, "SETTINGS", None) or getattr(module, "GUNICORN_SETTINGS", None) or module.LOCAL_SETTINGS
 
 
 def app_settings():

@@ -101,7 +101,9 @@ def bench(workdir, args):
             rounds = {name: [] for name in urls}
             pids = [process.pid, *child_pids(process.pid)]
             for number in range(args.rounds):
-                for name, url in urls.items():
+                # Alternating which page goes first, so neither always meets the load the other left behind.
+                order = list(urls.items()) if number % 2 == 0 else list(urls.items())[::-1]
+                for name, url in order:
                     before = cpu_seconds(pids)
                     run = run_wrk(url, args.duration, args.connections, args.threads, close=False)
                     # Server CPU per request: far steadier than requests/s on a shared machine.

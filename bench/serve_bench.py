@@ -68,6 +68,8 @@ def parse_args(argv=None):
                         help="backend sends x-amz-checksum-crc32 on whole-object GETs, as S3 does")
     parser.add_argument("--app-env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra environment for gunicorn (repeatable), e.g. GUNICORN_THREADS=8")
+    parser.add_argument("--compare-engine", default="gthread",
+                        help="also measure the app under this GUNICORN_WORKER_CLASS in the same run ('' skips it)")
     parser.add_argument("--workdir", help="directory for the site and nginx prefixes (default: a temp dir)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     return parser.parse_args(argv)
@@ -575,6 +577,15 @@ def report(results, args, big_size):
             lines.append(f"{row['label']:<40}{fmt(row['mbps'], 0):>8}{fmt_ratio(ratio(row['mbps'], direct_mbps)):>11}"
                          f"{fmt(row['ttfb_ms'], 2):>10}{fmt(row['rss']['growth_mib']):>16}"
                          f"{fmt(row['cpu_s_per_gb'], 2):>10}")
+    if results.get("engine"):
+        other = results["engine"]
+        lines += ["", f"the app under the default engine against GUNICORN_WORKER_CLASS={args.compare_engine}, same run",
+                  f"{'metric':<38}{'default':>11}{args.compare_engine:>11}{'ratio':>10}"]
+        for label, get, digits in rows:
+            a, o = get(app), get(other)
+            lines.append(f"{label:<38}{fmt(a, digits):>11}{fmt(o, digits):>11}{fmt_ratio(ratio(a, o)):>10}")
+        lines.append(f"{'worker RSS growth MiB (' + big_label + ')':<38}{fmt(rss['growth_mib']):>11}"
+                     f"{fmt(other['big']['rss']['growth_mib']):>11}")
     passed = all(ok for _, _, ok in targets)
     return "\n".join(lines) + "\n", passed
 
@@ -635,6 +646,14 @@ def bench(workdir, args):
                                            gunicorn=app if name == "app" else None)
         results["app"]["worker_pids"] = app.worker_pids
         processes.stop(app.process)
+        if args.compare_engine:
+            # The same app under another engine (issue 20: gevent against the gthread of before).
+            other = Gunicorn(processes, workdir, endpoint, {**extra_env, "GUNICORN_WORKER_CLASS": args.compare_engine},
+                             label=args.compare_engine)
+            check_served(f"{other.url}/docs", site, big_size)
+            results["engine"] = measure_target(args.compare_engine, f"{other.url}/docs", args, big_size,
+                                               [other.process.pid, *other.worker_pids], gunicorn=other)
+            processes.stop(other.process)
         if args.sweep:
             results["sweep"] = run_sweep(processes, workdir, endpoint, args, big_size, extra_env)
     return results, big_size

@@ -1,6 +1,7 @@
 """Shared fixtures: fake AWS credentials, a mocked bucket, the app, real HTTP servers, and Chromium."""
 
 import os
+import uuid
 
 import boto3
 import pytest
@@ -12,6 +13,19 @@ from app import create_app
 from tests.servers import CHROMIUM, CHROMIUM_ARGS, FAKE_CREDENTIALS, TIMEOUT_MS, Gunicorn, s3_client
 
 BUCKET = "docs-bucket"
+
+
+def pytest_collection_modifyitems(items):
+    """Mark ``server`` every test that needs ``real_server``, directly or through any fixture it uses."""
+    for item in items:
+        if "real_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.server)
+
+
+@pytest.fixture(scope="session")
+def real_server():
+    """Request this from any fixture (or test) that starts a real server or process: its tests get the
+    ``server`` marker, and ``make test-unit`` (``-m "not server"``) leaves them out."""
 
 
 @pytest.fixture
@@ -29,6 +43,56 @@ def s3(aws_credentials):
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket=BUCKET)
         yield client
+
+
+class Bucket:
+    """A test's bucket: put objects into it, and record the S3 calls a client makes.
+
+    ``prefix`` goes before every key put; ``unique_folders`` puts each object in a new folder (for a
+    bucket that a whole module's tests share); ``defaults`` are put_object arguments every put uses.
+    """
+
+    def __init__(self, s3, name, prefix="", unique_folders=False, **defaults):
+        self.s3, self.name, self.prefix = s3, name, prefix
+        self.unique_folders, self.defaults = unique_folders, defaults
+
+    def put(self, key, body=b"", **extra):
+        """Put ``body`` at ``key`` (below the prefix, and a new folder if asked); return the key as given to S3."""
+        if self.unique_folders:
+            key = f"{uuid.uuid4().hex[:8]}/{key}"
+        self.s3.put_object(Bucket=self.name, Key=self.prefix + key, Body=body, **{**self.defaults, **extra})
+        return self.prefix + key
+
+    def calls(self, client=None):
+        """Return a list that gets ``(operation, key)`` for every S3 call ``client`` (this bucket's
+        client by default) makes from now on; presigning a URL is no call."""
+        return self._record(client, lambda operation, key: (operation, key))
+
+    def operations(self, client=None):
+        """Return a list that gets the operation name of every S3 call ``client`` makes from now on."""
+        return self._record(client, lambda operation, key: operation)
+
+    def _record(self, client, entry):
+        recorded = []
+
+        def record(model, params, context, **kwargs):
+            if not context.get("is_presign_request"):
+                recorded.append(entry(model.name, params.get("Key")))
+
+        (client or self.s3).meta.events.register("before-parameter-build.s3", record)
+        return recorded
+
+
+@pytest.fixture
+def bucket(s3):
+    """The mocked bucket ``BUCKET``, to put objects in and record S3 calls (see ``Bucket``)."""
+    return Bucket(s3, BUCKET)
+
+
+@pytest.fixture
+def put(bucket):
+    """Put an object into the test's bucket; return its key (``Bucket.put``)."""
+    return bucket.put
 
 
 @pytest.fixture
@@ -50,7 +114,7 @@ def client(app):
 
 
 @pytest.fixture(scope="session")
-def moto_server():
+def moto_server(real_server):
     """moto's S3 server on 127.0.0.1 (a free port), for tests over real HTTP."""
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -66,7 +130,7 @@ def server_s3(moto_server):
 
 
 @pytest.fixture
-def gunicorn_factory(moto_server, tmp_path):
+def gunicorn_factory(real_server, moto_server, tmp_path):
     """Start gunicorn serving the app against the moto server; stopped after the test."""
     started = []
 
@@ -89,7 +153,7 @@ def gunicorn_factory(moto_server, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(real_server):
     """Headless Debian Chromium, driven by Playwright; one per test module."""
     from playwright.sync_api import sync_playwright
 

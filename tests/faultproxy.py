@@ -16,7 +16,8 @@ Modes (``proxy.set_mode(...)``):
 - ``slowdown``: answer ``503 SlowDown`` with S3's XML without contacting S3.
 
 ``count`` limits a fault to the next ``count`` requests (``None``: until the mode changes);
-``faults`` counts the requests a fault was applied to, ``faulted`` lists their request lines.
+``faults`` counts the requests a fault was applied to, ``faulted`` lists their request lines, ``fault_taken``
+(an Event) is set by the first one.
 """
 
 import json
@@ -101,6 +102,8 @@ class FaultProxy:
         self.connections = set()
         self.requests = []
         self.faulted = []
+        # Set when a request is faulted: a test waits on it to know a request reached S3 and is stalled.
+        self.fault_taken = threading.Event()
         self.faults = 0
         self.mode = "pass"
         self.options = {}
@@ -138,6 +141,7 @@ class FaultProxy:
             self.remaining = count
             self.faults = 0
             self.faulted = []
+            self.fault_taken.clear()
         if mode == "refuse":
             self._close_listener()
             self._reset_connections()
@@ -182,6 +186,7 @@ class FaultProxy:
                 self.remaining -= 1
             self.faults += 1
             self.faulted.append((time.monotonic(), request_line.decode("latin-1")))
+            self.fault_taken.set()
             return self.mode, dict(self.options)
 
     def _serve(self, client):

@@ -112,10 +112,17 @@ class Gunicorn:
                 self.process.wait()
 
 
+class RawConnection(http.client.HTTPConnection):
+    """http.client sending the request line as UTF-8, as curl sends a path typed with non-ASCII letters."""
+
+    def _encode_request(self, request):
+        return request.encode("utf-8")
+
+
 def raw_request(server, path, headers=None, method="GET"):
     """Send one request with http.client, the path and headers exactly as given (no normalisation, no
     Accept-Encoding added); return the status, the headers (case-insensitive) and the body as sent."""
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    connection = RawConnection("127.0.0.1", server.port, timeout=30)
     try:
         # A Host given in ``headers`` replaces http.client's own (two would be a 400).
         skip_host = any(name.lower() == "host" for name in (headers or {}))

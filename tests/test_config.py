@@ -65,8 +65,29 @@ def test_bad_configuration_names_the_variable_and_the_allowed_values(environ, me
 
 
 def test_pool_smaller_than_gunicorn_threads_is_refused():
-    problem = config_problem({"S3_BUCKET": "b", "S3_MAX_POOL_CONNECTIONS": "4"}, threads=32)
+    problem = config_problem(
+        {"S3_BUCKET": "b", "S3_MAX_POOL_CONNECTIONS": "4", "GUNICORN_WORKER_CLASS": "gthread"}, threads=32
+    )
     assert "S3_MAX_POOL_CONNECTIONS=4 is below gunicorn's 32 threads" in problem
+
+
+def test_gevent_needs_no_pool_as_large_as_the_threads_it_does_not_use():
+    # Under gevent a download beyond the pool opens its own S3 connection; the pool keeps idle ones.
+    assert config_problem({"S3_BUCKET": "b", "S3_MAX_POOL_CONNECTIONS": "4"}, threads=32) is None
+
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("GUNICORN_WORKER_CLASS", "eventlet", "GUNICORN_WORKER_CLASS='eventlet' is not allowed; use one of: gevent, gthread"),
+        ("GUNICORN_WORKER_CONNECTIONS", "0", "GUNICORN_WORKER_CONNECTIONS='0' is out of range"),
+        ("DOCS_STALLED_READER_TIMEOUT", "0", "DOCS_STALLED_READER_TIMEOUT='0' is out of range"),
+        ("DOCS_SLOW_CHUNK_SIZE", "100", "DOCS_SLOW_CHUNK_SIZE='100' is out of range"),
+        ("DOCS_SEND_BUFFER", "-1", "DOCS_SEND_BUFFER='-1' is out of range"),
+    ],
+)
+def test_serving_engine_settings_are_checked_before_gunicorn_starts(name, value, message):
+    assert message in config_problem({"S3_BUCKET": "b", name: value})
 
 
 def test_create_app_reads_the_environment(monkeypatch, aws_credentials):

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 EVERY_SETTING = [setting for _, module in setting_modules() for setting in table(module)]
 # Where gunicorn.conf.py puts each of its variables.
 GUNICORN_NAMES = {"DOCS_BIND": "bind", "WEB_CONCURRENCY": "workers", "GUNICORN_THREADS": "threads",
-                  "GUNICORN_GRACEFUL_TIMEOUT": "graceful_timeout"}
+                  "GUNICORN_GRACEFUL_TIMEOUT": "graceful_timeout", "GUNICORN_WORKER_CLASS": "worker_class",
+                  "GUNICORN_WORKER_CONNECTIONS": "worker_connections"}
 
 
 @pytest.fixture
@@ -66,6 +67,9 @@ def test_gunicorn_conf_uses_the_declared_defaults(clean_environ):
 
     assert (conf["bind"], conf["threads"], conf["graceful_timeout"]) == ("127.0.0.1:8000", 16, 60)
     assert conf["workers"] == (os.cpu_count() or 2)
+    assert (conf["worker_class"], conf["worker_connections"]) == ("app.ops.worker.DocsWorker", 1000)
+    # Read outside gunicorn (here, by pytest), the file must not monkey-patch the reading process.
+    assert not conf["PATCHES"]
 
 
 def test_the_configuration_reference_is_generated_from_the_tables():

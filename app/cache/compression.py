@@ -4,6 +4,8 @@ import gzip
 import re
 import zlib
 
+from .. import offload
+
 # Preference at equal q-values: zstd and br are smaller than gzip for the same CPU.
 PREFERENCE = ("zstd", "br", "gzip")
 ALIASES = {"x-gzip": "gzip"}
@@ -207,6 +209,13 @@ def compress(data, coding, level=None):
     return _zstd().compress(data, level=level)
 
 
+def compress_off_loop(data, coding):
+    """Return ``compress(data, coding)``, computed off the event loop when ``data`` is large (``app.offload``)."""
+    if len(data) < offload.MIN_BYTES:
+        return compress(data, coding)
+    return offload.run(compress, data, coding)
+
+
 def _zstd():
     try:
         from backports import zstd
@@ -258,7 +267,7 @@ def compress_stream(chunks, coding, level=None):
     stream = STREAMS[coding](STREAM_LEVELS[coding] if level is None else level)
     try:
         for chunk in chunks:
-            out = stream.compress(chunk)
+            out = offload.run(stream.compress, chunk) if len(chunk) >= offload.MIN_BYTES else stream.compress(chunk)
             if out:
                 yield out
         out = stream.finish()

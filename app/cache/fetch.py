@@ -14,6 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from flask import Response, current_app, g, request
 
 from ..errors import DocsError, error_status, precondition_failed
+from ..exceptions import is_missing
 from ..s3 import get_s3
 from ..serving.headers import (
     NOT_MODIFIED_HEADERS,
@@ -24,7 +25,6 @@ from ..serving.headers import (
 )
 from ..serving import hooks, streaming
 from ..serving.streaming import S3_DEFAULT_TYPE, object_response, s3_headers
-from ..serving.views import fetch_object
 from . import compression, policy
 from .store import Entry, Variant
 
@@ -64,27 +64,36 @@ def get_store():
     return current_app.extensions.get(STORE)
 
 
-def fetch(key):
-    """Return the response for ``key``: from the cache when it can, else from S3; compressed where negotiated."""
+def cached(inner):
+    """Return the cache's fetch in front of ``inner``, the fetch it stands for (serving's S3 fetch)."""
+
+    def fetch_through_cache(key, params=None):
+        return fetch(key, inner)
+
+    return fetch_through_cache
+
+
+def fetch(key, inner):
+    """Return the response for ``key``: from the cache when it can, else from ``inner`` (S3); compressed where negotiated."""
     store = get_store()
     if store is None:
-        return stream(key, "BYPASS")
+        return stream(inner, key, "BYPASS")
     entry = store.get(key)
     rewrite = hooks.page_rewrite()
     if entry is not None and entry.rewrite != (rewrite.suffix if rewrite is not None else ""):
         entry = None  # kept before the page's rewrite changed (the hub turned on or off): fetched again
     if entry is not None and policy.is_fresh(time.monotonic() - entry.validated, entry.lifetime):
         if entry.body is None:
-            return stream(key, "BYPASS", entry)
+            return stream(inner, key, "BYPASS", entry)
         return serve(store, key, entry, "HIT")
     if (entry is None or entry.body is None) and (request.method == "HEAD" or "Range" in request.headers):
         # Nothing stored to answer from, and this request would not fill the cache: S3 as before.
-        return stream(key, "MISS", entry)
+        return stream(inner, key, "MISS", entry)
     # Until something better is known: an error on the way is counted as a miss.
     g.cache_result = "MISS"
     flight, leader = store.join(key)
     if not leader:
-        return follow(store, key, entry, flight)
+        return follow(inner, store, key, entry, flight)
     try:
         label, result, s3_response = load(store, key, entry)
     except (ClientError, BotoCoreError) as error:
@@ -98,16 +107,19 @@ def fetch(key):
         return serve(store, key, result, label)
     if "Range" in request.headers:
         streaming.close_body(s3_response["Body"])
-        return stream(key, "BYPASS", result)
+        return stream(inner, key, "BYPASS", result)
     g.cache_result = "BYPASS"
-    response = finish_stream(object_response(s3_response, current_app.config["DOCS_CHUNK_SIZE"]), key, "BYPASS")
+    config = current_app.config
+    response = finish_stream(
+        object_response(s3_response, config["DOCS_CHUNK_SIZE"], config["DOCS_SLOW_CHUNK_SIZE"]), key, "BYPASS"
+    )
     # The client's conditionals were not sent to S3 (this GET fills the cache); answer them here.
     # Without this flag make_conditional would read the whole stream into memory to count its length.
     response.implicit_sequence_conversion = False
     return response.make_conditional(request)
 
 
-def follow(store, key, entry, flight):
+def follow(inner, store, key, entry, flight):
     """Wait for another request's fetch of ``key`` and answer from its outcome."""
     if not flight.done.wait(current_app.config["DOCS_CACHE_WAIT"]):
         if has_stale_body(entry):
@@ -119,7 +131,7 @@ def follow(store, key, entry, flight):
         return stale_or_raise(store, key, entry, outcome)
     label, result = outcome
     if result.body is None:
-        return stream(key, "BYPASS", result)
+        return stream(inner, key, "BYPASS", result)
     return serve(store, key, result, label)
 
 
@@ -143,7 +155,7 @@ def stale_or_raise(store, key, entry, error):
         age = time.monotonic() - entry.validated
         current_app.logger.warning("S3 failed for key %r (%s); serving the copy validated %.0f s ago", key, error, age)
         return serve(store, key, entry, "STALE", age=age)
-    if isinstance(error, ClientError) and error_status(error) in (403, 404):
+    if isinstance(error, ClientError) and is_missing(error):
         store.discard(key)
     raise error
 
@@ -214,7 +226,7 @@ def encoded_body(store, key, entry, coding):
     variant_key = (key, coding)
     variant = store.get(variant_key)
     if variant is None or variant.source_etag is None or variant.source_etag != entry.client_etag:
-        variant = Variant(entry.client_etag, compression.compress(entry.body, coding))
+        variant = Variant(entry.client_etag, compression.compress_off_loop(entry.body, coding))
         store.put(variant_key, variant)
     return variant.body
 
@@ -263,15 +275,15 @@ def entry_header(entry, name):
     return None
 
 
-def stream(key, label, marker=None):
-    """Stream ``key`` from S3 as the serving code does, with the suffixed ETags mapped back to S3's."""
+def stream(inner, key, label, marker=None):
+    """Stream ``key`` from S3 through ``inner``, with the suffixed ETags mapped back to S3's."""
     g.cache_result = label
     params = conditional_params(request.headers)
     for name in ("IfMatch", "IfNoneMatch"):
         if name in params:
             params[name] = compression.strip_etag_suffixes(params[name])
     try:
-        response = fetch_object(key, params)
+        response = inner(key, params)
     except ClientError as error:
         if error_status(error) != 304:
             raise

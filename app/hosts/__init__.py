@@ -45,13 +45,15 @@ def get_pattern(app=None):
     return (app or current_app).extensions.get(HOSTS)
 
 
-def serve_on_project_hosts(app, blueprint, project_arg=None):
-    """Let ``blueprint``'s routes answer on project hosts too (by default only /docs/ and the ops endpoints do).
+def serve_on_project_hosts(app, name, project_arg=None):
+    """Let a blueprint's routes, or one endpoint (``blueprint.view``), answer on project hosts too.
 
-    A route whose URL names a project in the view argument ``project_arg`` answers only on that
-    project's host (elsewhere it is redirected there): a page of one project must not read another's.
+    By default only /docs/ and the ops endpoints do. With ``project_arg``, the route answers on a
+    project host only for the project it names in that view argument (or query parameter); naming
+    another project, or none, it is redirected to that project's host (or the main host): a page of
+    one project must not read another's.
     """
-    app.extensions[PROJECT_BLUEPRINTS][blueprint] = project_arg
+    app.extensions[PROJECT_BLUEPRINTS][name] = project_arg
 
 
 def received_host():
@@ -151,9 +153,15 @@ def route_host():
     if project is None or request.url_rule is None:
         return None
     served = current_app.extensions[PROJECT_BLUEPRINTS]
-    if request.blueprint in served:
-        named = (request.view_args or {}).get(served[request.blueprint])
-        return None if named is None or named == project else same_request_at(project_origin(named))
+    name = request.endpoint if request.endpoint in served else request.blueprint
+    if name in served:
+        argument = served[name]
+        if argument is None:
+            return None
+        named = (request.view_args or {}).get(argument) or request.args.get(argument)
+        if named == project:
+            return None
+        return same_request_at(project_origin(named) if named else main_origin())
     # The portal, search and APIs answer only on the main host: a page of this project must not read them.
     return same_request_at(main_origin())
 

@@ -4,7 +4,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from ..publishing.cli import docs_cli
+from ..cli import add_command
 
 
 @click.command("hub")
@@ -23,4 +23,4 @@ def hub_command(project, state):
 
 def init_app(app):
     """Add ``hub`` to the ``flask docs`` group."""
-    docs_cli.add_command(hub_command)
+    add_command(app, hub_command)

@@ -11,6 +11,7 @@ import threading
 from botocore.exceptions import BotoCoreError, ClientError
 from cachetools import LRUCache
 
+from ..exceptions import is_missing
 from ..publishing.manifest import MANIFEST_NAME, decode_manifest
 from .policy import PAGE_SUFFIXES
 
@@ -54,7 +55,7 @@ def read_pages(s3, bucket, key_prefix, index_document):
         with response["Body"] as body:
             data = body.read()
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "403", "AccessDenied"):
+        if is_missing(error):
             return None
         raise
     objects = decode_manifest(data)

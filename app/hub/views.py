@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, current_app, request
 
-from .. import access
+from .. import access, hosts
 from ..cache import compression
 from ..errors import DocsError
 from ..portal.versions import parse_version
@@ -42,7 +42,7 @@ def page_urls(project, names, page):
     config = current_app.config
     hub = get_hub()
     switch = lambda name, version, rest: (  # noqa: E731
-        f"{request.script_root}/_/switch/{quote(name)}/{quote(version)}/{quote(rest)}")
+        hosts.main_url(f"/_/switch/{quote(name)}/{quote(version)}/{quote(rest)}"))
     urls = {}
     for name in names:
         pages = hub.manifests.pages(get_s3(), config["S3_BUCKET"], config["S3_PREFIX"], project.name, name,
@@ -63,9 +63,12 @@ def context(project, version, page):
     default = resolution.default
     newer = default is not None and parse_version(default) < parse_version(version)
     root = request.script_root
+    # On a project's own host (DOCS_PROJECT_HOSTS) the search API answers for that project only: searching
+    # every project is the main host's, which a page here cannot read (docs/security.md).
+    own_host = hosts.site_project() is not None
     return {
         "project": {"name": project.name, "title": project.title, "owner": project.owner, "contact": project.contact,
-                    "repo": project.repo, "url": f"{root}/_/projects/{quote(project.name)}"},
+                    "repo": project.repo, "url": hosts.main_url(f"/_/projects/{quote(project.name)}")},
         "version": {"name": version, "kind": current.kind, "hidden": current.hidden,
                     "aliases": resolution.aliases_of(version),
                     "notice": policy.notice(current.kind, current.hidden, version == default, newer, current.preview),
@@ -75,8 +78,8 @@ def context(project, version, page):
                     if default in urls else None),
         "versions": [{"name": name, "aliases": resolution.aliases_of(name), "url": urls[name],
                       "current": name == version} for name in listed],
-        "search": {"api": f"{root}/_/api/search", "page": f"{root}/_/search"},
-        "portal": f"{root}/docs/",
+        "search": {"api": f"{root}/_/api/search", "page": hosts.main_url("/_/search"), "all_projects": not own_host},
+        "portal": hosts.main_url("/docs/"),
     }
 
 
@@ -102,5 +105,7 @@ def context_api(project, version):
 
 
 def init_app(app):
-    """Register the hub's routes on ``app``."""
+    """Register the hub's routes on ``app``: its files on every host, a project's context on that project's host."""
     app.register_blueprint(bp)
+    hosts.serve_on_project_hosts(app, "hub.asset")
+    hosts.serve_on_project_hosts(app, "hub.context_api", project_arg="project")

@@ -159,6 +159,16 @@ class GunicornLogger(glogging.Logger):
             atoms["r"] = atoms["r"].replace(query, redacted)
         return atoms
 
+    def info(self, msg, *args, **kwargs):
+        """Log at info level, naming the address in gunicorn's "Listening at" line.
+
+        With ``reuse_port`` each worker opens its own socket and the arbiter none, so gunicorn would
+        log "Listening at:  (pid)" with no address at all.
+        """
+        if msg.startswith("Listening at:") and args and args[0] == "":
+            args = (",".join(f"http://{address}" for address in self.cfg.bind), *args[1:])
+        super().info(msg, *args, **kwargs)
+
     def access(self, resp, req, environ, request_time):
         """Write one access log line: gunicorn's text format, or a JSON object with the request's fields."""
         if not self.json:

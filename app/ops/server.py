@@ -11,16 +11,27 @@ import signal
 import socket
 import tempfile
 
-from config import ConfigError, Setting, bind, number
+from config import ConfigError, Setting, bind, choice, number
+
+# gunicorn.conf.py's engines (issue 20): gevent, the default, or the threaded worker of before.
+ENGINES = ("gevent", "gthread")
 
 # gunicorn's own settings: gunicorn.conf.py reads them (``gunicorn_setting``), on_starting checks them
 # (``check_gunicorn``) before any worker starts. They never reach app.config.
 GUNICORN_SETTINGS = (
     Setting("DOCS_BIND", "127.0.0.1:8000", bind, "address gunicorn listens on (`gunicorn.conf.py`)", "0.0.0.0:8080"),
     Setting("WEB_CONCURRENCY", None, number(int, 1, 1024), "gunicorn worker processes; unset: the number of CPUs", "3"),
+    # issue 20: gevent holds 1,000 slow downloads with pages still answered; gthread is the engine of before.
+    Setting("GUNICORN_WORKER_CLASS", "gevent", choice(*ENGINES),
+            "serving engine: `gevent` (a greenlet per connection) or `gthread` (a thread per connection, "
+            "the engine before issue 20)", "gthread"),
+    Setting("GUNICORN_WORKER_CONNECTIONS", 1000, number(int, 1, 100_000),
+            "open connections per worker (gevent); the next one is answered 503 with `Retry-After: 1`; "
+            "the server holds `WEB_CONCURRENCY` x this", "2000"),
     # 16: in bench/, 32 threads per worker lost 10-25% of small-page throughput to GIL contention,
     # and 2 workers x 16 threads still stream 32 downloads at once on 2 cores.
-    Setting("GUNICORN_THREADS", 16, number(int, 1, 1024), "threads per worker (one per concurrent download)", "32"),
+    Setting("GUNICORN_THREADS", 16, number(int, 1, 1024),
+            "threads per worker, `gthread` only (one per concurrent download)", "32"),
     Setting("GUNICORN_GRACEFUL_TIMEOUT", 60, number(int, 0, 86400),
             "seconds in-flight downloads get to finish after SIGTERM", "30"),
 )
@@ -70,6 +81,7 @@ def bind_problem(address, name="DOCS_BIND"):
                         "or make run still running?); stop it or choose another address")
             return f"{name}={address!r} cannot be listened on ({error.strerror})"
     return None
+
 
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 # Set by prepare_metrics_dir when it made the directory itself (so on_exit may remove it).

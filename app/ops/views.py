@@ -1,6 +1,6 @@
 """The ops blueprint: ``/_/health``, ``/_/ready`` and ``/_/metrics``, never behind access control."""
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app
 
 from ..access import peer_address
 from ..errors import DocsError, plain

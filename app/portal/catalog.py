@@ -6,7 +6,7 @@ The index is one JSON object in the bucket, ``<S3_PREFIX>.docs-portal.json``::
         "title": "Payments", "description": "...", "owner": "...", "contact": "...", "repo": "...",
         "tags": ["api"], "aliases": {"lts": "1.10.0"}, "hub": true,
         "versions": {"2.0.0": {"published": "2026-11-22T14:00:00+00:00", "commit": "abc123",
-                               "size": 123456, "files": 42, "hidden": false,
+                               "size": 123456, "files": 42, "hidden": false, "error_document": "404.html",
                                "metadata": {"description": "...", ...}}}}}}
 
 The project's fields are what its latest publishes said; each version also keeps what it said, for
@@ -71,6 +71,8 @@ class Version:
     size: int = None
     files: int = None
     metadata: tuple = ()  # ((field, value), ...) this version's publish said of the project
+    # The version's own error page, when publish found one at its root (``404.html``).
+    error_document: str = ""
     # A preview (issue 24) is always hidden too; it is deleted by ``flask docs gc`` after ``expires``.
     preview: bool = False
     expires: str = None
@@ -197,6 +199,7 @@ def catalog_from_index(document, version_id, source="index"):
                 size=raw_versions[version].get("size"),
                 files=raw_versions[version].get("files"),
                 metadata=version_metadata(raw_versions[version].get("metadata")),
+                error_document=raw_versions[version].get("error_document", "") or "",
                 preview=bool(raw_versions[version].get("preview", False)),
                 expires=raw_versions[version].get("expires"),
                 artifacts=tuple(raw_versions[version].get("artifacts", ()) or ()),

@@ -1,16 +1,19 @@
-"""The portal's ``flask docs`` commands (versions, alias, hide, show, delete, reindex) and publish's index step."""
+"""The portal's ``flask docs`` commands (versions, alias, hide, show, delete, reindex) and publish's portal step."""
 
 import click
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import current_app
 from flask.cli import with_appcontext
 
-from ..publishing.cli import docs_cli
-from ..publishing.run import describe_error, format_bytes
+from .. import publishing
+from ..cli import add_command
+from ..publishing.cli import PublishStep
+from ..publishing.run import counted, describe_error, format_bytes
 from ..s3 import get_s3
 from . import get_index_cache
-from .catalog import catalog_from_index
+from .catalog import catalog_from_index, is_web_link
 from .index import (
+    ERROR_DOCUMENT,
     IndexConflict,
     build_index,
     index_key,
@@ -29,9 +32,78 @@ DELETE_BATCH = 1000
 
 
 def init_app(app):
-    """Add the portal's commands to the ``flask docs`` group."""
+    """Add the portal's commands to the ``flask docs`` group, and its step (``--project``...) to ``publish``."""
     for command in (versions_command, alias_command, hide_command, show_command, delete_command, reindex_command):
-        docs_cli.add_command(command)
+        add_command(app, command)
+    publishing.add_step(app, PortalStep())
+
+
+class PortalStep(PublishStep):
+    """``publish --project P --version V``: publish to P/V/ after checking the names, then list it in the portal."""
+
+    options = (
+        click.Option(["--project"], help="Project name: publishes to PROJECT/VERSION/ and lists it in the portal."),
+        click.Option(["--version", "version"], help="Version name, such as 2.4.0 (with --project)."),
+        click.Option(["--title"], help="Project title shown in the portal."),
+        click.Option(["--description"], help="One-line project description shown in the portal."),
+        click.Option(["--owner"], help="Owning team or person."),
+        click.Option(["--contact"], help="Where to ask questions (e-mail, chat channel)."),
+        click.Option(["--repo"], help="Source repository URL."),
+        click.Option(["--tag", "tags"], multiple=True, help="Tag shown in the portal (repeatable)."),
+        click.Option(["--commit"], help="Commit the docs were built from."),
+        click.Option(["--hidden"], is_flag=True, help="Publish the version hidden: served, but listed nowhere."),
+        click.Option(["--hub"], is_flag=True,
+                     help="Turn the hub on for the project: version menu, banner and search in its pages."),
+        click.Option(["--preview"], help="Publish a preview NAME of --project (e.g. pr-123) instead of a version: "
+                                         "unlisted, deleted by `flask docs gc` once expired."),
+        click.Option(["--expires"], help="How long a --preview lives: 14d, 12h, 30m, 60s [default: 14d]."),
+    )
+
+    def target(self, values, prefix):
+        """Return PROJECT/VERSION/ when the portal's options are given (checked first), else ``prefix``."""
+        preview_at(values)
+        project, version, metadata = self.split(values)
+        if project is None and version is None and not any(metadata.values()):
+            return prefix
+        if prefix:
+            raise click.UsageError("give either --prefix or --project/--version (which publishes to PROJECT/VERSION/), not both")
+        if not project or not version:
+            raise click.UsageError("--project and --version (or --preview) go together (and the metadata options need them)")
+        check_publish_target(project, version, preview=values["preview"] is not None)
+        if metadata.get("repo") and not is_web_link(metadata["repo"]):
+            # The portal links to it: a javascript: or data: URL would run in readers' browsers.
+            raise click.BadParameter("must be an http:// or https:// URL", param_hint="'--repo'")
+        return f"{project}/{version}/"
+
+    def finish(self, values, report):
+        """List the published version in the portal index."""
+        project, version, metadata = self.split(values)
+        if project is not None:
+            record_publish(project, version, metadata, report, expires_at=values.get("expires_at"))
+
+    @staticmethod
+    def split(values):
+        """Return the project, the version (or preview) and the metadata options of a publish's ``values``."""
+        metadata = {name: values[name] for name in ("title", "description", "owner", "contact", "repo", "tags",
+                                                     "commit", "hidden", "hub")}
+        return values["project"], values["preview"] or values["version"], metadata
+
+
+def preview_at(values):
+    """Check ``--preview``/``--expires`` and note when the preview expires in ``values["expires_at"]`` (issue 24)."""
+    from ..upload.policy import BadDuration, parse_duration
+    from ..upload.tokens import utc_now
+
+    if values["expires"] is not None and values["preview"] is None:
+        raise click.UsageError("--expires goes with --preview")
+    if values["preview"] is None:
+        return
+    if values["version"] is not None or values["hidden"]:
+        raise click.UsageError("--preview publishes a preview instead of a --version (and previews are always unlisted)")
+    try:
+        values["expires_at"] = (utc_now() + parse_duration(values["expires"] or "14d")).isoformat()
+    except BadDuration as error:
+        raise click.BadParameter(str(error), param_hint="'--expires'") from None
 
 
 def _where():
@@ -96,7 +168,8 @@ def check_publish_target(project, version, preview=False):
 def record_publish(project, version, metadata, report, expires_at=None):
     """List a successfully published ``project``/``version`` (a preview with ``expires_at``) in the portal index; return its entry."""
     files = list(report.plan.uploads) + list(report.plan.unchanged)
-    stats = {"size": sum(local.size for local in files), "files": len(files)}
+    stats = {"size": sum(local.size for local in files), "files": len(files),
+             "error_document": ERROR_DOCUMENT if any(local.relkey == ERROR_DOCUMENT for local in files) else ""}
     if expires_at is not None:
         change = record_preview(project, version, expires_at, metadata, stats)
     else:
@@ -114,7 +187,7 @@ def record_publish(project, version, metadata, report, expires_at=None):
     catalog = catalog_from_index(document, "")
     resolution = catalog.by_name[project].resolution
     aliases = ", ".join(f"{name} -> {target}" for name, target in sorted(resolution.aliases.items())) or "none"
-    click.echo(f"Portal: {project} {version} listed ({len(resolution.ordered)} versions; aliases: {aliases}).")
+    click.echo(f"Portal: {project} {version} listed ({counted(len(resolution.ordered), 'version')}; aliases: {aliases}).")
     return document["projects"][project]["versions"][version]
 
 
@@ -213,13 +286,13 @@ def delete_command(project, version, yes):
                 errors = response.get("Errors", ())
                 if errors:
                     raise click.ClickException(
-                        f"S3 refused to delete {len(errors)} objects (first: {errors[0].get('Key')}: "
+                        f"S3 refused to delete {counted(len(errors), 'object')} (first: {errors[0].get('Key')}: "
                         f"{errors[0].get('Code')}); run the same command again"
                     )
                 count += len(keys[start:start + DELETE_BATCH])
     except (ClientError, BotoCoreError) as error:
         _fail(error, f"deleting {folder}")
-    click.echo(f"Deleted {project} {version}: removed from the portal, {count} objects deleted")
+    click.echo(f"Deleted {project} {version}: removed from the portal, {counted(count, 'object')} deleted")
 
 
 @click.command("reindex")
@@ -244,4 +317,4 @@ def reindex_command():
         click.echo(f"added   {project} {version}")
     for project, version in summary["dropped"]:
         click.echo(f"dropped {project} {version} (no index page under it any more)")
-    click.echo(f"Reindexed: {summary['total']} versions; {len(summary['added'])} added, {len(summary['dropped'])} dropped.")
+    click.echo(f"Reindexed: {counted(summary['total'], 'version')}; {len(summary['added'])} added, {len(summary['dropped'])} dropped.")

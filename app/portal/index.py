@@ -5,11 +5,10 @@ change and writes it back with ``IfMatch`` (or ``IfNoneMatch: *`` when creating 
 write if someone else wrote in between (412, or 409 for a write racing ours), and the update starts
 over from a fresh read. Readers keep the parsed index for at most ``DOCS_PORTAL_TTL`` seconds and
 then revalidate it with a conditional GET (a 304 costs no body and no parsing). A bucket without an
-index (sites copied in by hand) is listed with ``ListObjectsV2`` and a delimiter instead, cached the
-same way.
+index has no projects: its folders are never guessed to be projects and versions, so a plain S3
+website keeps S3 website hosting's answers (``flask docs reindex`` writes an index from a listing).
 """
 
-import hashlib
 import json
 import random
 import threading
@@ -18,6 +17,8 @@ from collections import defaultdict
 from datetime import datetime, timezone
 
 from botocore.exceptions import BotoCoreError, ClientError
+
+from ..exceptions import is_missing
 
 from .catalog import BadIndex, catalog_from_index, decode_index, empty_index, encode_index, new_project
 from .versions import (
@@ -35,6 +36,9 @@ INDEX_NAME = ".docs-portal.json"
 # titles, pins, hidden flags and commits. The index stays the one source the portal reads.
 PROJECT_NAME = ".docs-project.json"
 UPDATE_ATTEMPTS = 40
+NO_INDEX = "none"
+# A version published with this file at its root answers its missing pages with it (docs/website.md).
+ERROR_DOCUMENT = "404.html"
 CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
 
 
@@ -58,18 +62,13 @@ def error_code(error):
     return response.get("Error", {}).get("Code") or str(response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
 
 
-def is_missing(error):
-    """Tell whether a ``ClientError`` says the object does not exist."""
-    return error_code(error) in ("NoSuchKey", "404")
-
-
 def read_index(s3, bucket, prefix, if_none_match=None):
     """Return ``(document, etag)``; ``(None, None)`` when there is no index; ``(None, etag)`` on a 304."""
     params = {"IfNoneMatch": if_none_match} if if_none_match else {}
     try:
         response = s3.get_object(Bucket=bucket, Key=index_key(prefix), **params)
     except ClientError as error:
-        if is_missing(error):
+        if is_missing(error, strict=True):
             return None, None
         if error_code(error) in ("304", "NotModified"):
             return None, if_none_match
@@ -108,41 +107,6 @@ def update_index(s3, bucket, prefix, change, attempts=UPDATE_ATTEMPTS):
     raise IndexConflict(f"the portal index changed {attempts} times while updating it; try again")
 
 
-def list_folders(s3, bucket, prefix):
-    """Return ``(folders, files)`` directly under ``prefix`` (names without the prefix or trailing '/')."""
-    folders, files = [], []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
-        folders.extend(item["Prefix"][len(prefix):-1] for item in page.get("CommonPrefixes", ()))
-        files.extend(item["Key"][len(prefix):] for item in page.get("Contents", ()))
-    return folders, files
-
-
-def is_project_folder(name, files, index_document):
-    """Tell whether a top-level folder looks like a project: a valid name and no index page of its own."""
-    return bool(PROJECT_PATTERN.fullmatch(name)) and index_document not in files
-
-
-def listing_index(s3, bucket, prefix, index_document="index.html"):
-    """Return an index document from a delimiter listing: top-level folders as projects, their folders as versions.
-
-    A folder with its own index page is a plain site (``guide/``), not a project.
-    """
-    document = empty_index()
-    projects, _ = list_folders(s3, bucket, prefix)
-    for name in projects:
-        if name[:1] in ("_", "."):
-            continue
-        versions, files = list_folders(s3, bucket, f"{prefix}{name}/")
-        if not is_project_folder(name, files, index_document):
-            continue
-        versions = [version for version in versions if version[:1] not in ("_", ".")]
-        if versions:
-            entry = document["projects"].setdefault(name, new_project(name))
-            for version in versions:
-                entry["versions"][version] = {"hidden": False}
-    return document
-
-
 def build_index(s3, bucket, prefix, previous=None, index_document="index.html"):
     """Return an index rebuilt from a full listing of the bucket, keeping ``previous``'s metadata, pins and flags.
 
@@ -167,6 +131,8 @@ def build_index(s3, bucket, prefix, previous=None, index_document="index.html"):
             entry["published"] = max(entry["published"], item["LastModified"].astimezone(timezone.utc).replace(microsecond=0).isoformat())
             if len(parts) == 3 and parts[2] == index_document:
                 entry["pages"] = True
+            if len(parts) == 3 and parts[2] == ERROR_DOCUMENT:
+                entry["error_document"] = ERROR_DOCUMENT
     old = dict((previous or empty_index())["projects"])
     for project in saved:
         if project not in old:
@@ -186,6 +152,8 @@ def build_index(s3, bucket, prefix, previous=None, index_document="index.html"):
             **({"preview": True, "expires": kept.get("expires", "")} if kept.get("preview") else {}),
             **({"artifacts": list(kept["artifacts"])} if kept.get("artifacts") else {}),
         }
+        if entry.get("error_document"):
+            target["versions"][version]["error_document"] = entry["error_document"]
     for project in document["projects"].values():
         project["aliases"] = {name: target for name, target in project["aliases"].items() if target in project["versions"]}
     return document
@@ -255,6 +223,8 @@ def record_version(project, version, metadata, stats):
             },
             **({"artifacts": old["artifacts"]} if old.get("artifacts") else {}),
         }
+        if stats.get("error_document"):
+            entry["versions"][version]["error_document"] = stats["error_document"]
     return change
 
 
@@ -424,10 +394,10 @@ class IndexCache:
             self.catalog = catalog_from_index(document, version_id=etag.strip('"'))
             self.etag = etag
             return
-        listed = listing_index(s3, bucket, prefix, index_document)
-        digest = hashlib.sha256(encode_index(listed)).hexdigest()[:32]
-        if self.catalog is None or self.catalog.version_id != f"listing-{digest}":
-            self.catalog = catalog_from_index(listed, version_id=f"listing-{digest}", source="listing")
+        # No index, no projects: guessing them from folders would turn a plain site's folders into
+        # projects and redirect into made-up versions where S3 website hosting answers 404.
+        if self.catalog is None or self.catalog.source != NO_INDEX:
+            self.catalog = catalog_from_index(empty_index(), version_id=NO_INDEX, source=NO_INDEX)
         self.etag = None
 
     def invalidate(self):

@@ -17,7 +17,6 @@ from .. import access, hosts
 from ..publishing.run import format_bytes
 from ..s3 import get_s3
 from ..serving import hooks, keys
-from ..website.listing import is_listed
 from . import get_catalog, get_index_cache
 from .catalog import BadIndex, groups, metadata_for
 from .diff import NoManifest, diff_manifests, read_version_manifest
@@ -95,13 +94,11 @@ def visible_project(catalog, name):
 
 
 def is_listing_folder(path):
-    """Tell whether ``path`` lies in a folder the operator named in DOCS_LISTING_PREFIXES.
+    """Tell whether a later fallback (the listings) claimed the folder ``path`` lies in (``hooks.claim_folders``).
 
-    A folder named there is a listing, even where a bucket without a portal index makes its first
-    segment look like a project; ``*`` (everywhere) leaves the portal's answers to the portal.
+    A folder named in DOCS_LISTING_PREFIXES is a listing, even where its first segment is also a project's name.
     """
-    prefixes = [prefix for prefix in current_app.config["DOCS_LISTING_PREFIXES"] if prefix != "*"]
-    return is_listed(path.rstrip("/") + "/", prefixes)
+    return hooks.is_claimed(path.rstrip("/") + "/")
 
 
 def catalog_or_none():
@@ -145,12 +142,14 @@ def json_response(document, status=200):
 
 def portal_fallback(path, error):
     """Answer a missing key under /docs/ when the portal knows what it means; otherwise ``None``."""
-    if path == "":
-        return landing_page(as_fallback=True)
     if is_listing_folder(path):
         return None
-    name, slash, rest = path.partition("/")
     catalog = catalog_or_none()
+    if path == "":
+        # Only a bucket with projects has a landing page; any other answers as S3 website hosting does.
+        # (An unreadable index still gets the landing page's own answer: a 503 saying so.)
+        return landing_page(as_fallback=True) if catalog is None or catalog.projects else None
+    name, slash, rest = path.partition("/")
     project = catalog and visible_project(catalog, name)
     if project is None:
         return None

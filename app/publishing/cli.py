@@ -1,85 +1,69 @@
-"""The ``flask docs`` command group."""
+"""``flask docs publish``: the publish command, with the options of the steps other packages add."""
 
+import copy
 import sys
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import with_appcontext
 
 from config import ConfigError
 
 from .. import require_configuration
-from . import get_indexers
+from ..cli import add_command, docs_cli  # noqa: F401  (docs_cli: where the group lived before app/cli.py)
+from . import get_indexers, get_steps
 from .policy import BadPrefix, normalise_prefix, suggest_redirects
 from .progress import progress_for_terminal
-from .run import EmptySource, PublishError, PublishOptions, format_bytes, publish_tree
+from .run import EmptySource, PublishError, PublishOptions, counted, format_bytes, publish_tree
 from ..s3 import create_client, get_s3
-
-docs_cli = AppGroup("docs", help="Manage the docs in the bucket.")
 
 MAX_LISTED_FAILURES = 50
 
 
+class PublishStep:
+    """What ``app.publishing.add_step`` takes: a package's part in ``flask docs publish``.
+
+    ``options`` are click options added to the command; their values reach ``target`` and ``finish``
+    as one dict, keyed by parameter name.
+    """
+
+    options = ()
+
+    def target(self, values, prefix):
+        """Return the folder to publish to (``prefix`` as given, or one the step's options name); raise a
+        ``click.ClickException`` to refuse before any upload."""
+        return prefix
+
+    def finish(self, values, report):
+        """Run after every file was published (not on a dry run)."""
+
+
 def init_app(app):
-    """Register the ``docs`` command group on ``app``."""
-    app.cli.add_command(docs_cli)
+    """Add ``publish`` to ``flask docs``, with the options of the steps registered on ``app``."""
+    steps = get_steps(app)
+    command = copy.copy(publish_command)
+    command.params = list(publish_command.params) + [option for step in steps for option in step.options]
+    add_command(app, command)
 
 
-@docs_cli.command("publish")
+@click.command("publish")
 @click.argument("source_dir", type=click.Path(exists=True, file_okay=False, readable=True))
 @click.option("--prefix", default="", help="Folder in the bucket, below S3_PREFIX, such as project/1.0/.")
 @click.option("--delete", is_flag=True, help="Delete objects under the prefix that are not in SOURCE_DIR (last, and only if every upload succeeded).")
 @click.option("--dry-run", is_flag=True, help="Print what would be uploaded and deleted; change nothing.")
 @click.option("--jobs", type=click.IntRange(1, 256), default=None, help="Parallel uploads [default: DOCS_PUBLISH_JOBS].")
 @click.option("--include-hidden", is_flag=True, help="Also publish files and folders whose names start with '.'.")
-@click.option("--project", help="Project name: publishes to PROJECT/VERSION/ and lists it in the portal.")
-@click.option("--version", "version", help="Version name, such as 2.4.0 (with --project).")
-@click.option("--title", help="Project title shown in the portal.")
-@click.option("--description", help="One-line project description shown in the portal.")
-@click.option("--owner", help="Owning team or person.")
-@click.option("--contact", help="Where to ask questions (e-mail, chat channel).")
-@click.option("--repo", help="Source repository URL.")
-@click.option("--tag", "tags", multiple=True, help="Tag shown in the portal (repeatable).")
-@click.option("--commit", help="Commit the docs were built from.")
-@click.option("--hidden", is_flag=True, help="Publish the version hidden: served, but listed nowhere.")
-@click.option("--hub", is_flag=True, help="Turn the hub on for the project: version menu, banner and search in its pages.")
-@click.option("--preview", help="Publish a preview NAME of --project (e.g. pr-123) instead of a version: unlisted, deleted by `flask docs gc` once expired.")
-@click.option("--expires", help="How long a --preview lives: 14d, 12h, 30m, 60s [default: 14d].")
-def publish_command(source_dir, prefix, delete, dry_run, jobs, include_hidden, project, version, preview, expires, **metadata):
+@with_appcontext
+def publish_command(source_dir, prefix, delete, dry_run, jobs, include_hidden, **step_values):
     """Upload a built docs folder SOURCE_DIR to the bucket: right types and cache headers, changed files only."""
     try:
         require_configuration(current_app)
     except ConfigError as error:
         raise click.ClickException(f"configuration error: {error}") from None
     config = current_app.config
-    expires_at = None
-    if expires is not None and preview is None:
-        raise click.UsageError("--expires goes with --preview")
-    if preview is not None:
-        from ..upload.policy import BadDuration, parse_duration
-        from ..upload.tokens import utc_now
-
-        if version is not None or metadata.get("hidden"):
-            raise click.UsageError("--preview publishes a preview instead of a --version (and previews are always unlisted)")
-        try:
-            expires_at = (utc_now() + parse_duration(expires or "14d")).isoformat()
-        except BadDuration as error:
-            raise click.BadParameter(str(error), param_hint="'--expires'") from None
-        version = preview
-    portal_target = project is not None or version is not None or any(metadata.values())
-    if portal_target:
-        from ..portal.catalog import is_web_link
-        from ..portal.cli import check_publish_target
-
-        if prefix:
-            raise click.UsageError("give either --prefix or --project/--version (which publishes to PROJECT/VERSION/), not both")
-        if not project or not version:
-            raise click.UsageError("--project and --version (or --preview) go together (and the metadata options need them)")
-        check_publish_target(project, version, preview=preview is not None)
-        if metadata.get("repo") and not is_web_link(metadata["repo"]):
-            # The portal links to it: a javascript: or data: URL would run in readers' browsers.
-            raise click.BadParameter("must be an http:// or https:// URL", param_hint="'--repo'")
-        prefix = f"{project}/{version}/"
+    steps = get_steps(current_app)
+    for step in steps:
+        prefix = step.target(step_values, prefix)
     try:
         key_prefix = config["S3_PREFIX"] + normalise_prefix(prefix)
     except BadPrefix as error:
@@ -107,17 +91,17 @@ def publish_command(source_dir, prefix, delete, dry_run, jobs, include_hidden, p
     if not report.ok:
         echo_failures(report)
         deleted = " nothing was deleted;" if options.delete else ""
+        unpublished = len(report.failed) + len(report.held_back)
         raise click.ClickException(
-            f"{len(report.failed) + len(report.held_back)} files were not published;{deleted} "
+            f"{counted(unpublished, 'file')} {'was' if unpublished == 1 else 'were'} not published;{deleted} "
             "run the same command again to finish"
         )
-    if portal_target and not report.dry_run:
-        # A separate step after a complete upload: a half-published version is never listed.
-        from ..portal.cli import record_publish
-
-        record_publish(project, version, metadata, report, expires_at=expires_at)
-    if report.deleted and not report.dry_run:
-        echo_suggested_redirects(report)
+    if not report.dry_run:
+        # Separate steps after a complete upload: a half-published version is never listed.
+        for step in steps:
+            step.finish(step_values, report)
+        if report.deleted:
+            echo_suggested_redirects(report)
 
 
 def publish_client(options):
@@ -158,7 +142,7 @@ def echo_summary(report):
         f"{len(report.deleted)} deleted, {format_bytes(report.bytes_uploaded)} in {report.seconds:.1f} s."
     )
     if report.redirected:
-        click.echo(f"Wrote {len(report.redirected)} redirects from _redirects.")
+        click.echo(f"Wrote {counted(len(report.redirected), 'redirect')} from _redirects.")
 
 
 def echo_suggested_redirects(report):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..serving.keys import is_reserved_name
-from ..website.redirects import BadRedirect, check_location
+from ..serving.redirects import BadRedirect, check_location
 
 REDIRECTS_FILE = "_redirects"
 # Redirect objects answer 301 whatever the file says; '!' (Netlify's "force") is accepted, since a

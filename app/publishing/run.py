@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 
+from ..exceptions import is_missing
+
 from .policy import (
     LocalFile,
     Plan,
@@ -179,7 +181,7 @@ def head_remote(s3, bucket, key_prefix, listed):
     try:
         response = s3.head_object(Bucket=bucket, Key=key_prefix + listed.relkey)
     except ClientError as error:
-        if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+        if is_missing(error, strict=True):
             return None
         # Unknown state: the plan uploads it again, which is always safe.
         return listed
@@ -283,6 +285,8 @@ def publish_tree(s3, bucket, source_dir, key_prefix="", options=PublishOptions()
     """Make ``s3://bucket/key_prefix`` hold the files of ``source_dir``; return a ``PublishReport``.
 
     ``key_prefix`` is the full destination (S3_PREFIX plus the publish prefix): empty, or ending in '/'.
+    Phases: the source (checked before S3 is touched), then local checksums and the remote listing side
+    by side, then what S3 holds, then the plan; then uploads, redirects, deletes, manifest, indexes.
     """
     progress = progress or NullProgress()
     progress.step(f"Scanning {source_dir}")
@@ -301,14 +305,36 @@ def publish_tree(s3, bucket, source_dir, key_prefix="", options=PublishOptions()
 def publish_sources(s3, bucket, sources, problems, key_prefix="", options=PublishOptions(), progress=None, label="the source"):
     """Make ``s3://bucket/key_prefix`` hold ``sources`` (``SourceFile``, on disk or staged); return a ``PublishReport``.
 
-    The one pipeline behind ``flask docs publish`` and the upload API: ``problems`` are the
-    ``(relkey, reason)`` the scan found; ``label`` names the source in messages.
+    The one pipeline behind ``flask docs publish`` and the upload API (app/upload/): ``problems`` are
+    the ``(relkey, reason)`` the scan found; ``label`` names the source in messages.
     """
     progress = progress or NullProgress()
     started = time.monotonic()
     report = PublishReport(bucket, key_prefix, dry_run=options.dry_run)
-    destination = f"s3://{bucket}/{key_prefix}"
-    sources, problems = list(sources), list(problems)
+    sources = read_source(s3, bucket, list(sources), list(problems), label, key_prefix, options, report)
+
+    with ThreadPoolExecutor(max_workers=options.jobs, thread_name_prefix="publish") as pool, \
+            ThreadPoolExecutor(max_workers=INDEX_THREADS, thread_name_prefix="publish-index") as index_pool:
+        local_files, remote = describe_and_list(s3, bucket, key_prefix, sources, options, progress, pool, report)
+        indexing = [] if options.dry_run else start_indexers(index_pool, options.indexers, s3, bucket, key_prefix, remote, local_files)
+        manifest, known = learn_remote(s3, bucket, key_prefix, remote, local_files, progress, pool, report)
+        keep = (MANIFEST_NAME, *(redirect.relkey for redirect in report.redirects),
+                *(indexer.name for indexer in options.indexers), *options.keep)
+        plan = report.plan = plan_publish(local_files, known, delete=options.delete, keep=keep)
+        if options.dry_run:
+            report.seconds = time.monotonic() - started
+            return report
+        upload_all(s3, bucket, key_prefix, plan, options, progress, pool, report)
+        publish_redirects(s3, bucket, key_prefix, options, progress, pool, report)
+
+    finish_publish(s3, bucket, key_prefix, plan, manifest, known, indexing, options, progress, report)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def read_source(s3, bucket, sources, problems, label, key_prefix, options, report):
+    """Return the ``sources`` to publish; reserved names and unreadable files go to ``report.failed``,
+    ``_redirects`` to ``report.redirects``. Raises before S3 is written when there is nothing to publish."""
     reserved = {MANIFEST_NAME: "the publish manifest", **{indexer.name: "the search document" for indexer in options.indexers}}
     for source in [source for source in sources if source.relkey in reserved]:
         problems.append((source.relkey, f"reserved for {reserved[source.relkey]}; not uploaded"))
@@ -325,62 +351,59 @@ def publish_sources(s3, bucket, sources, problems, key_prefix="", options=Publis
         )
     except RedirectsError as error:
         raise BadSource(str(error)) from None
+    return sources
 
-    with ThreadPoolExecutor(max_workers=options.jobs, thread_name_prefix="publish") as pool, \
-            ThreadPoolExecutor(max_workers=INDEX_THREADS, thread_name_prefix="publish-index") as index_pool:
-        hashing = [(source, pool.submit(describe_local, source, options)) for source in sources]
+
+def describe_and_list(s3, bucket, key_prefix, sources, options, progress, pool, report):
+    """Return ``(local files with checksums, remote listing)``: the checksums run on ``pool`` while S3 lists."""
+    destination = f"s3://{bucket}/{key_prefix}"
+    hashing = [(source, pool.submit(describe_local, source, options)) for source in sources]
+    try:
+        progress.step(f"Listing {destination}")
+        remote = list_remote(s3, bucket, key_prefix)
+    except (ClientError, BotoCoreError) as error:
+        for _, future in hashing:
+            future.cancel()
+        raise PublishError(describe_error(error, bucket, f"listing {destination}")) from None
+    local_files = []
+    for source, future in hashing:
         try:
-            progress.step(f"Listing {destination}")
-            remote = list_remote(s3, bucket, key_prefix)
-        except (ClientError, BotoCoreError) as error:
-            for _, future in hashing:
-                future.cancel()
-            raise PublishError(describe_error(error, bucket, f"listing {destination}")) from None
-        local_files = []
-        for source, future in hashing:
-            try:
-                local_files.append(future.result())
-            except OSError as error:
-                report.failed.append((source.relkey, describe_error(error, bucket, "reading")))
-        indexing = [] if options.dry_run else start_indexers(index_pool, options.indexers, s3, bucket, key_prefix, remote, local_files)
-        total = sum(local.size for local in local_files)
-        objects = len(remote) - (MANIFEST_NAME in remote)
-        progress.step(f"Found {len(local_files)} files ({format_bytes(total)}); {objects} objects in {destination}")
+            local_files.append(future.result())
+        except OSError as error:
+            report.failed.append((source.relkey, describe_error(error, bucket, "reading")))
+    total = sum(local.size for local in local_files)
+    objects = len(remote) - (MANIFEST_NAME in remote)
+    progress.step(f"Found {counted(len(local_files), 'file')} ({format_bytes(total)}); {counted(objects, 'object')} in {destination}")
+    return local_files, remote
 
-        manifest = read_manifest(s3, bucket, key_prefix, remote)
-        known = apply_manifest(remote, manifest)
-        unknown = [known[relkey] for relkey in keys_to_check(local_files, known)]
-        if unknown:
-            progress.step(f"Checking {len(unknown)} objects whose checksum or headers are not known")
-            report.heads = len(unknown)
-            for listed, result, error in run_parallel(pool, lambda item: head_remote(s3, bucket, key_prefix, item), unknown):
-                if error is None and result is None:
-                    del known[listed.relkey]
-                elif error is None:
-                    known[listed.relkey] = result
 
-        keep = (MANIFEST_NAME, *(redirect.relkey for redirect in report.redirects),
-                *(indexer.name for indexer in options.indexers), *options.keep)
-        plan = plan_publish(local_files, known, delete=options.delete, keep=keep)
-        report.plan = plan
-        if options.dry_run:
-            report.seconds = time.monotonic() - started
-            return report
+def learn_remote(s3, bucket, key_prefix, remote, local_files, progress, pool, report):
+    """Return ``(manifest, known)``: what S3 holds, from the manifest, and a HEAD where it says too little."""
+    manifest = read_manifest(s3, bucket, key_prefix, remote)
+    known = apply_manifest(remote, manifest)
+    unknown = [known[relkey] for relkey in keys_to_check(local_files, known)]
+    if unknown:
+        progress.step(f"Checking {counted(len(unknown), 'object')} whose checksum or headers are not known")
+        report.heads = len(unknown)
+        for listed, result, error in run_parallel(pool, lambda item: head_remote(s3, bucket, key_prefix, item), unknown):
+            if error is None and result is None:
+                del known[listed.relkey]
+            elif error is None:
+                known[listed.relkey] = result
+    return manifest, known
 
-        upload_all(s3, bucket, key_prefix, plan, options, progress, pool, report)
-        publish_redirects(s3, bucket, key_prefix, options, progress, pool, report)
 
+def finish_publish(s3, bucket, key_prefix, plan, manifest, known, indexing, options, progress, report):
+    """After the uploads: delete (only if every file was published), write the manifest, finish the indexes."""
     if plan.deletes and options.delete:
         if report.ok:
             delete_all(s3, bucket, key_prefix, plan.deletes, progress, report)
         else:
-            progress.step(f"Not deleting {len(plan.deletes)} objects: some files failed")
+            progress.step(f"Not deleting {counted(len(plan.deletes), 'object')}: some files failed")
     if report.uploaded or report.deleted or manifest_is_stale(manifest, known, plan):
         write_manifest(s3, bucket, key_prefix, known, plan, report, progress)
     if indexing and report.ok:
         finish_indexers(indexing, bucket, progress)
-    report.seconds = time.monotonic() - started
-    return report
 
 
 def start_indexers(pool, indexers, s3, bucket, key_prefix, remote, local_files):
@@ -416,7 +439,7 @@ def upload_all(s3, bucket, key_prefix, plan, options, progress, pool, report):
     pages = [local for local in plan.uploads if is_page(local.relkey)]
     if not plan.uploads:
         return
-    progress.step(f"Uploading {len(plan.uploads)} files ({format_bytes(plan.upload_bytes)}): assets first, then pages")
+    progress.step(f"Uploading {counted(len(plan.uploads), 'file')} ({format_bytes(plan.upload_bytes)}): assets first, then pages")
     progress.start(len(plan.uploads), plan.upload_bytes)
     try:
         for phase in (assets, pages):
@@ -441,16 +464,16 @@ def publish_redirects(s3, bucket, key_prefix, options, progress, pool, report):
     if not report.redirects:
         return
     if not report.ok:
-        progress.step(f"Not writing {len(report.redirects)} redirects: some files failed")
+        progress.step(f"Not writing {counted(len(report.redirects), 'redirect')}: some files failed")
         return
-    progress.step(f"Writing {len(report.redirects)} redirects from _redirects")
+    progress.step(f"Writing {counted(len(report.redirects), 'redirect')} from _redirects")
     report.redirected, failed = write_redirects(s3, bucket, key_prefix, report.redirects, options.pages_policy, pool)
     report.failed.extend((relkey, describe_error(error, bucket, f"writing redirect {relkey}")) for relkey, error in failed)
 
 
 def delete_all(s3, bucket, key_prefix, relkeys, progress, report):
     """Delete ``relkeys`` under ``key_prefix`` in batches, recording what S3 refused."""
-    progress.step(f"Deleting {len(relkeys)} objects no longer in the source")
+    progress.step(f"Deleting {counted(len(relkeys), 'object')} no longer in the source")
     for start in range(0, len(relkeys), DELETE_BATCH):
         batch = relkeys[start:start + DELETE_BATCH]
         try:
@@ -496,6 +519,11 @@ def write_manifest(s3, bucket, key_prefix, known, plan, report, progress):
     except (ClientError, BotoCoreError) as error:
         # Only a cache: the next publish checks with HEAD requests instead.
         progress.step(f"Warning: could not write {MANIFEST_NAME}: {describe_error(error, bucket, 'writing the manifest')}")
+
+
+def counted(number, noun, plural=None):
+    """Return ``number`` with ``noun`` in the singular or plural: ``1 version``, ``2 versions``."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
 
 
 def format_bytes(count):

@@ -31,6 +31,9 @@ from collections import deque
 from itertools import islice
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
+
+from .. import offload
 
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 WEIGHTS = (10.0, 5.0, 1.0)
@@ -234,7 +237,8 @@ def build_index(sources, load, previous=None, threads=4):
     if previous is not None:
         # In steps, without the query lock: SQLite serialises each step against running queries,
         # so the old index keeps answering while it is copied (it never changes, so no step restarts).
-        previous._connection.backup(connection, pages=BACKUP_STEP_PAGES)
+        # On a native thread under gevent (app.offload), as the inserts and the merge below: the loop keeps serving.
+        offload.run(partial(previous._connection.backup, connection, pages=BACKUP_STEP_PAGES))
         reusable = {(doc, project, version, stamp) for doc, project, version, stamp in connection.execute(
             "SELECT id, project, version, stamp FROM docs")}
     else:
@@ -257,11 +261,11 @@ def build_index(sources, load, previous=None, threads=4):
         elif isinstance(outcome, Exception):
             stats.failed.append((source, f"{type(outcome).__name__}: {outcome}"))
         else:
-            _insert_doc(connection, source, outcome, stats)
+            offload.run(_insert_doc, connection, source, outcome, stats)
             stats.loaded += 1
     connection.execute("COMMIT")
     # Merge FTS5's segments into one: smaller, and faster to query than the many an insert leaves.
-    connection.execute("INSERT INTO sections(sections) VALUES('optimize')")
+    offload.run(connection.execute, "INSERT INTO sections(sections) VALUES('optimize')")
     stats.pages, stats.sections = (
         connection.execute("SELECT count(*) FROM pages").fetchone()[0],
         connection.execute("SELECT count(*) FROM sections").fetchone()[0],

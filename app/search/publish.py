@@ -15,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ..publishing.run import open_source
 from .document import SEARCH_DOCUMENT, BadSearchDocument, decode_document, encode_document, page_entry
 from .extract import extract_page, is_indexable
+from ..publishing.run import counted
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ class SearchIndexRun:
         existing = self.remote.get(SEARCH_DOCUMENT)
         if existing is not None and existing.etag == hashlib.md5(body).hexdigest():
             return
-        progress.step(f"Writing the search document ({len(entries)} pages, {len(body) // 1024} KiB)")
+        progress.step(f"Writing the search document ({counted(len(entries), 'page')}, {len(body) // 1024} KiB)")
         self.s3.put_object(
             Bucket=self.bucket,
             Key=self.key_prefix + SEARCH_DOCUMENT,

@@ -16,6 +16,9 @@ from collections import OrderedDict
 
 from botocore.exceptions import ClientError
 
+from .. import offload
+from ..exceptions import is_missing
+
 from .document import SEARCH_DOCUMENT, decode_document
 from .engine import MissingDocument, Source, build_index
 
@@ -61,11 +64,12 @@ def s3_loader(s3, bucket):
         try:
             response = s3.get_object(Bucket=bucket, Key=source.key)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            if is_missing(error, strict=True):
                 raise MissingDocument(source.key) from None
             raise
         with response["Body"] as body:
-            return decode_document(body.read())
+            data = body.read()
+        return offload.run(decode_document, data)
 
     return load
 

@@ -12,6 +12,7 @@ from . import get_search
 from .engine import SearchTimeout
 from .query import parse_query
 from .results import hit_url, marked_html, page_count, parse_page_number, plain_text
+from ..portal.catalog import metadata_for
 from .service import DEFAULT_SCOPE, default_sources, project_sources
 
 bp = Blueprint("search", __name__, url_prefix="/_", template_folder="templates")
@@ -32,6 +33,8 @@ class Answer:
     total: int
     hits: list
     unsearchable: list
+    # The versions to search changed (a publish) and this worker is still building their index.
+    rebuilding: bool = False
 
     @property
     def pages(self):
@@ -51,6 +54,7 @@ class Answer:
             "pages": self.pages,
             "total": self.total,
             "unsearchable": self.unsearchable,
+            "rebuilding": self.rebuilding,
             "results": [
                 {key: value for key, value in hit.items() if key not in ("heading_html", "snippet_html", "title_html")}
                 | {"snippet_html": str(hit["snippet_html"]), "heading_html": str(hit["heading_html"])}
@@ -63,7 +67,8 @@ class Answer:
 def search_page():
     """Render the search page: the box, and the results when there is a query."""
     answer = run_search(request.args) if request.args.get("q", "").strip() else None
-    projects = [project for project in read_catalog().projects if is_visible(project)]
+    # Titles as the reader may see them: a restricted version's publish may have set the project's.
+    projects = [shown(project) for project in read_catalog().projects if is_visible(project)]
     html = render_template(
         "search/search.html", answer=answer, q=request.args.get("q", ""), projects=projects,
         search_project=request.args.get("project") or "", search_version=request.args.get("version") or "",
@@ -90,45 +95,27 @@ def read_catalog():
                         [("Retry-After", "10")]) from None
 
 
+def shown(project):
+    """Return ``project`` with only the metadata the versions the reader may read gave it (portal.catalog)."""
+    readable = {version.name for version in project.versions if access.may_read(f"{project.name}/{version.name}/")}
+    return metadata_for(project, readable)
+
+
 def is_visible(project):
     """Tell whether the reader may read any version of ``project`` (as the portal lists projects)."""
     return any(access.may_read(f"{project.name}/{version.name}/") for version in project.versions)
 
 
 def run_search(args):
-    """Search for ``args['q']`` in the scope ``args`` names (project, version) and return an ``Answer``."""
-    config = current_app.config
-    page = parse_page_number(args.get("page"))
-    if page is None:
-        raise DocsError("page must be a whole number from 1 to 100")
-    project_name, version_name = args.get("project") or None, args.get("version") or None
-    if version_name and not project_name:
-        raise DocsError("version needs a project: give project=NAME too")
-    query = parse_query(args.get("q", ""), config["DOCS_SEARCH_QUERY_MAX_CHARS"], config["DOCS_SEARCH_QUERY_MAX_TERMS"])
-    per_page = config["DOCS_SEARCH_PER_PAGE"]
+    """Search for ``args['q']`` in the scope ``args`` names (project, version) and return an ``Answer``.
 
-    catalog = read_catalog()
-    prefix = config["S3_PREFIX"]
-    scope, sources, wanted = DEFAULT_SCOPE, default_sources(catalog, prefix), None
-    if project_name:
-        project = next((item for item in catalog.projects if item.name == project_name), None)
-        if project is None or not is_visible(project):
-            raise DocsError(f"there is no project named {project_name!r}", 404)
-        if version_name is None or version_name == project.default_version:
-            # The default version is in the index every search shares: no project index to build.
-            if version_name is not None and not access.may_read(f"{project.name}/{version_name}/"):
-                raise DocsError(f"project {project_name!r} has no version {version_name!r}", 404)
-            wanted = {(project.name, project.default_version)}
-        else:
-            # A version the reader may not read answers as one that does not exist: no probing for names.
-            if version_name != ALL_VERSIONS and (
-                all(version.name != version_name for version in project.versions)
-                or not access.may_read(f"{project.name}/{version_name}/")
-            ):
-                raise DocsError(f"project {project_name!r} has no version {version_name!r}", 404)
-            scope = ("project", project.name)
-            sources = project_sources(project, prefix, extra=version_name)
-            wanted = None if version_name == ALL_VERSIONS else {(project.name, version_name)}
+    Phases: the request's arguments, the scope (which versions), the index, the readable documents,
+    the search itself, the hits as the page and the API show them.
+    """
+    config = current_app.config
+    page, project_name, version_name, query = parse_search_args(args, config)
+    per_page = config["DOCS_SEARCH_PER_PAGE"]
+    scope, sources, wanted = resolve_scope(read_catalog(), config["S3_PREFIX"], project_name, version_name)
 
     service = get_search()
     index = service.index(scope, sources)
@@ -140,7 +127,11 @@ def run_search(args):
     ]
     readable = {pair for pair in in_scope if access.may_read(f"{pair[0]}/{pair[1]}/")}
     docs = [doc for pair, doc in index.docs.items() if pair in readable]
-    missing = {(source.project, source.version) for source in index.stats.missing}
+    # Only versions whose current publish lacks a search document: one republished since the index
+    # was built is being loaded again, not "published before search existed".
+    current = set(sources)
+    missing = {(source.project, source.version) for source in index.stats.missing if source in current}
+    rebuilding = index.sources != tuple(sources)
     unsearchable = sorted(f"{project}/{version}" for project, version in readable & missing)
 
     try:
@@ -150,8 +141,48 @@ def run_search(args):
         )
     except SearchTimeout as error:
         raise DocsError(f"{error}; add words to narrow it", 503) from None
-    index_document, root = config["DOCS_INDEX_DOCUMENT"], request.script_root
-    hits = [
+    hits = format_hits(results.hits, config["DOCS_INDEX_DOCUMENT"], request.script_root)
+    return Answer(query, project_name, version_name, page, per_page, results.total, hits, unsearchable, rebuilding)
+
+
+def parse_search_args(args, config):
+    """Return ``(page, project name, version name, parsed query)`` from the request's arguments, or refuse."""
+    page = parse_page_number(args.get("page"))
+    if page is None:
+        raise DocsError("page must be a whole number from 1 to 100")
+    project_name, version_name = args.get("project") or None, args.get("version") or None
+    if version_name and not project_name:
+        raise DocsError("version needs a project: give project=NAME too")
+    query = parse_query(args.get("q", ""), config["DOCS_SEARCH_QUERY_MAX_CHARS"], config["DOCS_SEARCH_QUERY_MAX_TERMS"])
+    return page, project_name, version_name, query
+
+
+def resolve_scope(catalog, prefix, project_name, version_name):
+    """Return ``(scope, sources, wanted)``: the index to use, its search documents, and the (project, version)
+    pairs to search (``None``: all of them); a project or version the reader may not see answers 404."""
+    if not project_name:
+        return DEFAULT_SCOPE, default_sources(catalog, prefix), None
+    project = next((item for item in catalog.projects if item.name == project_name), None)
+    if project is None or not is_visible(project):
+        raise DocsError(f"there is no project named {project_name!r}", 404)
+    if version_name is None or version_name == project.default_version:
+        # The default version is in the index every search shares: no project index to build.
+        if version_name is not None and not access.may_read(f"{project.name}/{version_name}/"):
+            raise DocsError(f"project {project_name!r} has no version {version_name!r}", 404)
+        return DEFAULT_SCOPE, default_sources(catalog, prefix), {(project.name, project.default_version)}
+    # A version the reader may not read answers as one that does not exist: no probing for names.
+    if version_name != ALL_VERSIONS and (
+        all(version.name != version_name for version in project.versions)
+        or not access.may_read(f"{project.name}/{version_name}/")
+    ):
+        raise DocsError(f"project {project_name!r} has no version {version_name!r}", 404)
+    sources = project_sources(project, prefix, extra=version_name)
+    return ("project", project.name), sources, None if version_name == ALL_VERSIONS else {(project.name, version_name)}
+
+
+def format_hits(hits, index_document, root):
+    """Return the hits as the results page and the API show them: plain and marked text, and each hit's URL."""
+    return [
         {
             "project": hit.project,
             "version": hit.version,
@@ -165,6 +196,5 @@ def run_search(args):
             "snippet": plain_text(hit.snippet),
             "snippet_html": marked_html(hit.snippet),
         }
-        for hit in results.hits
+        for hit in hits
     ]
-    return Answer(query, project_name, version_name, page, per_page, results.total, hits, unsearchable)

@@ -26,6 +26,8 @@ NOT_MODIFIED_HEADERS = ("cache-control", "expires", "etag", "last-modified", "x-
 ERROR_HEADERS = ("content-type", "content-range")
 
 META_PREFIX = "x-amz-meta-"
+# User metadata publish keeps for itself (a file's checksum, to skip unchanged uploads): no reader needs it.
+PUBLISH_METADATA = frozenset({"x-amz-meta-sha256"})
 
 
 def _is_safe_value(value):
@@ -44,7 +46,7 @@ def select_headers(s3_headers, allowed=None):
                 selected.append((REPRESENTATION_HEADERS.get(lower, name), value))
         elif lower in REPRESENTATION_HEADERS:
             selected.append((REPRESENTATION_HEADERS[lower], value))
-        elif lower.startswith(META_PREFIX):
+        elif lower.startswith(META_PREFIX) and lower not in PUBLISH_METADATA:
             selected.append((lower, value))
     return selected
 

@@ -1,8 +1,9 @@
 """Extension points of the /docs request path, filled in by other packages' ``init_app``.
 
 The path reads top to bottom (docs/architecture.md): route -> path checks -> gates -> responders ->
-fetch (S3, or the cache in front of it) -> on a missing key, fallbacks -> response. Each list runs in
-the order packages registered, which is the order ``create_app`` initialises them.
+fetch (S3, wrapped by the cache) -> on a missing key, fallbacks -> response. Each list runs in the
+order packages registered, which is the order ``create_app`` initialises them; ``request_path(app)``
+lists the whole chain (``flask docs hooks`` prints it).
 
 A rewrite (``set_rewrite``) may change a page's body on the way out (the hub's tag block): it is
 decided once per request from the path and key, before any S3 call, and every fetch honours it
@@ -18,8 +19,10 @@ def init_app(app):
     """Give ``app`` empty hook lists and the plain S3 fetch; packages add to them afterwards."""
     from .views import fetch_object
 
-    app.extensions[HOOKS] = {"gates": [], "responders": [], "fallbacks": [], "fetch": fetch_object,
-                              "rewrite": None}
+    app.extensions[HOOKS] = {
+        "gates": [], "responders": [], "fallbacks": [], "claims": [],
+        "fetch": fetch_object, "fetch_layers": [fetch_object], "rewrite": None,
+    }
 
 
 def _hooks(app=None):
@@ -41,9 +44,47 @@ def add_fallback(app, fallback):
     _hooks(app)["fallbacks"].append(fallback)
 
 
+def wrap_fetch(app, wrapper):
+    """Put ``wrapper`` around the fetch: ``wrapper(inner)`` returns the new ``fetch(key, params=None) -> Response``,
+    which calls ``inner`` (the fetch it wraps, handed over here) for what it does not answer itself."""
+    hooks = _hooks(app)
+    hooks["fetch"] = wrapper(hooks["fetch"])
+    hooks["fetch_layers"].insert(0, wrapper)
+
+
 def set_fetch(app, fetch):
-    """Replace how a key becomes a response (``fetch(key) -> Response``), e.g. by a cache in front of S3."""
-    _hooks(app)["fetch"] = fetch
+    """Replace the whole fetch (``fetch(key, params=None) -> Response``); ``wrap_fetch`` keeps what it wraps."""
+    hooks = _hooks(app)
+    hooks["fetch"] = fetch
+    hooks["fetch_layers"][:] = [fetch]
+
+
+def claim_folders(app, claims):
+    """Declare that ``claims(path) -> bool`` folders belong to a later fallback, so earlier ones pass them on
+    (the listings claim their folders from the portal, which runs first)."""
+    _hooks(app)["claims"].append(claims)
+
+
+def is_claimed(path):
+    """Tell whether a registered fallback claimed the folder ``path`` (``''`` or ending in '/') for itself."""
+    return any(claims(path) for claims in _hooks()["claims"])
+
+
+def request_path(app):
+    """Return the request path of ``app`` as ``(stage, function name)`` pairs, in the order they run."""
+    hooks = _hooks(app)
+    stages = [("gate", gate) for gate in hooks["gates"]]
+    stages += [("responder", responder) for responder in hooks["responders"]]
+    stages += [("rewrite", hooks["rewrite"])] if hooks["rewrite"] is not None else []
+    stages += [("fetch", layer) for layer in hooks["fetch_layers"]]
+    stages += [("fallback", fallback) for fallback in hooks["fallbacks"]]
+    return [(stage, function_name(function)) for stage, function in stages]
+
+
+def function_name(function):
+    """Return ``module.name`` of a hook function, for listings and logs."""
+    name = getattr(function, "__qualname__", None) or type(function).__qualname__
+    return f"{function.__module__}.{name}"
 
 
 def set_rewrite(app, rewrite):
@@ -91,7 +132,7 @@ def fallbacks():
 
 
 def fetch(key):
-    """Return the response for ``key`` through the registered fetch."""
+    """Return the response for ``key`` through the registered fetch (its outermost wrapper first)."""
     return _hooks()["fetch"](key)
 
 

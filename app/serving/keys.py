@@ -4,21 +4,14 @@ import posixpath
 import unicodedata
 from urllib.parse import quote
 
+from ..exceptions import BadPath  # keys.BadPath: raised here, defined beside DocsError
+
 MAX_KEY_BYTES = 1024  # S3's limit on an object key, in UTF-8 bytes.
 
 # docs-proxy's own records in the bucket (publish's manifest, search documents, the portal index and
 # its per-project entries) all start with this. They hold names and text from folders the access
 # rules may refuse, so no path that names one is ever served as a document.
 RESERVED_PREFIX = ".docs-"
-
-
-class BadPath(ValueError):
-    """A request path that must be refused before any S3 call; ``status`` is the 4xx to answer."""
-
-    def __init__(self, reason, status=400):
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
 
 
 def check_path(path):

@@ -14,6 +14,7 @@ from .headers import (
     precondition_status,
     select_headers,
 )
+from ..exceptions import is_missing
 from ..s3 import get_s3
 from .streaming import adopt_rewrite, close_body, object_response, s3_headers
 
@@ -79,14 +80,6 @@ def answer_missing(path, error):
     return response
 
 
-def is_missing(error):
-    """Tell whether S3's error means the key does not exist.
-
-    403 counts as missing: without s3:ListBucket, S3 answers 403 for keys that do not exist.
-    """
-    return error_status(error) in (403, 404)
-
-
 def is_directory(path):
     """Tell whether ``path`` (no trailing slash) names no key but a directory with an index document.
 
@@ -144,7 +137,7 @@ def fetch_object(key, params=None):
         if decided == 304:
             return Response(status=304, headers=select_headers(raw_headers, NOT_MODIFIED_HEADERS))
         return precondition_failed("If-Match")
-    return object_response(s3_response, current_app.config["DOCS_CHUNK_SIZE"])
+    return object_response(s3_response, current_app.config["DOCS_CHUNK_SIZE"], current_app.config["DOCS_SLOW_CHUNK_SIZE"])
 
 
 def local_conditions(request_headers, params):

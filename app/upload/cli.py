@@ -9,7 +9,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from ..portal import get_index_cache
 from ..portal.index import expired_previews, read_index, record_published, remove_version
-from ..publishing.cli import docs_cli
+from ..cli import add_command
 from ..publishing.run import describe_error
 from ..s3 import get_s3
 from .policy import BadDuration, BadOption, parse_actions, parse_duration
@@ -23,9 +23,8 @@ ABANDONED_AFTER = LOCK_STALE_AFTER
 
 def init_app(app):
     """Add ``token`` and ``gc`` to the ``flask docs`` group."""
-    if "token" not in docs_cli.commands:
-        docs_cli.add_command(token_cli)
-        docs_cli.add_command(gc_command)
+    add_command(app, token_cli)
+    add_command(app, gc_command)
 
 
 def _where():

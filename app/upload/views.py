@@ -4,7 +4,6 @@ Each view reads top to bottom: options, token, names, body, publish, JSON. Refus
 subclasses, answered in one place (app/errors.py).
 """
 
-from datetime import timedelta
 
 from flask import Blueprint, current_app, jsonify, request
 

@@ -5,18 +5,22 @@ clients keep S3's XML error. The lookup looks in at most ``DOCS_ERROR_DOCUMENT_D
 (below that, a path shares its ancestor's answer), each S3 call taken from the request's fallback
 budget (``hooks.spend_s3_call``), and which key answered for a folder is cached for
 ``DOCS_ERROR_DOCUMENT_TTL`` seconds.
+
+With ``DOCS_ERROR_DOCUMENT`` unset, a portal version whose publish found a ``404.html`` at its root
+(the index says so) answers its own missing pages with it: one S3 call, no lookup up the path.
 """
 
 import threading
 import time
 from functools import partial
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from flask import Response, current_app, g, request
 
 from .. import hosts
 from ..access import may_read
 from ..errors import error_status
+from ..exceptions import is_missing
 from ..s3 import get_s3
 from ..serving.hooks import add_fallback, spend_s3_call
 from ..serving.streaming import close_body, prepend, stream_body
@@ -109,7 +113,7 @@ def fetch_document(document_path):
     try:
         return operation(Bucket=config["S3_BUCKET"], Key=config["S3_PREFIX"] + document_path)
     except ClientError as error:
-        if error_status(error) in (403, 404):
+        if is_missing(error):
             return None
         raise
 
@@ -151,17 +155,40 @@ def find_document(path):
     return None
 
 
+def version_document(path):
+    """Return ``(document_path, s3_response)`` for the error document publish recorded for ``path``'s version, or ``None``."""
+    from ..portal import get_catalog
+
+    name, _, rest = path.partition("/")
+    version_name = rest.partition("/")[0]
+    try:
+        project = get_catalog().by_name.get(name)
+    except (ClientError, BotoCoreError, ValueError):
+        return None
+    version = project and project.by_name.get(version_name)
+    if not version or not version.error_document:
+        return None
+    document_path = f"{name}/{version_name}/{version.error_document}"
+    if not may_read(document_path):
+        return None
+    try:
+        response = fetch_document(document_path)
+    except OutOfCalls:
+        return None
+    return None if response is None else (document_path, response)
+
+
 def error_document(path, error):
     """Answer a missing key with the nearest error document, for clients that accept HTML (a fallback)."""
     if not wants_html(request.headers.get("Accept", "")):
         return None
-    found = find_document(path)
+    found = find_document(path) if current_app.config.get("DOCS_ERROR_DOCUMENT") else version_document(path)
     if found is None:
         return None
     document_path, s3_response = found
     raw = s3_response["ResponseMetadata"]["HTTPHeaders"]
     headers = [(name, raw[lower]) for lower, name in KEPT_HEADERS.items() if lower in raw]
-    headers.append(("Cache-Control", "no-cache"))
+    headers += [("Cache-Control", "no-cache"), ("Vary", "Accept")]
     # S3 answers 403 for a missing key when the proxy may not list the bucket; the reader sees S3's status.
     status = error_status(error)
     if "content-length" in raw:
@@ -169,15 +196,16 @@ def error_document(path, error):
     body = s3_response.get("Body")
     if body is None:
         return Response(status=status, headers=headers)
-    chunks = stream_body(body, current_app.config["DOCS_CHUNK_SIZE"], g.get("s3_key"), current_app.logger)
+    chunks = stream_body(
+        body, current_app.config["DOCS_CHUNK_SIZE"], g.get("s3_key"), current_app.logger,
+        current_app.config["DOCS_SLOW_CHUNK_SIZE"],
+    )
     response = Response(prepend(next(chunks, None), chunks), status=status, headers=headers)
     response.call_on_close(partial(close_body, body))
     return response
 
 
 def init_app(app):
-    """Register the error-document fallback when ``DOCS_ERROR_DOCUMENT`` is set."""
-    if not app.config.get("DOCS_ERROR_DOCUMENT"):
-        return
+    """Register the error-document fallback: ``DOCS_ERROR_DOCUMENT`` up the path, else versions' own."""
     app.extensions[CACHE] = LookupCache(app.config["DOCS_ERROR_DOCUMENT_TTL"])
     add_fallback(app, error_document)

@@ -17,7 +17,7 @@ from .. import hosts
 from ..access import may_read
 from ..errors import DocsError, error_status
 from ..s3 import get_s3
-from ..serving.hooks import add_fallback, spend_s3_call
+from ..serving.hooks import add_fallback, claim_folders, spend_s3_call
 from ..serving.keys import directory_location, is_reserved_name
 from ..serving.views import redirect
 
@@ -26,6 +26,8 @@ S3_MAX_KEYS = 1000
 EXTRA_CALLS = 20
 SORT_KEYS = ("name", "size", "date")
 ORDERS = ("asc", "desc")
+
+
 @dataclass(frozen=True)
 class Entry:
     """One line of a listing: a file, or a folder (``name`` ends in '/', no size or date)."""
@@ -231,3 +233,7 @@ def init_app(app):
         return
     app.extensions["website.listing_prefixes"] = prefixes
     add_fallback(app, listing)
+    # The portal runs first: tell it which folders are listings. '*' (everywhere) claims nothing, leaving
+    # the portal's answers to the portal.
+    named = [prefix for prefix in prefixes if prefix != "*"]
+    claim_folders(app, lambda folder: is_listed(folder, named))

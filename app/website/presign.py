@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from flask import Response, current_app, request
 
 from ..cache import get_store
-from ..errors import error_status
+from ..exceptions import error_status, is_missing
 from ..s3 import client_config, get_s3
 from ..serving.hooks import add_responder
 
@@ -49,7 +49,7 @@ def presigned_download(path, key):
     try:
         head = get_s3().head_object(Bucket=config["S3_BUCKET"], Key=key)
     except ClientError as error:
-        if error_status(error) in (403, 404) or error_status(error) >= 500:
+        if is_missing(error) or error_status(error) >= 500:
             return None  # The fetch finds it missing too (the fallbacks answer), or serves a stale copy.
         raise
     except BotoCoreError:

@@ -5,7 +5,7 @@ from config import Setting, file_name, folders, http_url, number, size
 SETTINGS = (
     Setting("DOCS_ERROR_DOCUMENT", None, file_name,
             "error document shown for missing pages, nearest up the path, e.g. `404.html` "
-            "([docs/website.md](website.md)); unset: off", "404.html"),
+            "([docs/website.md](website.md)); unset: only portal versions published with a `404.html` use theirs", "404.html"),
     Setting("DOCS_ERROR_DOCUMENT_TTL", 60.0, number(float, 0), "seconds an error-document lookup is cached per worker", "15"),
     # issue 19: a 480-level path cost 486 S3 GETs
     Setting("DOCS_ERROR_DOCUMENT_DEPTH", 8, number(int, 0, 64),

@@ -102,22 +102,19 @@ def basic(user, password):
 
 
 @pytest.fixture
-def put_objects(s3):
+def put_objects(put):
     """Put the test site into the bucket."""
     for key, body in OBJECTS.items():
-        s3.put_object(Bucket=BUCKET, Key=key, Body=body, ContentType="text/html", CacheControl="public, max-age=31536000, immutable")
+        put(key, body, ContentType="text/html", CacheControl="public, max-age=31536000, immutable")
 
 
 @pytest.fixture
-def make_app(s3, put_objects):
+def make_app(bucket, put_objects):
     """Build an app with extra settings; its ``s3_calls`` list records every S3 operation it makes."""
 
     def make(**settings):
         app = create_app({"S3_BUCKET": BUCKET, "S3_REGION": "us-east-1", **settings})
-        app.s3_calls = []
-        app.extensions["s3"].meta.events.register(
-            "before-call.s3.*", lambda model, params, **kwargs: app.s3_calls.append((model.name, params.get("Key")))
-        )
+        app.s3_calls = bucket.calls(app.extensions["s3"])
         return app
 
     return make

@@ -40,7 +40,7 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         absolute_redirect off;
-        # The README's configuration, as operators would copy it.
+        # docs/access.md's configuration, as operators would copy it.
         location /oauth2/ {{
             proxy_pass http://127.0.0.1:{auth_port};
             proxy_set_header X-Auth-Request-Redirect $request_uri;
@@ -217,8 +217,8 @@ def test_nginx_with_auth_request_in_front_passes_identity_and_the_app_decides(ng
     assert "user=carol" in log and "user=dave" in log
 
 
-def test_the_readmes_auth_request_snippet_is_the_one_tested():
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+def test_the_documented_auth_request_snippet_is_the_one_tested():
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "access.md").read_text()
     snippet = readme.split("**Behind nginx + oauth2-proxy**", 1)[1].split("```nginx", 1)[1].split("```", 1)[0]
     location = snippet.split("location / {", 1)[1].split("}", 1)[0]
     readme_headers = {line.split("#")[0].strip() for line in location.splitlines() if "proxy_set_header" in line}

@@ -7,13 +7,12 @@ no failed request, no 4xx/5xx, no console error, no broken image or font, and th
 must have applied. ``make test-fast`` skips this module (marker ``browser``); ``make test`` runs it.
 
 Set ``DOCS_SCREENSHOT_DIR`` to also write each site's first-page screenshot there; that is how
-``docs/images/sphinx-site.png`` in the README was made.
+``docs/images/sphinx-site.png`` was made. (make run's own screenshots: test_make_run.py.)
 """
 
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from collections import deque
@@ -22,7 +21,7 @@ from urllib.parse import urldefrag, urlsplit
 
 import pytest
 
-from tests.servers import FAKE_CREDENTIALS, ROOT, TIMEOUT_MS, Gunicorn, free_port, wait_for_port
+from tests.servers import FAKE_CREDENTIALS, ROOT, TIMEOUT_MS, Gunicorn
 
 pytestmark = pytest.mark.browser
 
@@ -196,7 +195,6 @@ def docs_server(published_sites, moto_server, tmp_path_factory):
     server = Gunicorn(env, log_path=tmp_path_factory.mktemp("gunicorn") / "gunicorn.log")
     yield server
     server.stop()
-
 
 
 @pytest.fixture(scope="module")
@@ -424,66 +422,3 @@ def test_mkdocs_search_finds_a_word_from_the_sources(visitor):
     assert results.first.inner_text() == "Usage"
     visitor.click(results.first, MKDOCS)
     assert urlsplit(visitor.page.url).path == MKDOCS.root + "guide/usage/"
-
-
-# --- make run's first page: the README's first screenshot ------------------------------------
-
-SAMPLE = Site(
-    "sample",
-    "",
-    next_link="footer a.next",
-    next_chain=["guide/"],
-    style_checks=[("header", "border-bottom-style", "solid")],  # docs.css
-    directories=[],
-)
-MAKE_RUN_SCREENSHOT = ROOT / "docs" / "images" / "make-run.png"
-
-
-class MakeRun:
-    """``python -m app.devserver`` with nothing configured, as ``make run`` starts it."""
-
-    def __init__(self, log_path):
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("S3_", "DOCS_", "AWS_"))}
-        env.update(DOCS_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="1")
-        self.log_path = log_path
-        with open(log_path, "wb") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "app.devserver"], cwd=ROOT, env=env,
-                                            stdout=log, stderr=subprocess.STDOUT)
-        self.url = f"http://127.0.0.1:{port}"
-        try:
-            wait_for_port(port, timeout=60, process=self.process)
-        except Exception:
-            self.stop()
-            raise
-
-    def log(self):
-        """Return what make run printed so far."""
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self):
-        """Stop it as Ctrl-C does."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def test_make_run_first_page_renders_and_is_the_readmes_first_screenshot(browser, tmp_path):
-    server = MakeRun(tmp_path / "make-run.log")
-    visitor = Visitor(browser, server)
-    try:
-        response = visitor.open("/docs/", SAMPLE)
-        assert response.status == 200
-        assert visitor.page.locator("#js-status").inner_text() != "JavaScript did not run."
-        # Regenerated on every run: what /docs/ shows changes as the portal and the sample grow.
-        visitor.page.screenshot(path=str(MAKE_RUN_SCREENSHOT))
-    finally:
-        visitor.close()
-        server.stop()
-    readme = (ROOT / "README.md").read_text()
-    first_image = readme[readme.index("!["):].split(")", 1)[0]
-    assert first_image.endswith("(docs/images/make-run.png")

@@ -72,7 +72,6 @@ def website_server(website_site, moto_server, tmp_path_factory):
     server.stop()
 
 
-
 @pytest.fixture
 def page(browser, website_server):
     """A fresh page that records every failed or refused sub-request; only 127.0.0.1 is reachable."""

@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 
+from tests.conftest import Bucket
 from tests.faultproxy import FaultProxy
 from tests.servers import Gunicorn
 
@@ -62,16 +63,9 @@ def cache_server(cache_bucket, proxy, tmp_path_factory):
 
 
 @pytest.fixture
-def put(server_s3, cache_bucket):
-    """Write an object under a key unique to the test; return its key."""
-
-    def put(name, body, **extra):
-        key = f"{uuid.uuid4().hex[:8]}/{name}"
-        server_s3.put_object(Bucket=cache_bucket, Key=key, Body=body, **extra)
-        return key
-
-    return put
-
+def bucket(server_s3, cache_bucket):
+    """The module's bucket on the moto server; ``put`` writes every object in a new folder and returns its key."""
+    return Bucket(server_s3, cache_bucket, unique_folders=True)
 
 
 def s3_gets(proxy, key):

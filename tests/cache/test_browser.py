@@ -33,7 +33,6 @@ def sphinx_server(moto_server, server_s3, tmp_path_factory):
     server.stop()
 
 
-
 def test_sphinx_site_loads_compressed_with_no_failed_request(browser, sphinx_server):
     visitor = Visitor(browser, sphinx_server)
     transfers = []

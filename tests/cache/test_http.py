@@ -321,7 +321,7 @@ def test_requests_waiting_on_a_stalled_fetch_get_504_without_a_copy(gunicorn_fac
 
     with ThreadPoolExecutor(2) as pool:
         leader = pool.submit(get, server, f"/docs/{key}")
-        time.sleep(0.3)
+        assert s3_proxy.fault_taken.wait(10), "the leader's S3 request never reached the proxy"
         waiter = get(server, f"/docs/{key}")
 
     assert leader.result()[0] == 200

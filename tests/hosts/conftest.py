@@ -40,8 +40,6 @@ def projects(app, tmp_path, s3):
 
 
 @pytest.fixture
-def s3_calls(app):
+def s3_calls(app, bucket):
     """The S3 operations the app's client makes."""
-    calls = []
-    app.extensions["s3"].meta.events.register("before-call.s3.*", lambda model, **kwargs: calls.append(model.name))
-    return calls
+    return bucket.operations(app.extensions["s3"])

@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from app.portal.index import record_version, update_index
 from tests.access.conftest import htpasswd_line
 from tests.servers import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
 
@@ -69,6 +70,9 @@ def bucket(server_s3):
     server_s3.put_object(Bucket=name, Key="wiki/1.0/attack.html", Body=ATTACK.encode(), **html)
     server_s3.put_object(Bucket=name, Key="wiki/1.0/notes.html", Body=b"<p>wiki notes</p>", **html)
     server_s3.put_object(Bucket=name, Key="payments/1.0/index.html", Body=f"<p>{SECRET}</p>".encode(), **html)
+    # Listed in a portal index, as a publish lists them: the portal knows projects from its index only.
+    for project in ("wiki", "payments"):
+        update_index(server_s3, name, "", record_version(project, "1.0", {}, {}))
     return name
 
 
@@ -148,5 +152,54 @@ def test_a_reader_goes_from_the_portal_to_a_projects_host_and_back(localhost_bro
         page.goto(f"http://payments.localhost:{server.port}/docs/payments/9.9/")  # the portal's 404 page
         page.click("a.brand")
         page.wait_for_url(f"http://localhost:{server.port}/_/")
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def hub_bucket(server_s3, moto_server, tmp_path, aws_credentials):
+    """A bucket where payments 1.0 and 2.0 and wiki 1.0 were published with the hub, through the CLI."""
+    from app import create_app
+
+    name = f"hosts-hub-{uuid.uuid4().hex[:12]}"
+    server_s3.create_bucket(Bucket=name)
+    app = create_app({"S3_BUCKET": name, "S3_ENDPOINT_URL": moto_server, "S3_ADDRESSING_STYLE": "path",
+                      "S3_REGION": "us-east-1"})
+    runner = app.test_cli_runner()
+    for project, version in (("payments", "1.0"), ("payments", "2.0"), ("wiki", "1.0")):
+        source = tmp_path / f"{project}-{version}"
+        source.mkdir()
+        (source / "index.html").write_text(
+            f"<!doctype html><html><head><title>{project} {version}</title></head><body>"
+            f"<h1>{project} {version}</h1><section id='ledger'><h2>Ledger</h2><p>reconciliation of {project}</p>"
+            "</section></body></html>")
+        result = runner.invoke(args=["docs", "publish", str(source), "--project", project, "--version", version, "--hub"])
+        assert result.exit_code == 0, result.output
+    return name
+
+
+def test_the_hub_works_on_a_projects_own_host_and_searches_that_project(localhost_browser, gunicorn_factory, hub_bucket):
+    server = gunicorn_factory(hub_bucket, env={"DOCS_PROJECT_HOSTS": "{project}.localhost", "WEB_CONCURRENCY": "1",
+                                               "GUNICORN_THREADS": "4"})
+    context = localhost_browser.new_context(service_workers="block")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        failed = []
+        page.on("requestfailed", lambda request: failed.append(request.url))
+        page.goto(f"http://payments.localhost:{server.port}/docs/payments/1.0/")
+        # The context API answered on payments' own host: the banner of an old version and the menu show.
+        banner = page.locator('[data-docs-hub="banner"]')
+        banner.wait_for()
+        assert "/docs/payments/2.0/" in banner.locator("a").first.get_attribute("href")
+        page.keyboard.press("/")
+        search = page.locator('[data-docs-hub="search"]')
+        search.press_sequentially("reconciliation", delay=20)
+        first = page.locator("#docs-hub-results [role=option]").first
+        first.wait_for()
+        assert page.locator("#docs-hub-results [role=option]").count() == 1  # this version of payments only
+        assert page.locator("#docs-hub-all").count() == 0  # every project's search is the main host's
+        assert "Search is unavailable" not in page.inner_text("body")
+        assert failed == []
     finally:
         context.close()

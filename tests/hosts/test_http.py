@@ -315,23 +315,79 @@ def test_a_cached_page_is_served_only_on_its_projects_host(client, projects):
 
 
 def test_a_package_may_let_its_routes_answer_on_project_hosts_and_the_rest_go_to_the_main_host(s3):
-    from flask import Blueprint
+    from flask import Blueprint, request
 
     from app import hosts
 
     app = create_app({"S3_BUCKET": BUCKET, "S3_REGION": "us-east-1", "DOCS_PROJECT_HOSTS": "{project}.docs.test"})
-    for name in ("hub", "extra"):
+    for name in ("widget", "extra"):
         blueprint = Blueprint(name, __name__)
-        blueprint.add_url_rule(f"/_/{name}.js", f"{name}_script", lambda: "script")
-        blueprint.add_url_rule(f"/_/{name}/api/<project>", f"{name}_context", lambda project: f"about {project}")
+        blueprint.add_url_rule(f"/_/{name}.js", "script", lambda: "script")
+        blueprint.add_url_rule(f"/_/{name}/api/<project>", "context", lambda project: f"about {project}")
+        blueprint.add_url_rule(f"/_/{name}/find", "find", lambda: f"found in {request.args.get('project')}")
         app.register_blueprint(blueprint)
-    hosts.serve_on_project_hosts(app, "hub", project_arg="project")
+    hosts.serve_on_project_hosts(app, "widget")
+    hosts.serve_on_project_hosts(app, "widget.context", project_arg="project")
+    hosts.serve_on_project_hosts(app, "widget.find", project_arg="project")
     client = app.test_client()
-    assert get(client, PAYMENTS, "/_/hub.js").data == b"script"
-    assert get(client, PAYMENTS, "/_/hub/api/payments").data == b"about payments"
-    # Another project's context is not answered on this host: its own host answers it.
-    assert get(client, PAYMENTS, "/_/hub/api/wiki?x=1").headers["Location"] == "//wiki.docs.test/_/hub/api/wiki?x=1"
-    assert get(client, PAYMENTS, "/_/hub/api/My_Lib").headers["Location"] == "//docs.test/_/hub/api/My_Lib"
+    assert get(client, PAYMENTS, "/_/widget.js").data == b"script"
+    assert get(client, PAYMENTS, "/_/widget/api/payments").data == b"about payments"
+    assert get(client, PAYMENTS, "/_/widget/find?project=payments").data == b"found in payments"
+    # Another project's, or every project's, is not answered on this host: its own host (or the main host) answers.
+    assert get(client, PAYMENTS, "/_/widget/api/wiki?x=1").headers["Location"] == "//wiki.docs.test/_/widget/api/wiki?x=1"
+    assert get(client, PAYMENTS, "/_/widget/api/My_Lib").headers["Location"] == "//docs.test/_/widget/api/My_Lib"
+    assert get(client, PAYMENTS, "/_/widget/find?project=wiki").headers["Location"] == "//wiki.docs.test/_/widget/find?project=wiki"
+    assert get(client, PAYMENTS, "/_/widget/find").headers["Location"] == "//docs.test/_/widget/find"
+    # A blueprint that did not ask answers on the main host only.
     assert get(client, PAYMENTS, "/_/extra.js").headers["Location"] == "//docs.test/_/extra.js"
     assert get(client, PAYMENTS, "/_/extra/api/payments").headers["Location"] == "//docs.test/_/extra/api/payments"
     assert get(client, MAIN, "/_/extra.js").data == b"script"
+    assert get(client, MAIN, "/_/widget/find").data == b"found in None"
+
+
+# --- the hub (issue 23) on each project's own host ---
+
+@pytest.fixture
+def hub_client(s3, projects):
+    """An app with the hub on for every project, on the same bucket."""
+    return create_app({"S3_BUCKET": BUCKET, "S3_REGION": "us-east-1", "DOCS_PORTAL_TTL": 0.0, "DOCS_HUB": "on",
+                       "DOCS_PROJECT_HOSTS": "{project}.docs.test"}).test_client()
+
+
+def test_the_hubs_script_and_context_answer_on_the_projects_own_host(hub_client):
+    page = get(hub_client, PAYMENTS, "/docs/payments/1.0/guide/").get_data(as_text=True)
+    api = re.search(r'name="docs-hub-api" content="([^"]+)"', page).group(1)
+    script = re.search(r'<script defer src="([^"]+)"', page).group(1)
+    assert api == "/_/hub/api/payments/1.0" and script.startswith("/_/hub/hub.js?v=")  # this host's own paths
+    assert get(hub_client, PAYMENTS, script).status_code == 200
+    response = get(hub_client, PAYMENTS, api + "?page=guide/")
+    assert response.status_code == 200
+    context = json.loads(response.data)
+    assert {entry["name"]: entry["url"] for entry in context["versions"]} == {
+        "2.0": "/docs/payments/2.0/guide/", "1.0": "/docs/payments/1.0/guide/"}
+    assert context["project"]["url"] == "//docs.test/_/projects/payments"
+    assert context["portal"] == "//docs.test/docs/"
+    assert context["search"] == {"api": "/_/api/search", "page": "//docs.test/_/search", "all_projects": False}
+
+
+def test_the_hubs_context_of_another_project_is_answered_only_on_that_projects_host(hub_client):
+    response = get(hub_client, PAYMENTS, "/_/hub/api/wiki/1.0?page=")
+    assert response.status_code == 302 and response.headers["Location"] == "//wiki.docs.test/_/hub/api/wiki/1.0?page="
+    assert get(hub_client, WIKI, "/_/hub/api/wiki/1.0?page=").status_code == 200
+
+
+def test_on_a_project_host_the_search_api_searches_that_project_only(hub_client):
+    answer = json.loads(get(hub_client, PAYMENTS, "/_/api/search?q=ledger&project=payments&version=all").data)
+    assert {hit["project"] for hit in answer["results"]} == {"payments"}
+    assert {hit["url"] for hit in answer["results"]} == {"/docs/payments/2.0/", "/docs/payments/1.0/"}
+    for path, location in (
+        ("/_/api/search?q=ledger", "//docs.test/_/api/search?q=ledger"),
+        ("/_/api/search?q=ledger&project=wiki", "//wiki.docs.test/_/api/search?q=ledger&project=wiki"),
+        ("/_/search?q=ledger&project=payments", "//docs.test/_/search?q=ledger&project=payments"),
+    ):
+        response = get(hub_client, PAYMENTS, path)
+        assert (response.status_code, response.headers["Location"]) == (302, location)
+    # On the main host, the hub may search every project, as on one origin.
+    context = json.loads(get(hub_client, MAIN, "/_/hub/api/payments/1.0?page=").data)
+    assert context["search"]["all_projects"] is True
+    assert context["versions"][0]["url"] == "//payments.docs.test/docs/payments/2.0/"

@@ -53,8 +53,6 @@ def docs_cli(app):
 
 
 @pytest.fixture
-def s3_calls(app):
+def s3_calls(app, bucket):
     """The S3 operations the app's client makes."""
-    calls = []
-    app.extensions["s3"].meta.events.register("before-call.s3.*", lambda model, **kwargs: calls.append(model.name))
-    return calls
+    return bucket.operations(app.extensions["s3"])

@@ -1,19 +1,7 @@
-"""Fixtures for the ops tests: a bucket with pages, metrics read back as numbers, canned S3 answers."""
+"""Fixtures for the ops tests: metrics read back as numbers (objects go in with the shared `put` fixture)."""
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-
-from tests.conftest import BUCKET
-
-
-@pytest.fixture
-def put(s3):
-    """Put an object into the mocked bucket."""
-
-    def put(key, body, **kwargs):
-        s3.put_object(Bucket=BUCKET, Key=key, Body=body, **kwargs)
-
-    return put
 
 
 def parse_metrics(text):

@@ -60,7 +60,7 @@ def test_kubernetes_configuration_is_one_docs_proxy_accepts():
     settings = by_kind("ConfigMap")["data"]
     parsed = config.from_environ(settings, app_settings())
     assert parsed["DOCS_LOG_FORMAT"] == "json"
-    assert config_problem(settings, threads=int(settings["GUNICORN_THREADS"])) is None
+    assert config_problem(settings) is None
 
 
 def test_kubernetes_ingress_routes_the_main_host_and_every_project_host_named_by_the_configuration():
@@ -138,7 +138,7 @@ def test_systemd_unit_verifies(tmp_path):
 def test_systemd_environment_file_is_a_configuration_docs_proxy_accepts():
     lines = (DEPLOY / "systemd" / "docs-proxy.env").read_text().splitlines()
     settings = dict(line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
-    assert config_problem(settings, threads=int(settings["GUNICORN_THREADS"])) is None
+    assert config_problem(settings) is None
 
 
 def test_dockerfile_copies_what_the_app_needs_and_runs_gunicorn_as_non_root():

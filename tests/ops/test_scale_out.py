@@ -34,7 +34,7 @@ SHA256 = {key: hashlib.sha256(body).hexdigest() for key, body in OBJECTS.items()
 
 
 @pytest.fixture(scope="module")
-def moto(tmp_path_factory):
+def moto(real_server, tmp_path_factory):
     """moto's server in its own process, with the site in a bucket."""
     server = MotoProcess(tmp_path_factory.mktemp("moto") / "moto.log")
     server.client.create_bucket(Bucket="scale")
@@ -168,7 +168,7 @@ def test_replicas_behind_nginx_lose_no_request_when_one_crashes_and_one_restarts
     assert load.failures == [], load.failures[:10]
     assert load.checked > 100
     assert set(load.statuses) == {200}
-    # nginx's request id went through the app and back: one per request.
+    # Every answer carries the app's own request id: one per request.
     assert len(load.request_ids) == load.checked and None not in load.request_ids
     # Every replica served, the restarted one also after its restart.
     assert all(by_upstream[f"127.0.0.1:{replica.port}"] > 0 for replica in replicas)

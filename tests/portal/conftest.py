@@ -45,13 +45,9 @@ def docs_cli(app):
 
 
 @pytest.fixture
-def s3_calls(app):
-    """The names of the S3 operations the app's client makes, counted by a botocore event hook."""
-    calls = []
-    app.extensions["s3"].meta.events.register(
-        "before-call.s3.*", lambda model, **kwargs: calls.append(model.name)
-    )
-    return calls
+def s3_calls(app, bucket):
+    """The names of the S3 operations the app's client makes."""
+    return bucket.operations(app.extensions["s3"])
 
 
 class FakeClock:

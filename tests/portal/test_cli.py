@@ -23,7 +23,7 @@ def test_publish_with_project_and_version_uploads_to_its_folder_and_lists_it_wit
     result = publish("payments", "2.0.0", "--title", "Payments", "--description", "Cards", "--owner", "Team",
                      "--contact", "pay@example.com", "--repo", "https://git.example/pay", "--tag", "api",
                      "--tag", "core", "--commit", "abc123")
-    assert "Portal: payments 2.0.0 listed" in result.output
+    assert "Portal: payments 2.0.0 listed (1 version; aliases: " in result.output
     assert "payments/2.0.0/guide/install.html" in keys(s3, "payments/")
     entry = index(s3)["projects"]["payments"]
     assert {key: entry[key] for key in ("title", "description", "owner", "contact", "repo", "tags")} == {
@@ -32,6 +32,13 @@ def test_publish_with_project_and_version_uploads_to_its_folder_and_lists_it_wit
     version = entry["versions"]["2.0.0"]
     assert version["commit"] == "abc123" and version["files"] == 3 and version["hidden"] is False
     assert version["size"] == sum(path.stat().st_size for path in site.rglob("*.html"))
+    assert "error_document" not in version  # the site has no 404.html
+
+
+def test_publish_records_a_404_html_at_the_root_as_the_versions_error_document(s3, site, publish):
+    (site / "404.html").write_text("<h1>Lost</h1>")
+    publish("payments", "2.0.0")
+    assert index(s3)["projects"]["payments"]["versions"]["2.0.0"]["error_document"] == "404.html"
 
 
 def test_republishing_keeps_metadata_not_given_again(s3, publish):

@@ -148,7 +148,7 @@ def test_readers_see_only_what_versions_they_may_read_said_and_a_version_id_of_t
     import subprocess
 
     publish_version(server_s3, bucket, site, "corp", "1.0", {"description": "Public handbook", "owner": "docs-team", "repo": "https://git.example/corp"})
-    publish_version(server_s3, bucket, site, "corp", "2.0", {"description": "Project Nightfall merger", "owner": "m-and-a", "repo": "javascript:alert(document.cookie)"})
+    publish_version(server_s3, bucket, site, "corp", "2.0", {"title": "Nightfall", "description": "Project Nightfall merger", "owner": "m-and-a", "repo": "javascript:alert(document.cookie)"})
     publish_version(server_s3, bucket, site, "vault", "1.0", {"description": "vault"})
     line = subprocess.run(["htpasswd", "-nbB", "-C", "4", "bob", "builder"], capture_output=True, text=True, check=True).stdout
     (tmp_path / "htpasswd").write_text(line)
@@ -167,9 +167,11 @@ def test_readers_see_only_what_versions_they_may_read_said_and_a_version_id_of_t
     assert [(p["name"], p["description"], p["owner"], p["repo"]) for p in api["projects"]] == [
         ("corp", "Public handbook", "docs-team", "https://git.example/corp")]
     assert get(server, "/_/api/projects/corp").json()["description"] == "Public handbook"
+    search_page = get(server, "/_/search?q=hello")
+    assert search_page.status_code in (200, 503) and "Nightfall" not in search_page.text
     # bob reads every version: the latest publish's words, but never a javascript: link.
     bob = requests.get(server.url + "/_/api/projects/corp", auth=("bob", "builder"), timeout=10).json()
-    assert (bob["description"], bob["repo"]) == ("Project Nightfall merger", "")
+    assert (bob["title"], bob["description"], bob["repo"]) == ("Nightfall", "Project Nightfall merger", "")
 
     # A restricted project changes: what an anonymous reader sees, version_id included, does not.
     publish_version(server_s3, bucket, site, "vault", "2.0", {"description": "vault 2"})

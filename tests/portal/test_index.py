@@ -10,7 +10,6 @@ from app.portal.index import (
     IndexCache,
     IndexConflict,
     build_index,
-    listing_index,
     read_index,
     record_version,
     update_index,
@@ -26,9 +25,7 @@ def stored(s3, prefix=""):
     return json.loads(s3.get_object(Bucket=BUCKET, Key=prefix + INDEX_NAME)["Body"].read())
 
 
-def put_page(s3, key):
-    """Put a small HTML object at ``key``."""
-    s3.put_object(Bucket=BUCKET, Key=key, Body=b"<p>page</p>", ContentType="text/html")
+PAGE = b"<p>page</p>"
 
 
 def test_the_first_update_creates_the_index_only_if_it_is_still_absent(s3):
@@ -78,18 +75,18 @@ def test_a_refused_change_writes_nothing(s3):
     assert s3.head_object(Bucket=BUCKET, Key=INDEX_NAME)["ETag"] == etag
 
 
-def test_creating_the_index_keeps_sites_copied_in_by_hand(s3):
-    put_page(s3, "handmade/0.1/index.html")
-    put_page(s3, "handmade/0.1/guide.html")
+def test_creating_the_index_keeps_sites_copied_in_by_hand(s3, put):
+    put("handmade/0.1/index.html", PAGE, ContentType="text/html")
+    put("handmade/0.1/guide.html", PAGE, ContentType="text/html")
     update_index(s3, BUCKET, "", record_version("api", "1.0", {}, STATS))
     handmade = stored(s3)["projects"]["handmade"]["versions"]["0.1"]
     assert handmade["files"] == 2 and handmade["size"] == 22
 
 
-def test_a_rebuild_keeps_metadata_pins_and_flags_and_follows_the_bucket(s3):
+def test_a_rebuild_keeps_metadata_pins_and_flags_and_follows_the_bucket(s3, put):
     for key in ["api/1.0/index.html", "api/2.0/index.html", "api/2.0/a/b.html", "new/0.1/index.html",
                 "plain/index.html", "plain/sub/index.html", "api/assets/x.css", "_static/x.css", "api/3.0/only.css"]:
-        put_page(s3, key)
+        put(key, PAGE, ContentType="text/html")
     previous = empty_index()
     previous["projects"]["api"] = {"title": "API", "tags": ["x"], "aliases": {"lts": "1.0", "old": "0.5"},
                                    "versions": {"1.0": {"hidden": True, "commit": "c1", "published": "2020-01-01T00:00:00+00:00"},
@@ -102,13 +99,6 @@ def test_a_rebuild_keeps_metadata_pins_and_flags_and_follows_the_bucket(s3):
     assert api["versions"]["1.0"]["hidden"] is True and api["versions"]["1.0"]["commit"] == "c1"
     assert api["versions"]["1.0"]["published"] == "2020-01-01T00:00:00+00:00"
     assert api["versions"]["2.0"]["files"] == 2 and api["versions"]["2.0"]["published"]
-
-
-def test_a_delimiter_listing_finds_projects_and_versions_without_an_index(s3):
-    for key in ["api/1.0/index.html", "api/2.0/index.html", "plain/index.html", "plain/sub/index.html", "_x/1/index.html"]:
-        put_page(s3, key)
-    projects = listing_index(s3, BUCKET, "")["projects"]
-    assert {name: sorted(entry["versions"]) for name, entry in projects.items()} == {"api": ["1.0", "2.0"]}
 
 
 @pytest.mark.parametrize("data", [b"", b"[]", b'{"format": 2, "projects": {}}', b'{"format": 1}',
@@ -140,16 +130,9 @@ class Clock:
         return self.now
 
 
-def counted(s3):
-    """Return the list the S3 operations of ``s3`` are recorded into (a botocore event hook)."""
-    calls = []
-    s3.meta.events.register("before-call.s3.*", lambda model, **kwargs: calls.append(model.name))
-    return calls
-
-
-def test_the_cache_revalidates_after_the_ttl_with_a_conditional_get(s3):
+def test_the_cache_revalidates_after_the_ttl_with_a_conditional_get(s3, bucket):
     update_index(s3, BUCKET, "", record_version("api", "1.0", {}, STATS))
-    calls = counted(s3)
+    calls = bucket.operations()
     clock = Clock()
     cache = IndexCache(10, clock)
     first = cache.get(s3, BUCKET, "")
@@ -181,6 +164,14 @@ def test_a_conditional_read_of_an_unchanged_index_returns_no_document(s3):
     document, etag = read_index(s3, BUCKET, "")
     assert document["projects"]
     assert read_index(s3, BUCKET, "", if_none_match=etag) == (None, etag)
+
+
+def test_a_rebuild_finds_each_versions_own_404_page(s3, put):
+    for key in ["api/1.0/index.html", "api/1.0/404.html", "api/2.0/index.html", "api/2.0/guide/404.html"]:
+        put(key, PAGE, ContentType="text/html")
+    versions = build_index(s3, BUCKET, "")["projects"]["api"]["versions"]
+    assert versions["1.0"]["error_document"] == "404.html"
+    assert "error_document" not in versions["2.0"]  # only at the version's root
 
 
 @pytest.mark.parametrize("url, ok", [

@@ -255,16 +255,14 @@ def test_a_changed_index_is_seen_after_the_ttl(client, payments, s3, clock, fres
     assert location(client.get("/docs/payments/latest/")) == "/docs/payments/0.9/"
 
 
-def test_a_bucket_without_an_index_is_listed_with_a_delimiter_and_cached(client, s3, s3_calls, clock):
-    for key in ["tools/1.0/index.html", "tools/2.0/index.html", "guide/index.html", "guide/sub/index.html",
-                "_static/x.css", "index.htm"]:
+def test_a_bucket_without_an_index_has_no_projects_and_answers_as_s3_website_hosting(client, s3, s3_calls):
+    for key in ["tools/1.0/index.html", "tools/2.0/index.html", "guide/index.html", "assets/images/a.png"]:
         s3.put_object(Bucket=BUCKET, Key=key, Body=b"<p>x</p>", ContentType="text/html")
-    page = client.get("/docs/").text
-    assert 'href="/_/projects/tools"' in page and 'href="/_/projects/guide"' not in page
-    assert location(client.get("/docs/tools/latest/")) == "/docs/tools/2.0/"
-    assert s3_calls.count("ListObjectsV2") == 3  # the root, tools/, guide/
-    s3_calls.clear()
-    client.get("/docs/tools/stable/")
+    assert client.get("/docs/").status_code == 404  # no root index.html, no projects: S3's 404
+    assert client.get("/docs/assets/").status_code == 404  # not a redirect into a guessed version
+    assert client.get("/docs/tools/latest/").status_code == 404
+    assert client.get("/docs/tools/2.0/").text == "<p>x</p>"
+    assert client.get("/_/api/projects").json["projects"] == []
     assert "ListObjectsV2" not in s3_calls
 
 

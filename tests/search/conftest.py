@@ -13,7 +13,7 @@ from tests.servers import ROOT
 
 
 @pytest.fixture(scope="session")
-def built_sites(tmp_path_factory):
+def built_sites(real_server, tmp_path_factory):
     """``{"sphinx": dir, "mkdocs": dir, "material": dir}``: tests/sites/ built as the browser tests build them."""
     work = tmp_path_factory.mktemp("search-sites")
     sites = {}

@@ -99,7 +99,6 @@ def test_a_new_default_version_is_followed_within_the_portal_ttl(moto_server, se
     assert followed < PORTAL_TTL + 3, f"followed after {followed:.1f} s"
 
 
-
 @pytest.mark.browser
 def test_typing_in_the_landing_page_search_box_and_following_a_result_lands_on_the_heading(
         browser, docs_server, tmp_path_factory):

@@ -50,7 +50,6 @@ def server(bucket, moto_server, tmp_path_factory):
     gunicorn.stop()
 
 
-
 def test_64_mib_object_arrives_byte_exact(server, bucket):
     digest = hashlib.sha256()
     with requests.get(f"{server.url}/docs/big.bin", stream=True, timeout=60) as response:

@@ -21,7 +21,8 @@ S3_HEADERS = {
     "last-modified": "Fri, 20 Nov 2026 10:00:00 GMT",
     "etag": '"d41d8cd98f00b204e9800998ecf8427e"',
     "x-amz-version-id": "v1",
-    "x-amz-meta-sha256": "deadbeef",
+    "x-amz-meta-sha256": "deadbeef",  # publish's own checksum: never copied
+    "x-amz-meta-build": "42",
     "x-amz-checksum-crc32": "AAAAAA==",
     "x-amz-server-side-encryption": "AES256",
     "accept-ranges": "bytes",
@@ -45,7 +46,7 @@ def test_representation_headers_are_copied_with_canonical_names():
         "Last-Modified": "Fri, 20 Nov 2026 10:00:00 GMT",
         "ETag": '"d41d8cd98f00b204e9800998ecf8427e"',
         "x-amz-version-id": "v1",
-        "x-amz-meta-sha256": "deadbeef",
+        "x-amz-meta-build": "42",
         "Accept-Ranges": "bytes",
         "Content-Type": "text/html; charset=utf-8",
         "Content-Length": "42",

@@ -8,6 +8,7 @@ import pytest
 
 from app import create_app
 
+from tests.conftest import Bucket
 from tests.servers import Gunicorn
 
 PREFIX = "site/"
@@ -27,35 +28,31 @@ REDIRECT_OBJECTS = {
 }
 
 
-def put(s3, bucket, key, body=b"", **extra):
-    """Put one object under the site prefix."""
-    s3.put_object(Bucket=bucket, Key=PREFIX + key, Body=body, **extra)
-
-
 @pytest.fixture(scope="session")
 def site_bucket(server_s3):
     """A bucket on the moto server: error documents, redirect objects, artifact folders and a big file."""
     name = f"website-{uuid.uuid4().hex[:12]}"
     server_s3.create_bucket(Bucket=name)
+    put = Bucket(server_s3, name, prefix=PREFIX).put
     html = {"ContentType": "text/html; charset=utf-8"}
-    put(server_s3, name, "index.html", b"<!doctype html><title>Home</title>", **html)
-    put(server_s3, name, "404.html", ROOT_404, **html)
-    put(server_s3, name, "guide/index.html", b"<!doctype html><title>Guide</title>", **html)
-    put(server_s3, name, "guide/404.html", GUIDE_404, **html)
-    put(server_s3, name, "guide/new.html", b"<!doctype html><title>New</title>", **html)
+    put("index.html", b"<!doctype html><title>Home</title>", **html)
+    put("404.html", ROOT_404, **html)
+    put("guide/index.html", b"<!doctype html><title>Guide</title>", **html)
+    put("guide/404.html", GUIDE_404, **html)
+    put("guide/new.html", b"<!doctype html><title>New</title>", **html)
     for key, (location, _) in REDIRECT_OBJECTS.items():
-        put(server_s3, name, key, b"body of " + key.encode(), WebsiteRedirectLocation=location, **html)
+        put(key, b"body of " + key.encode(), WebsiteRedirectLocation=location, **html)
     for weird in WEIRD_NAMES:
-        put(server_s3, name, "weird/" + weird, weird.encode())
-    put(server_s3, name, "weird/sub/deep.txt", b"deep")
-    put(server_s3, name, "weird-sibling.txt", b"outside")
-    put(server_s3, name, "weirdo/outside.txt", b"outside")
-    put(server_s3, name, "downloads/big.bin", BIG, ContentType="application/octet-stream",
+        put("weird/" + weird, weird.encode())
+    put("weird/sub/deep.txt", b"deep")
+    put("weird-sibling.txt", b"outside")
+    put("weirdo/outside.txt", b"outside")
+    put("downloads/big.bin", BIG, ContentType="application/octet-stream",
         ContentDisposition='attachment; filename="big.bin"')
-    put(server_s3, name, "downloads/small.bin", b"small", ContentType="application/octet-stream")
+    put("downloads/small.bin", b"small", ContentType="application/octet-stream")
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda n: put(server_s3, name, f"artifacts/build-{n:04d}.tar.gz", b"x" * (n % 7)), range(ARTIFACTS)))
-    put(server_s3, name, "artifacts-elsewhere.txt", b"outside")
+        list(pool.map(lambda n: put(f"artifacts/build-{n:04d}.tar.gz", b"x" * (n % 7)), range(ARTIFACTS)))
+    put("artifacts-elsewhere.txt", b"outside")
     return name
 
 
@@ -71,6 +68,12 @@ def website_env(bucket, moto_server, **extra):
         "S3_MAX_POOL_CONNECTIONS": "8",
         **extra,
     }
+
+
+@pytest.fixture
+def bucket(server_s3, site_bucket):
+    """The site bucket, below the site prefix (``put`` writes there)."""
+    return Bucket(server_s3, site_bucket, prefix=PREFIX)
 
 
 @pytest.fixture(scope="session")

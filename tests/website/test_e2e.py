@@ -13,7 +13,7 @@ from tests.ops.conftest import parse_metrics
 from tests.servers import raw_request
 
 from tests.website.conftest import (
-    ARTIFACTS, BIG, GUIDE_404, PREFIX, REDIRECT_OBJECTS, ROOT_404, WEIRD_NAMES, put,
+    ARTIFACTS, BIG, GUIDE_404, PREFIX, REDIRECT_OBJECTS, ROOT_404, WEIRD_NAMES,
 )
 
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
@@ -85,7 +85,7 @@ def test_error_document_is_never_taken_from_above_the_prefix(site_bucket, server
 
     assert response.status_code == 404
     assert b"above the prefix" not in response.data
-    assert b"<Code>NoSuchKey</Code>" in response.data
+    assert b"Page not found" in response.data  # the missing page for people (app/website/notfound.py)
 
 
 def test_head_of_missing_page_has_error_headers_and_no_body(website_server):
@@ -108,29 +108,30 @@ def test_non_html_clients_keep_s3s_xml_error(website_server, accept):
     assert b"<Code>NoSuchKey</Code>" in response.content
 
 
-def test_without_error_document_option_html_clients_get_s3s_error(plain_server):
+def test_without_error_document_option_html_clients_get_the_missing_page_and_others_s3s_error(plain_server):
     response = get(plain_server, "/docs/guide/missing.html", headers=HTML)
 
     assert response.status_code == 404
-    assert b"<Code>NoSuchKey</Code>" in response.content
+    assert b"Page not found" in response.content and GUIDE_404 not in response.content
+    assert b"<Code>NoSuchKey</Code>" in get(plain_server, "/docs/guide/missing.html").content
 
 
-def test_error_document_lookup_is_cached_for_its_ttl(site_bucket, server_s3, moto_app):
+def test_error_document_lookup_is_cached_for_its_ttl(put, moto_app):
     folder = f"cached-{uuid.uuid4().hex[:8]}/"
     cached = moto_app(DOCS_ERROR_DOCUMENT="404.html", DOCS_ERROR_DOCUMENT_TTL=60).test_client()
     uncached = moto_app(DOCS_ERROR_DOCUMENT="404.html", DOCS_ERROR_DOCUMENT_TTL=0).test_client()
     assert cached.get(f"/docs/{folder}missing.html", headers=HTML).data == ROOT_404
     assert uncached.get(f"/docs/{folder}missing.html", headers=HTML).data == ROOT_404
 
-    put(server_s3, site_bucket, folder + "404.html", b"nearer", ContentType="text/html")
+    put(folder + "404.html", b"nearer", ContentType="text/html")
 
     assert cached.get(f"/docs/{folder}missing.html", headers=HTML).data == ROOT_404
     assert uncached.get(f"/docs/{folder}missing.html", headers=HTML).data == b"nearer"
 
 
-def test_cached_error_document_that_disappears_is_looked_up_again(site_bucket, server_s3, moto_app):
+def test_cached_error_document_that_disappears_is_looked_up_again(site_bucket, server_s3, put, moto_app):
     folder = f"gone-{uuid.uuid4().hex[:8]}/"
-    put(server_s3, site_bucket, folder + "404.html", b"soon gone", ContentType="text/html")
+    put(folder + "404.html", b"soon gone", ContentType="text/html")
     client = moto_app(DOCS_ERROR_DOCUMENT="404.html", DOCS_ERROR_DOCUMENT_TTL=60).test_client()
     assert client.get(f"/docs/{folder}x.html", headers=HTML).data == b"soon gone"
 
@@ -147,7 +148,8 @@ def s3_calls(server):
     return sum(value for (name, _), value in parse_metrics(body.decode()).items() if name == "docs_proxy_s3_requests_total")
 
 
-@pytest.mark.parametrize("depth, budget, body", [("8", "12", ROOT_404), ("64", "4", b"<Code>NoSuchKey</Code>")])
+# With the budget spent before any error document, a browser gets the missing page for people (notfound.py).
+@pytest.mark.parametrize("depth, budget, body", [("8", "12", ROOT_404), ("64", "4", b"Page not found")])
 def test_a_deep_missing_path_costs_a_bounded_number_of_s3_calls(gunicorn_factory, site_bucket, depth, budget, body):
     server = gunicorn_factory(site_bucket, env={
         "S3_PREFIX": PREFIX, "DOCS_ERROR_DOCUMENT": "404.html", "WEB_CONCURRENCY": "1", "DOCS_CACHE": "off",
@@ -305,10 +307,11 @@ def test_listing_head_has_headers_and_no_body(website_server):
 
 
 def test_without_listing_option_folder_without_index_is_s3s_404(plain_server):
-    response = get(plain_server, "/docs/artifacts/", headers=HTML)
+    response = get(plain_server, "/docs/artifacts/")
 
     assert response.status_code == 404
     assert b"<Code>NoSuchKey</Code>" in response.content
+    assert b"build-0001" not in get(plain_server, "/docs/artifacts/", headers=HTML).content
 
 
 def test_listing_leaves_out_entries_the_reader_may_not_read(moto_app, monkeypatch):

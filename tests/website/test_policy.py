@@ -10,7 +10,7 @@ from app.publishing.redirects import RedirectsError, parse_redirects
 from app.website.errordocs import LookupCache, candidate_paths, wants_html
 from app.website.listing import Entry, breadcrumbs, human_size, is_listed, sort_entries
 from app.website.presign import presign_params, wants_presign
-from app.website.redirects import BadRedirect, redirect_location
+from app.serving.redirects import BadRedirect, redirect_location
 
 
 @pytest.mark.parametrize(

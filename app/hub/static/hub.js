@@ -99,12 +99,16 @@
                              "aria-controls": "docs-hub-results", "aria-autocomplete": "list", autocomplete: "off",
                              placeholder: "Search " + ctx.project.title + " " + version, "aria-label": "Search"});
     var scope = el("input", {type: "checkbox", id: "docs-hub-all"});
+    // On a project's own host only that project can be searched from the page (docs/security.md):
+    // every project is searched on the main host's search page, a link.
+    var allProjects = ctx.search.all_projects !== false;
+    var everywhere = allProjects ? el("label", {"for": "docs-hub-all"}, [scope, " All projects"]) :
+      el("a", {href: ctx.search.page, text: "All projects"});
     var results = el("ul", {id: "docs-hub-results", role: "listbox", "class": "docs-hub-results",
                             "aria-label": "Results"});
     var status = el("p", {"class": "docs-hub-status", role: "status"});
     var box = el("div", {"class": "docs-hub-dialog", role: "dialog", "aria-modal": "true", "aria-label": "Search"}, [
-      el("div", {"class": "docs-hub-searchbar"}, [input,
-        el("label", {"for": "docs-hub-all"}, [scope, " All projects"])]),
+      el("div", {"class": "docs-hub-searchbar"}, [input, everywhere]),
       status, results]);
     var backdrop = el("div", {"class": "docs-hub-backdrop", "data-docs-hub": "dialog"}, [box]);
     var active = -1, timer = null, serial = 0;
@@ -123,6 +127,7 @@
     }
     function run() {
       var q = input.value.trim(), mine = ++serial;
+      if (!allProjects) everywhere.href = ctx.search.page + "?q=" + encodeURIComponent(q);
       if (!q) { results.textContent = ""; status.textContent = ""; return; }
       var url = ctx.search.api + "?q=" + encodeURIComponent(q) +
         (scope.checked ? "" : "&project=" + encodeURIComponent(project) + "&version=" + encodeURIComponent(version));
@@ -158,7 +163,7 @@
         if (link) { close(); window.location.href = link.href; }
       } else if (event.key === "Tab") {
         event.preventDefault(); // focus stays in the dialog: the input and the switch
-        (doc.activeElement === input ? scope : input).focus();
+        (doc.activeElement === input ? (allProjects ? scope : everywhere) : input).focus();
       }
     });
     results.addEventListener("click", function (event) {

@@ -1,0 +1,35 @@
+"""app/exceptions.py: the refusals packages raise, and reading S3's word that a key is missing."""
+
+import pytest
+from botocore.exceptions import ClientError
+
+from app.exceptions import BadPath, DocsError, is_missing
+
+
+def client_error(status, code):
+    return ClientError({"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "GetObject")
+
+
+@pytest.mark.parametrize(
+    "status, code, for_a_reader, strict",
+    [
+        (404, "NoSuchKey", True, True),
+        (404, "404", True, True),  # a HEAD: no body, botocore puts the status in the code
+        (403, "AccessDenied", True, False),  # without s3:ListBucket a missing key answers 403
+        (403, "403", True, False),
+        (404, "NoSuchBucket", True, False),
+        (500, "InternalError", False, False),
+        (503, "SlowDown", False, False),
+        (304, "304", False, False),
+        (412, "PreconditionFailed", False, False),
+    ],
+)
+def test_is_missing_counts_a_refusal_only_for_readers(status, code, for_a_reader, strict):
+    error = client_error(status, code)
+    assert (is_missing(error), is_missing(error, strict=True)) == (for_a_reader, strict)
+
+
+def test_bad_path_is_a_docs_error_with_its_status():
+    error = BadPath("backslashes are not allowed in document paths", status=414)
+    assert isinstance(error, DocsError) and isinstance(error, ValueError)
+    assert (error.status, error.reason, error.headers) == (414, "backslashes are not allowed in document paths", [])
