@@ -13,7 +13,7 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass
@@ -205,6 +205,7 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--spread", type=float, default=0.002, help="seconds between starting two readers")
     args = parser.parse_args(argv)
+
     def started():
         print("started", flush=True)
 

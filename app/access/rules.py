@@ -25,11 +25,17 @@ class RulesError(ValueError):
 
 @dataclass(frozen=True)
 class Identity:
-    """Who is reading: a name, an email (either may be empty) and the groups a source asserted."""
+    """Who is reading: a name, an email (either may be empty) and the groups a source asserted.
+
+    ``user_as_email``: a user name with an ``@`` stands for a missing email (a front door's user
+    header is often the address). A token's user claim never does: its email is its ``email`` claim,
+    and an unverified one was dropped on purpose.
+    """
 
     user: str
     email: str = ""
     groups: frozenset = frozenset()
+    user_as_email: bool = True
 
 
 @dataclass(frozen=True)
@@ -232,8 +238,13 @@ def matching_rule(rules, path, redirect=True):
 
 
 def identity_groups(rules, identity):
-    """Return the identity's asserted groups plus the local groups that list its name or email."""
-    names = {identity_key(name) for name in (identity.user, identity.email) if name}
+    """Return the identity's asserted groups plus the local groups that list its name or email.
+
+    A user name that looks like an address counts as a listed email only where it may stand for one
+    (``Identity.user_as_email``): a token's user claim never does.
+    """
+    user = identity.user if identity.user_as_email or "@" not in identity.user else ""
+    names = {identity_key(name) for name in (user, identity.email) if name}
     local = {group for group, members in rules.local_groups.items() if names & members}
     return frozenset(identity.groups) | local
 
@@ -241,7 +252,7 @@ def identity_groups(rules, identity):
 def is_member(rule, rules, identity):
     """Tell whether ``identity`` is one of the rule's principals."""
     email = identity_key(identity.email) if identity.email else ""
-    if not email and "@" in identity.user:
+    if not email and identity.user_as_email and "@" in identity.user:
         email = identity_key(identity.user)
     if email and (email in rule.emails or email.rpartition("@")[2] in rule.email_domains):
         return True

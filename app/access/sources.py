@@ -20,6 +20,7 @@ import jwt
 from .htpasswd import HtpasswdError
 from .keys import KeysUnavailable, UnknownKey
 from .rules import Identity
+from .throttle import client_key
 
 SECRET_HEADER = "X-Docs-Proxy-Secret"
 # gunicorn joins a repeated header's values with ',' ("carol,bob"), which the app cannot tell from one
@@ -191,7 +192,7 @@ class BasicSource:
             raise BadCredential("the Basic user name is not UTF-8") from None
         if not name:
             raise BadCredential("the Basic credentials have an empty user name")
-        keys = (("user", name), ("client", client or peer))
+        keys = (("user", name), ("client", client_key(client or peer)))
         if self.throttle is not None and not self.htpasswd.is_remembered(name, password):
             wait = self.throttle.retry_after(*keys)
             if wait:
@@ -306,7 +307,8 @@ class JwtSource:
                 raise BadCredential("the token's email is not verified (email_verified is false)")
             email = ""
         groups = split_groups(claims.get(self.groups_claim)) if self.groups_claim else frozenset()
-        identity = Identity(user=clean_name(user, "user name"), email=clean_name(email, "email"), groups=groups)
+        identity = Identity(user=clean_name(user, "user name"), email=clean_name(email, "email"), groups=groups,
+                            user_as_email=False)
         return identity, claims["exp"]
 
 

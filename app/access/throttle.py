@@ -8,10 +8,28 @@ remembered (``Htpasswd.is_remembered``) are never refused, so a signed-in user k
 someone guesses their password. The counts are per worker, like every other cache here.
 """
 
+import ipaddress
 import threading
 import time
 
 MAX_ENTRIES = 10_000
+
+
+def client_key(address):
+    """Return what failures from ``address`` are counted against: the address, or its /64 for IPv6.
+
+    One IPv6 host is routinely given a whole /64 (2**64 addresses): counted per address, a guesser
+    would never reach the limit. IPv4-mapped addresses count as their IPv4 address.
+    """
+    try:
+        parsed = ipaddress.ip_address((address or "").split("%", 1)[0])
+    except ValueError:
+        return address
+    if parsed.version == 6 and parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
 
 
 class FailureThrottle:

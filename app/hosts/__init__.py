@@ -7,7 +7,7 @@ a host per project it can reach only its own project (docs/security.md).
 The request path (before access control, so a request on the wrong host is sent away before any
 identity or S3 call):
 
-- a project host ``P`` serves ``/docs/P/...`` and the ops endpoints; ``/docs/Q/...`` is redirected to
+- a project host ``P`` serves ``/docs/P/...`` and the probes (health, ready; metrics only on the main host); ``/docs/Q/...`` is redirected to
   ``Q``'s host, ``/docs/`` and every portal, search or API page to the main host;
 - every other host is the main host: the portal, search and APIs; ``/docs/P/...`` is redirected to
   ``P``'s host and ``/docs/`` to the landing page at ``/_/``: no object from the bucket is served there.
@@ -16,6 +16,7 @@ Cross-host links and redirects are scheme-relative (``//payments.docs.example.in
 host comes from the pattern, never from the request, and the scheme stays the one the reader uses.
 """
 
+import re
 from urllib.parse import quote
 
 from flask import Response, current_app, g, request
@@ -48,7 +49,7 @@ def get_pattern(app=None):
 def serve_on_project_hosts(app, name, project_arg=None):
     """Let a blueprint's routes, or one endpoint (``blueprint.view``), answer on project hosts too.
 
-    By default only /docs/ and the ops endpoints do. With ``project_arg``, the route answers on a
+    By default only /docs/ and the probes do. With ``project_arg``, the route answers on a
     project host only for the project it names in that view argument (or query parameter); naming
     another project, or none, it is redirected to that project's host (or the main host): a page of
     one project must not read another's.
@@ -142,9 +143,29 @@ def check_forwarded_host():
                               "reader's Host and set X-Forwarded-Host to the same host")
 
 
+# What a forwarded prefix may be: '/' and segments of URL path characters, no empty segment, no backslash.
+PREFIX = re.compile(r"(?:/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*")
+
+
+def check_forwarded_prefix():
+    """Refuse a request whose script root (a trusted proxy's ``X-Forwarded-Prefix``) is not a plain path.
+
+    Every path-absolute link and ``Location`` starts with it: ``//evil.example`` would make them name
+    another host. deploy/ and the README clear the header; a proxy that passes a client's on is caught here.
+    """
+    if request.script_root and not PREFIX.fullmatch(request.script_root):
+        raise MisdirectedHost("X-Forwarded-Prefix must be a path such as /docs-proxy (no '//', no backslash); "
+                              "the proxy in front must set or clear it, never pass a client's on")
+
+
 def route_host():
     """Send a request to the host that serves it, or let it through (``before_request``, before access control)."""
     if request.blueprint == "ops":
+        # Probes answer on every host; metrics only on the main host: a page on a project's host could
+        # read them, and after making its reader's browser request another project's page, see which
+        # access decision and S3 outcome that counted (whether the reader may read it, whether it exists).
+        if request.endpoint == "ops.metrics" and site_project() is not None:
+            return same_request_at(main_origin())
         return None
     check_forwarded_host()
     project = site_project()
@@ -186,7 +207,7 @@ def route_docs(project):
     if host is None:
         raise DocsError(
             f"{first!r} has no host of its own: with DOCS_PROJECT_HOSTS each project is served at its own host, "
-            "so a project's name must be a lowercase DNS label (a-z, 0-9, '-'), and files at the bucket's root are not served",
+            "so a project's name must be a lowercase DNS label (a-z, 0-9, '-'; no '--' in 3rd and 4th place, as in IDN xn--), and files at the bucket's root are not served",
             404,
         )
     return same_request_at("//" + host)
@@ -226,6 +247,7 @@ def init_app(app):
     app.extensions[PROJECT_BLUEPRINTS] = {}
     app.add_template_global(main_url, "main_url")
     app.add_template_global(main_origin, "main_origin")
+    app.before_request(check_forwarded_prefix)
     if pattern is not None:
         app.before_request(route_host)
         app.after_request(sandbox_root_files)

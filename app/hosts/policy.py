@@ -68,8 +68,13 @@ def split_host(value):
 
 
 def is_project_label(name):
-    """Tell whether the project ``name`` can have a host of its own: a lowercase DNS label."""
-    return bool(LABEL.fullmatch(name))
+    """Tell whether the project ``name`` can have a host of its own: a lowercase DNS label, not an IDN one.
+
+    A label with ``--`` in its third and fourth places is reserved (RFC 5891 4.2.3.1): ``xn--`` is
+    punycode, which browsers may show as Unicode, so a project named ``xn--pyments-...`` would get a host
+    that reads like another project's (``pаyments`` with a Cyrillic ``а``) in the address bar.
+    """
+    return bool(LABEL.fullmatch(name)) and name[2:4] != "--"
 
 
 def parse_pattern(raw, main=None):
@@ -131,7 +136,7 @@ def project_of(pattern, host):
     if not (name.startswith(pattern.prefix) and name.endswith(pattern.suffix)):
         return None
     project = name[len(pattern.prefix): len(name) - len(pattern.suffix)]
-    if not is_project_label(project) or not LABEL.fullmatch(name.partition(".")[0]):
+    if not is_project_label(project) or not is_project_label(name.partition(".")[0]):
         return None
     return project
 
@@ -149,7 +154,7 @@ def project_host(pattern, project, request_port=None):
     if not is_project_label(project):
         return None
     name = pattern.prefix + project + pattern.suffix
-    if not LABEL.fullmatch(name.partition(".")[0]) or len(name) > MAX_HOSTNAME:
+    if not is_project_label(name.partition(".")[0]) or len(name) > MAX_HOSTNAME:
         return None
     return with_port(name, pattern.port or request_port)
 

@@ -27,16 +27,22 @@ class ManifestCache:
         self._lru = LRUCache(maxsize=size)
         self._lock = threading.Lock()
 
+    def kept(self, project, version, published):
+        """Return ``(known, pages)``: whether this worker holds the manifest of that publish, and its page keys."""
+        with self._lock:
+            found = self._lru.get((project, version, published))
+        if found is None:
+            return False, None
+        return True, None if found is MISSING else found
+
     def pages(self, s3, bucket, prefix, project, version, published, index_document, logger=None):
         """Return the page keys of ``project``/``version`` as published at ``published``, or ``None`` without a manifest.
 
         S3 failing gives ``None`` this time and is asked again next time.
         """
-        wanted = (project, version, published)
-        with self._lock:
-            found = self._lru.get(wanted)
-        if found is not None:
-            return None if found is MISSING else found
+        known, pages = self.kept(project, version, published)
+        if known:
+            return pages
         try:
             pages = read_pages(s3, bucket, f"{prefix}{project}/{version}/", index_document)
         except (ClientError, BotoCoreError) as error:
@@ -44,7 +50,7 @@ class ManifestCache:
                 logger.warning("hub: the manifest of %s %s could not be read: %s", project, version, error)
             return None
         with self._lock:
-            self._lru[wanted] = MISSING if pages is None else pages
+            self._lru[(project, version, published)] = MISSING if pages is None else pages
         return pages
 
 

@@ -10,8 +10,10 @@ from .. import access, hosts
 from ..cache import compression
 from ..errors import DocsError
 from ..portal.versions import parse_version
-from ..portal.views import catalog_or_none, docs_url, readable_names, reader_resolution, visible_project
+from ..portal.views import (catalog_or_none, docs_url, readable_names, reader_resolution, shown_project,
+                            visible_project)
 from ..s3 import get_s3
+from ..serving.hooks import spend_s3_call
 from . import get_hub, policy
 
 bp = Blueprint("hub", __name__, url_prefix="/_/hub")
@@ -37,30 +39,41 @@ def asset(name):
     return response.make_conditional(request)
 
 
-def page_urls(project, names, page):
-    """Return ``{version: URL}``: the same page in each version when its manifest has it, else the version's root."""
+def page_urls(project, names, page, first=()):
+    """Return ``{version: URL}``: the same page in each version when its manifest has it, else the version's root.
+
+    Manifests this worker does not hold yet are read from the request's fallback budget
+    (``DOCS_FALLBACK_S3_CALLS``), ``first`` (the version read, the default) before the others: a project
+    with more versions than a worker keeps must not make every page view one S3 GET per version.
+    Versions beyond the budget lead through the switch, which finds the page when followed.
+    """
     config = current_app.config
-    hub = get_hub()
+    manifests = get_hub().manifests
     switch = lambda name, version, rest: (  # noqa: E731
         hosts.main_url(f"/_/switch/{quote(name)}/{quote(version)}/{quote(rest)}"))
     urls = {}
-    for name in names:
-        pages = hub.manifests.pages(get_s3(), config["S3_BUCKET"], config["S3_PREFIX"], project.name, name,
-                                    project.by_name[name].published, config["DOCS_INDEX_DOCUMENT"], current_app.logger)
+    for name in sorted(names, key=lambda name: name not in first):
+        published = project.by_name[name].published
+        known, pages = manifests.kept(project.name, name, published)
+        if not known and spend_s3_call():
+            pages = manifests.pages(get_s3(), config["S3_BUCKET"], config["S3_PREFIX"], project.name, name,
+                                    published, config["DOCS_INDEX_DOCUMENT"], current_app.logger)
         urls[name] = policy.version_url(docs_url, switch, project.name, name, page, pages, config["DOCS_INDEX_DOCUMENT"])
-    return urls
+    return {name: urls[name] for name in names}
 
 
 def context(project, version, page):
     """Return the context API's document for ``page`` of ``project`` ``version``, for the current reader."""
     names = readable_names(project)
     resolution = reader_resolution(project, names)
+    # Title, owner, contact and repository as the versions this reader may read said them (portal.catalog).
+    project = shown_project(project)
     current = project.by_name[version]
     listed = list(names)
     if version not in listed:
         listed.insert(0, version)  # a hidden version the reader is reading: shown as the current one only
-    urls = page_urls(project, listed, page)
     default = resolution.default
+    urls = page_urls(project, listed, page, first=(version, default))
     newer = default is not None and parse_version(default) < parse_version(version)
     root = request.script_root
     # On a project's own host (DOCS_PROJECT_HOSTS) the search API answers for that project only: searching

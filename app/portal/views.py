@@ -177,7 +177,7 @@ def portal_fallback(path, error):
 def unknown_version(project, resolution, wanted, tail):
     """Return the 404 page naming the reader's versions, linking to the same page in the default one."""
     html = render_template(
-        "portal/unknown_version.html", project=project, wanted=wanted, tail=tail,
+        "portal/unknown_version.html", project=shown_project(project), wanted=wanted, tail=tail,
         versions=[(name, resolution.aliases_of(name)) for name in resolution.ordered],
         default=resolution.default,
         switch_url=(hosts.main_url(f"/_/switch/{quote(project.name)}/{quote(resolution.default)}/{quote(tail)}")

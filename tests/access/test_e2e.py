@@ -398,6 +398,26 @@ def test_a_public_folder_rule_does_not_serve_the_file_of_its_name_in_a_restricte
     assert get("/docs/corp/open", {"Authorization": basic("bob", "builder")}).content == b"restricted file"
 
 
+def test_a_tokens_user_claim_never_stands_in_for_its_unverified_email(server_s3, gunicorn_factory, key_server, jwt_settings, signers, rules_file):
+    # With a user claim other than email (preferred_username, which many IdPs let users choose), an
+    # unverified email is dropped; the user name must not then be read as the email instead.
+    bucket = f"access-claims-{free_port()}"
+    server_s3.create_bucket(Bucket=bucket)
+    server_s3.put_object(Bucket=bucket, Key="boss/x", Body=b"boss", ContentType="text/plain")
+    rules = 'default = "deny"\n[[rule]]\npath = "boss/"\nemails = ["boss@corp.example"]\n'
+    app = gunicorn_factory(bucket, env={**jwt_settings, "DOCS_AUTH_JWT_USER_CLAIM": "preferred_username",
+                                        "DOCS_ACCESS_RULES": rules_file(rules), "WEB_CONCURRENCY": "1"})
+
+    def status(**claims):
+        token = signers["k1"].token(claims)
+        return requests.get(app.url + "/docs/boss/x", headers={"Authorization": "Bearer " + token}, timeout=10).status_code
+
+    assert status(preferred_username="boss", email="boss@corp.example", email_verified=True) == 200
+    assert status(preferred_username="boss", email="boss@corp.example", email_verified=False) == 403
+    assert status(preferred_username="boss@corp.example", email="mallory@evil.example", email_verified=False) == 403
+    assert status(preferred_username="boss@corp.example", email=None) == 403
+
+
 def test_only_the_same_person_matches_and_unverified_emails_count_for_nobody(server_s3, gunicorn_factory, key_server, jwt_settings, signers, rules_file):
     bucket = f"access-names-{free_port()}"
     server_s3.create_bucket(Bucket=bucket)

@@ -94,6 +94,15 @@ def rules(text):
         ('[[rule]]\npath = "a/"\nusers = ["jos\u00e9"]', "a/", Identity("JOS\u00e9"), "allowed"),  # ASCII case only
         ('[[rule]]\npath = "a/"\nusers = ["jos\u00e9"]', "a/", Identity("jos\u00c9"), "denied"),
         ('[[rule]]\npath = "a/"\nusers = ["jose\u0301"]', "a/", Identity("jos\u00e9"), "allowed"),  # the file in NFD
+        # A token's user claim (user_as_email=False) is never its email: not for emails, domains or local groups.
+        ('[[rule]]\npath = "a/"\nemails = ["boss@corp.example"]', "a/", Identity("boss@corp.example", user_as_email=False), "denied"),
+        ('[[rule]]\npath = "a/"\nemail_domains = ["corp.example"]', "a/", Identity("x@corp.example", user_as_email=False), "denied"),
+        ('[groups]\ng = ["boss@corp.example"]\n[[rule]]\npath = "a/"\ngroups = ["g"]', "a/",
+         Identity("boss@corp.example", user_as_email=False), "denied"),
+        ('[groups]\ng = ["boss@corp.example"]\n[[rule]]\npath = "a/"\ngroups = ["g"]', "a/",
+         Identity("boss", "boss@corp.example", user_as_email=False), "allowed"),
+        ('[groups]\ng = ["boss"]\n[[rule]]\npath = "a/"\ngroups = ["g"]', "a/", Identity("boss", user_as_email=False), "allowed"),
+        ('[groups]\ng = ["boss@corp.example"]\n[[rule]]\npath = "a/"\ngroups = ["g"]', "a/", Identity("boss@corp.example"), "allowed"),
     ],
 )
 def test_defaults_and_principals_decide(text, path, identity, decision):

@@ -17,7 +17,7 @@ from app.access.htpasswd import Htpasswd, HtpasswdError, hash_cost, parse_htpass
 from app.access.keys import KeySet, PemKeys
 from app.access.rules import Identity
 from app.access.sources import BadCredential, BasicSource, HeaderSource, JwtSource, SourceUnavailable, TooManyFailures, identify
-from app.access.throttle import MAX_ENTRIES, FailureThrottle
+from app.access.throttle import MAX_ENTRIES, FailureThrottle, client_key
 
 from tests.access.conftest import AUDIENCE, ISSUER, SECRET, basic, htpasswd_line
 
@@ -155,6 +155,35 @@ def test_failed_passwords_are_throttled_per_user_and_per_client_without_bcrypt(h
     assert len(checks) == 3
 
 
+def test_failures_from_one_ipv6_host_count_together_whatever_address_of_its_64_it_uses(htpasswd_file):
+    # A host gets a whole /64: counted per address, a guesser could pick a fresh one for every try.
+    source = BasicSource(Htpasswd(htpasswd_file), FailureThrottle(3))
+    for number in range(1, 4):
+        with pytest.raises(BadCredential):
+            source.identify({"Authorization": basic(f"guess{number}", "x")}, f"2001:db8:1:2::{number}")
+    with pytest.raises(TooManyFailures):
+        source.identify({"Authorization": basic("guess4", "x")}, "2001:db8:1:2:ffff::9")
+    # Another /64, and IPv4 clients, are counted apart.
+    with pytest.raises(BadCredential):
+        source.identify({"Authorization": basic("guess5", "x")}, "2001:db8:1:3::1")
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("10.0.0.5", "10.0.0.5"),
+        ("2001:db8:1:2::1", "2001:db8:1:2::/64"),
+        ("2001:DB8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
+        ("::ffff:10.0.0.5", "10.0.0.5"),
+        ("fe80::1%eth0", "fe80::/64"),
+        ("not an address", "not an address"),
+        (None, None),
+    ],
+)
+def test_clients_are_counted_by_address_and_ipv6_by_its_64(address, key):
+    assert client_key(address) == key
+
+
 def test_the_throttle_forgets_failures_after_its_window_and_stays_bounded():
     now = [0.0]
     throttle = FailureThrottle(2, window=60, clock=lambda: now[0])
@@ -229,7 +258,7 @@ def bearer(token):
 
 def test_jwt_source_accepts_a_good_token(jwt_source, signers):
     identity = jwt_source().identify(bearer(signers["k1"].token()), "1.2.3.4")
-    assert identity == Identity("alice@corp.example", "alice@corp.example", frozenset({"team-payments"}))
+    assert identity == Identity("alice@corp.example", "alice@corp.example", frozenset({"team-payments"}), user_as_email=False)
     assert jwt_source().identify(bearer(signers["ec"].token(groups="a,b")), "").groups == {"a", "b"}
 
 

@@ -110,6 +110,17 @@ def test_the_ops_endpoints_answer_on_every_host(client, projects):
         assert get(client, base, "/_/health").status_code == 200
 
 
+def test_metrics_are_read_on_the_main_host_only(client, projects):
+    # A page on a project's host could otherwise read them (same origin): make the reader's browser
+    # request another project's page, then see which access decision or S3 outcome was counted.
+    response = get(client, WIKI, "/_/metrics")
+    assert (response.status_code, response.headers["Location"]) == (302, "//docs.test/_/metrics")
+    assert b"docs_proxy" not in response.data
+    assert get(client, MAIN, "/_/metrics").status_code == 200
+    assert get(client, "http://10.0.0.7:8000", "/_/metrics").status_code == 200
+    assert get(client, WIKI, "/_/ready").status_code in (200, 503)
+
+
 def test_the_bucket_root_favicon_is_a_sandboxed_document_on_every_host(client, projects):
     for base in (MAIN, PAYMENTS):
         response = get(client, base, "/favicon.ico")

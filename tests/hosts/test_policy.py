@@ -60,6 +60,10 @@ def test_host_headers_are_split_strictly(value, expected):
     (DOCS, "pay_ments.docs.example.internal", None),
     (DOCS, "a" * 64 + ".docs.example.internal", None),
     (DOCS, "a" * 63 + ".docs.example.internal", "a" * 63),
+    (DOCS, "xn--pyments-3ng.docs.example.internal", None),  # punycode: shown as a look-alike of payments
+    (DOCS, "XN--pyments-3ng.docs.example.internal", None),
+    (DOCS, "ab--c.docs.example.internal", None),  # every --, reserved for future encodings like xn--
+    (DOCS, "a--b.docs.example.internal", "a--b"),
     (DOCS, "127.0.0.1:8000", None),
     (DOCS, "", None),
     (LOCAL, "wiki.localhost:41234", "wiki"),
@@ -82,6 +86,8 @@ def test_only_an_exact_project_host_names_a_project(pattern, host, project):
     (PREFIXED, "payments", "9999", "docs-payments.example.com:8443"),  # the pattern's port wins
     (DOCS, "Payments", None, None),  # hosts are case-insensitive: only a lowercase name can own one
     (DOCS, "my_lib", None, None),
+    (DOCS, "xn--pyments-3ng", None, None),  # an IDN label (RFC 5891): not a project's host
+    (PREFIXED, "xn--pyments-3ng", None, None),
     (DOCS, "foo.bar", None, None),
     (DOCS, "", None, None),
     (DOCS, "a" * 64, None, None),

@@ -165,3 +165,57 @@ def test_under_access_rules_nothing_about_a_version_the_reader_may_not_read_reac
     assert client.get(API.format("1.0", "")).status_code == 401
     page_for_bob = client.get("/docs/payments/1.0/", headers=bob).data
     assert b"3.0" not in page_for_bob.replace(b"docs-hub", b"")
+
+
+def test_what_a_restricted_version_said_about_the_project_reaches_only_its_readers(guarded, site):
+    # Issue 19 item 10 for the hub and the unknown-version page: bob reads 1.0 and 2.0, not 3.0, whose
+    # publish named another title, owner, contact and repository.
+    runner = guarded.test_cli_runner()
+    for version, extra in (("1.0", ["--hub", "--owner", "Team Pay"]), ("2.0", []),
+                           ("3.0", ["--title", "Project Nightjar", "--owner", "Acquisition team",
+                                    "--contact", "nightjar@corp.example", "--repo", "https://git.corp.example/nightjar"])):
+        result = runner.invoke(args=["docs", "publish", str(site), "--project", "payments", "--version", version, *extra])
+        assert result.exit_code == 0, result.output
+    client = guarded.test_client()
+    alice, bob = {"Authorization": basic("alice", "wonderland")}, {"Authorization": basic("bob", "builder")}
+
+    for_bob = client.get(API.format("1.0", ""), headers=bob)
+    unknown_for_bob = client.get("/docs/payments/9.9/", headers={**bob, "Accept": "text/html"})
+
+    assert for_bob.get_json()["project"] == {**for_bob.get_json()["project"], "title": "payments", "owner": "Team Pay",
+                                              "contact": "", "repo": ""}
+    assert unknown_for_bob.status_code == 404
+    for answer in (for_bob, unknown_for_bob):
+        assert b"Nightjar" not in answer.data and b"nightjar" not in answer.data and b"Acquisition" not in answer.data
+    assert client.get(API.format("1.0", ""), headers=alice).get_json()["project"]["title"] == "Project Nightjar"
+    assert b"Project Nightjar" in client.get("/docs/payments/9.9/", headers={**alice, "Accept": "text/html"}).data
+
+
+def test_a_context_request_reads_at_most_the_fallback_budget_of_manifests_not_yet_kept(app, client, publish, bucket):
+    # A project with more versions than a worker keeps manifests of (or a cold worker) must not turn
+    # each page view into one S3 GET per version: the rest lead through the switch until read later.
+    app.config["DOCS_FALLBACK_S3_CALLS"] = 3
+    versions = [f"1.{minor}" for minor in range(8)]
+    publish("payments", versions[0], "--hub")
+    for version in versions[1:]:
+        publish("payments", version)
+    calls = bucket.calls(app.extensions["s3"])
+
+    def manifest_reads():
+        reads = [key for operation, key in calls if operation == "GetObject" and key.endswith(".docs-publish.json")]
+        calls.clear()
+        return reads
+
+    first = client.get(API.format("1.0", "guide/")).get_json()
+    assert len(manifest_reads()) == 3
+    # The version read and the default are read first; the others lead through the switch for now.
+    urls = {entry["name"]: entry["url"] for entry in first["versions"]}
+    assert urls["1.0"] == "/docs/payments/1.0/guide/" and urls["1.7"] == "/docs/payments/1.7/guide/"
+    assert sum(url.startswith("/_/switch/") for url in urls.values()) == len(versions) - 3
+
+    for expected in (3, 2):  # later views read the rest, the budget at a time
+        client.get(API.format("1.0", "guide/"))
+        assert len(manifest_reads()) == expected
+    last = client.get(API.format("1.0", "guide/")).get_json()
+    assert manifest_reads() == []
+    assert all(entry["url"] == f"/docs/payments/{entry['name']}/guide/" for entry in last["versions"])

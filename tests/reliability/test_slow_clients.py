@@ -40,7 +40,7 @@ PAGE_DEADLINE = 5.0
 
 
 @pytest.fixture(scope="module")
-def backend():
+def backend(real_server):
     """A static nginx answering like path-style S3 for ``bucket/index.html`` and a 64 MiB ``bucket/big.bin``."""
     # nginx's workers run as nobody when the tests run as root: the site must be readable to them,
     # which pytest's own temporary directories (mode 0700) are not.

@@ -532,3 +532,18 @@ def test_missing_favicon_is_a_cacheable_204_not_a_console_error(client):
     with client.get("/favicon.ico") as response:
         assert response.status_code == 204
         assert response.headers["Cache-Control"] == "public, max-age=86400"
+
+
+@pytest.mark.parametrize("prefix", ["//evil.example", "/\\evil.example", "https://evil.example", "intranet", "/a//b"])
+def test_a_forwarded_prefix_that_is_not_a_plain_path_is_refused(s3, put, prefix):
+    # Behind DOCS_TRUSTED_PROXIES, X-Forwarded-Prefix becomes the start of every path-absolute link and
+    # Location (a redirect to a website redirect object's target, the portal's aliases, the hub's script):
+    # '//evil.example' would make them name another host. A proxy that passes a client's on must not.
+    put("moved.html", b"", WebsiteRedirectLocation="/new.html")
+    app = create_app({"S3_BUCKET": BUCKET, "DOCS_TRUSTED_PROXIES": 1})
+    client = app.test_client()
+    with client.get("/docs/moved.html", headers={"X-Forwarded-Prefix": "/intranet"}) as response:
+        assert (response.status_code, response.headers["Location"]) == (301, "/intranet/docs/new.html")
+    with client.get("/docs/moved.html", headers={"X-Forwarded-Prefix": prefix}) as response:
+        assert response.status_code == 400
+        assert "Location" not in response.headers
