@@ -67,7 +67,7 @@ def create_app(test_config=None, defer_config_error=False):
         app.extensions[settings.CHECKED] = settings.run_checks(app.config, lenient=True)
         app.extensions[CONFIG_ERROR] = error
 
-    from . import access, cache, cli, errors, hosts, hub, ops, portal, publishing, s3, search, serving, website
+    from . import access, cache, cli, errors, hosts, hub, ops, portal, publishing, s3, search, serving, upload, website
 
     s3.init_app(app)
     errors.init_app(app)
@@ -75,7 +75,7 @@ def create_app(test_config=None, defer_config_error=False):
     # Order matters: serving creates the request-path hooks that later packages register into
     # (docs/architecture.md), and each hook list runs in registration order; hosts sends a request
     # on the wrong host away before access control looks at it.
-    for package in (ops, hosts, serving, access, cache, portal, hub, search, website, publishing):
+    for package in (ops, hosts, serving, access, cache, portal, hub, search, website, publishing, upload):
         package.init_app(app)
 
     trusted = app.config["DOCS_TRUSTED_PROXIES"]

@@ -26,6 +26,7 @@ def setting_modules():
     from .publishing import settings as publishing
     from .search import settings as search
     from .serving import settings as serving
+    from .upload import settings as upload
     from .website import settings as website
 
     return (
@@ -39,6 +40,7 @@ def setting_modules():
         ("Search", search),
         ("Website features", website),
         ("Publishing", publishing),
+        ("Upload API", upload),
         ("Operations", ops),
         ("gunicorn (read by gunicorn.conf.py, not the app)", server),
         ("make run's local S3 (read by app/devserver.py, not the app)", devserver),

@@ -31,6 +31,7 @@ REQUEST_PATH = [
     ("fallback", "app.portal.views.portal_fallback"),
     ("fallback", "app.website.listing.listing"),
     ("fallback", "app.website.errordocs.error_document"),
+    ("fallback", "app.website.notfound.missing_page"),
 ]
 
 

@@ -35,6 +35,7 @@ ERROR = "error"
 # The key gunicorn's access log reads (gunicorn.conf.py: %({docs_proxy.user}e)s; gunicorn lowercases it).
 ENVIRON_USER = "docs_proxy.user"
 NO_STORE = ("Cache-Control", "no-store")
+EXEMPT_BLUEPRINTS = "access.exempt_blueprints"
 
 
 class Unauthenticated(DocsError):
@@ -98,11 +99,16 @@ def peer_address():
     return original.get("REMOTE_ADDR") or request.environ.get("REMOTE_ADDR")
 
 
+def exempt_blueprint(app, name):
+    """Keep readers' access control off blueprint ``name``, which authenticates its own callers (the upload API)."""
+    app.extensions.setdefault(EXEMPT_BLUEPRINTS, set()).add(name)
+
+
 def resolve_identity():
     """Set ``g.user`` from the request's credentials, once, before any view runs."""
     g.user = None
     g.identity = None
-    if is_exempt(request.path):
+    if is_exempt(request.path) or request.blueprint in current_app.extensions.get(EXEMPT_BLUEPRINTS, ()):
         return
     access = get_access()
     if access.is_open:

@@ -44,8 +44,10 @@ def page_keys(page, index_document):
     return (page,)
 
 
-def notice(kind, hidden, is_default, is_newer_than_default):
-    """Return the notice a version's pages show: ``hidden``, ``prerelease``, ``development``, ``outdated`` or ``None``."""
+def notice(kind, hidden, is_default, is_newer_than_default, preview=False):
+    """Return the notice a version's pages show: ``preview``, ``hidden``, ``prerelease``, ``development``, ``outdated`` or ``None``."""
+    if preview:
+        return "preview"  # a temporary build (issue 24): always hidden too, and says so before anything else
     if hidden:
         return "hidden"
     if is_default:

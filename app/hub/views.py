@@ -84,7 +84,8 @@ def context(project, version, page):
                     "repo": project.repo, "url": hosts.main_url(f"/_/projects/{quote(project.name)}")},
         "version": {"name": version, "kind": current.kind, "hidden": current.hidden,
                     "aliases": resolution.aliases_of(version),
-                    "notice": policy.notice(current.kind, current.hidden, version == default, newer)},
+                    "notice": policy.notice(current.kind, current.hidden, version == default, newer, current.preview),
+                    **({"preview": True, "expires": current.expires} if current.preview else {})},
         "page": page,
         "default": ({"name": default, "aliases": resolution.aliases_of(default), "url": urls.get(default)}
                     if default in urls else None),

@@ -8,6 +8,7 @@ like JSON would copy a path with a quote in it verbatim).
 
 import logging
 import os
+import re
 import sys
 import traceback
 
@@ -92,6 +93,16 @@ def init_app(app):
     app.logger.setLevel(logging.INFO)
 
 
+# Query parameters whose values must never reach a log (an upload token pasted into a URL by mistake,
+# a presigned URL's signature): the name is kept, the value replaced.
+SECRET_PARAMETER = re.compile(r"(?i)([^&=]*(?:token|secret|password|signature|credential)[^&=]*)=[^&]*")
+
+
+def redact_query(query):
+    """Return a query string with the values of secret-looking parameters replaced by ``REDACTED``."""
+    return SECRET_PARAMETER.sub(r"\1=REDACTED", query) if query else query
+
+
 def access_fields(resp, req, environ, request_time):
     """Return the fields of one access log line from what gunicorn knows and what the app left in ``environ``."""
     status = resp.status
@@ -107,7 +118,7 @@ def access_fields(resp, req, environ, request_time):
         "remote_addr": environ.get("REMOTE_ADDR"),
         "method": environ.get("REQUEST_METHOD"),
         "path": environ.get("PATH_INFO"),
-        "query": environ.get("QUERY_STRING") or None,
+        "query": redact_query(environ.get("QUERY_STRING")) or None,
         "protocol": environ.get("SERVER_PROTOCOL"),
         "status": status,
         "bytes": getattr(resp, "sent", None),
@@ -137,6 +148,16 @@ class GunicornLogger(glogging.Logger):
         if self.json:
             for handler in self.error_log.handlers + self.access_log.handlers:
                 handler.setFormatter(json_formatter())
+
+    def atoms(self, resp, req, environ, request_time):
+        """Return gunicorn's text-format atoms with secret-looking query values redacted (request line, query, URL)."""
+        atoms = super().atoms(resp, req, environ, request_time)
+        query = environ.get("QUERY_STRING", "")
+        redacted = redact_query(query)
+        if redacted != query:
+            atoms["q"] = redacted
+            atoms["r"] = atoms["r"].replace(query, redacted)
+        return atoms
 
     def info(self, msg, *args, **kwargs):
         """Log at info level, naming the address in gunicorn's "Listening at" line.

@@ -73,6 +73,11 @@ class Version:
     metadata: tuple = ()  # ((field, value), ...) this version's publish said of the project
     # The version's own error page, when publish found one at its root (``404.html``).
     error_document: str = ""
+    # A preview (issue 24) is always hidden too; it is deleted by ``flask docs gc`` after ``expires``.
+    preview: bool = False
+    expires: str = None
+    # Files sent straight to S3 with a presigned POST (issue 24), kept when the version is published again.
+    artifacts: tuple = ()
 
     @cached_property
     def kind(self):
@@ -195,6 +200,9 @@ def catalog_from_index(document, version_id, source="index"):
                 files=raw_versions[version].get("files"),
                 metadata=version_metadata(raw_versions[version].get("metadata")),
                 error_document=raw_versions[version].get("error_document", "") or "",
+                preview=bool(raw_versions[version].get("preview", False)),
+                expires=raw_versions[version].get("expires"),
+                artifacts=tuple(raw_versions[version].get("artifacts", ()) or ()),
             )
             for version in order_versions(raw_versions)
         )

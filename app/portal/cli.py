@@ -19,6 +19,7 @@ from .index import (
     index_key,
     pin_alias,
     read_index,
+    record_preview,
     record_version,
     remove_version,
     save_project_entry,
@@ -53,18 +54,22 @@ class PortalStep(PublishStep):
         click.Option(["--hidden"], is_flag=True, help="Publish the version hidden: served, but listed nowhere."),
         click.Option(["--hub"], is_flag=True,
                      help="Turn the hub on for the project: version menu, banner and search in its pages."),
+        click.Option(["--preview"], help="Publish a preview NAME of --project (e.g. pr-123) instead of a version: "
+                                         "unlisted, deleted by `flask docs gc` once expired."),
+        click.Option(["--expires"], help="How long a --preview lives: 14d, 12h, 30m, 60s [default: 14d]."),
     )
 
     def target(self, values, prefix):
         """Return PROJECT/VERSION/ when the portal's options are given (checked first), else ``prefix``."""
+        preview_at(values)
         project, version, metadata = self.split(values)
         if project is None and version is None and not any(metadata.values()):
             return prefix
         if prefix:
             raise click.UsageError("give either --prefix or --project/--version (which publishes to PROJECT/VERSION/), not both")
         if not project or not version:
-            raise click.UsageError("--project and --version go together (and the metadata options need them)")
-        check_publish_target(project, version)
+            raise click.UsageError("--project and --version (or --preview) go together (and the metadata options need them)")
+        check_publish_target(project, version, preview=values["preview"] is not None)
         if metadata.get("repo") and not is_web_link(metadata["repo"]):
             # The portal links to it: a javascript: or data: URL would run in readers' browsers.
             raise click.BadParameter("must be an http:// or https:// URL", param_hint="'--repo'")
@@ -74,14 +79,31 @@ class PortalStep(PublishStep):
         """List the published version in the portal index."""
         project, version, metadata = self.split(values)
         if project is not None:
-            record_publish(project, version, metadata, report)
+            record_publish(project, version, metadata, report, expires_at=values.get("expires_at"))
 
     @staticmethod
     def split(values):
-        """Return the project, the version and the metadata options of a publish's ``values``."""
+        """Return the project, the version (or preview) and the metadata options of a publish's ``values``."""
         metadata = {name: values[name] for name in ("title", "description", "owner", "contact", "repo", "tags",
                                                      "commit", "hidden", "hub")}
-        return values["project"], values["version"], metadata
+        return values["project"], values["preview"] or values["version"], metadata
+
+
+def preview_at(values):
+    """Check ``--preview``/``--expires`` and note when the preview expires in ``values["expires_at"]`` (issue 24)."""
+    from ..upload.policy import BadDuration, parse_duration
+    from ..upload.tokens import utc_now
+
+    if values["expires"] is not None and values["preview"] is None:
+        raise click.UsageError("--expires goes with --preview")
+    if values["preview"] is None:
+        return
+    if values["version"] is not None or values["hidden"]:
+        raise click.UsageError("--preview publishes a preview instead of a --version (and previews are always unlisted)")
+    try:
+        values["expires_at"] = (utc_now() + parse_duration(values["expires"] or "14d")).isoformat()
+    except BadDuration as error:
+        raise click.BadParameter(str(error), param_hint="'--expires'") from None
 
 
 def _where():
@@ -130,28 +152,38 @@ def _read():
     return document
 
 
-def check_publish_target(project, version):
-    """Refuse (``click.BadParameter``) a project or version that cannot be published, before any upload."""
+def check_publish_target(project, version, preview=False):
+    """Refuse (``click.BadParameter``) a project, version or preview that cannot be published, before any upload."""
     try:
         check_project_name(project)
         entry = _read()["projects"].get(project, {})
         check_version_name(version, list(entry.get("versions", {})), entry.get("aliases", {}))
+        existing = entry.get("versions", {}).get(version)
+        if existing is not None and bool(existing.get("preview")) != preview:
+            raise BadName(f"{version!r} is already {'a preview' if existing.get('preview') else 'a published version'} of {project}")
     except BadName as error:
         raise click.BadParameter(str(error), param_hint="'--project'/'--version'") from None
 
 
-def record_publish(project, version, metadata, report):
-    """List a successfully published ``project``/``version`` in the portal index; return its entry."""
+def record_publish(project, version, metadata, report, expires_at=None):
+    """List a successfully published ``project``/``version`` (a preview with ``expires_at``) in the portal index; return its entry."""
     files = list(report.plan.uploads) + list(report.plan.unchanged)
     stats = {"size": sum(local.size for local in files), "files": len(files),
              "error_document": ERROR_DOCUMENT if any(local.relkey == ERROR_DOCUMENT for local in files) else ""}
+    if expires_at is not None:
+        change = record_preview(project, version, expires_at, metadata, stats)
+    else:
+        change = record_version(project, version, metadata, stats)
     try:
-        document = _update(record_version(project, version, metadata, stats), "updating the portal index", [project])
+        document = _update(change, "updating the portal index", [project])
     except click.ClickException as error:
         raise click.ClickException(
             f"the files of {project} {version} were published but it is not listed in the portal: {error.message}; "
             "run the same command again (nothing is uploaded twice) or `flask docs reindex`"
         ) from None
+    if expires_at is not None:
+        click.echo(f"Portal: preview {project} {version} published, unlisted, until {expires_at} (flask docs gc deletes it then).")
+        return document["projects"][project]["versions"][version]
     catalog = catalog_from_index(document, "")
     resolution = catalog.by_name[project].resolution
     aliases = ", ".join(f"{name} -> {target}" for name, target in sorted(resolution.aliases.items())) or "none"

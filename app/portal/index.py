@@ -149,6 +149,8 @@ def build_index(s3, bucket, prefix, previous=None, index_document="index.html"):
             "size": entry["size"],
             "files": entry["files"],
             "hidden": bool(kept.get("hidden", False)),
+            **({"preview": True, "expires": kept.get("expires", "")} if kept.get("preview") else {}),
+            **({"artifacts": list(kept["artifacts"])} if kept.get("artifacts") else {}),
         }
         if entry.get("error_document"):
             target["versions"][version]["error_document"] = entry["error_document"]
@@ -197,6 +199,8 @@ def record_version(project, version, metadata, stats):
         entry = document["projects"].setdefault(project, new_project(project))
         check_version_name(version, [name for name in entry["versions"]], entry["aliases"])
         old = entry["versions"].get(version, {})
+        if old.get("preview"):
+            raise BadName(f"{version!r} is a preview of {project}; delete it (or let it expire) before publishing a version of that name")
         for key in ("title", "description", "owner", "contact", "repo"):
             if metadata.get(key) is not None:
                 entry[key] = metadata[key]
@@ -217,10 +221,70 @@ def record_version(project, version, metadata, stats):
                 **{key: metadata[key] for key in ("title", "description", "owner", "contact", "repo") if metadata.get(key) is not None},
                 **({"tags": list(metadata["tags"])} if metadata.get("tags") else {}),
             },
+            **({"artifacts": old["artifacts"]} if old.get("artifacts") else {}),
         }
         if stats.get("error_document"):
             entry["versions"][version]["error_document"] = stats["error_document"]
     return change
+
+
+def add_artifact(project, version, relkey):
+    """Return a change that lists ``relkey`` (a file sent straight to S3) as part of ``project``/``version``."""
+    def change(document):
+        entry = version_entry(document, project, version)
+        entry["artifacts"] = sorted(set(entry.get("artifacts", [])) | {relkey})
+    return change
+
+
+def record_preview(project, name, expires, metadata, stats):
+    """Return a change that records preview ``name`` of ``project``, unlisted until it expires at ``expires`` (ISO 8601).
+
+    A preview is a hidden version with a ``preview`` flag: served under the project like a version,
+    never a default, an alias target, in versions.json, switcher.json or the default search, and
+    deleted by ``flask docs gc`` after ``expires``.
+    """
+    def change(document):
+        check_project_name(project)
+        entry = document["projects"].setdefault(project, new_project(project))
+        check_version_name(name, [version for version in entry["versions"]], entry["aliases"])
+        old = entry["versions"].get(name)
+        if old is not None and not old.get("preview"):
+            raise BadName(f"{name!r} is a published version of {project}, not a preview; choose another preview name")
+        if metadata.get("hub"):
+            entry["hub"] = True
+        entry["versions"][name] = {
+            "published": now_iso(),
+            "commit": metadata.get("commit") or "",
+            "size": stats.get("size"),
+            "files": stats.get("files"),
+            "hidden": True,
+            "preview": True,
+            "expires": expires,
+        }
+    return change
+
+
+def expired_previews(document, now):
+    """Return ``[(project, name, expires)]`` for every preview in ``document`` whose expiry is at or before ``now``."""
+    found = []
+    for project, entry in sorted(document["projects"].items()):
+        for name, version in sorted(entry.get("versions", {}).items()):
+            if not version.get("preview"):
+                continue
+            try:
+                expires = datetime.fromisoformat(version.get("expires") or "")
+            except ValueError:
+                expires = None  # unreadable: fail towards removing a temporary build, never keeping it forever
+            if expires is None or expires <= now:
+                found.append((project, name, version.get("expires") or ""))
+    return found
+
+
+def record_published(s3, bucket, prefix, change, project):
+    """Apply ``change`` to the index and save ``project``'s entry beside its versions; return the document."""
+    document = update_index(s3, bucket, prefix, change)
+    save_project_entry(s3, bucket, prefix, project, document)
+    return document
 
 
 def project_entry(document, project):
@@ -244,7 +308,10 @@ def version_entry(document, project, version):
 def set_hidden(project, version, hidden):
     """Return a change that hides or shows ``project``/``version``."""
     def change(document):
-        version_entry(document, project, version)["hidden"] = hidden
+        entry = version_entry(document, project, version)
+        if entry.get("preview"):
+            raise BadName(f"{version!r} is a preview: previews are always unlisted, and expire")
+        entry["hidden"] = hidden
     return change
 
 

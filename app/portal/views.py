@@ -11,14 +11,15 @@ from functools import lru_cache
 from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, g, render_template, request
 
 from .. import access, hosts
 from ..publishing.run import format_bytes
 from ..s3 import get_s3
 from ..serving import hooks, keys
-from . import get_catalog
+from . import get_catalog, get_index_cache
 from .catalog import BadIndex, groups, metadata_for
+from .diff import NoManifest, diff_manifests, read_version_manifest
 from .versions import parse_version, resolve_aliases, resolve_name
 
 bp = Blueprint("portal", __name__, template_folder="templates")
@@ -44,6 +45,34 @@ def readable_names(project, readable=None):
 def shown_project(project, readable=None):
     """Return ``project`` with the metadata the reader may see: what the versions they may read said."""
     return metadata_for(project, readable_versions(project) if readable is None else readable)
+
+
+def readable_previews(project):
+    """Return ``project``'s previews the reader may read, newest first (marked apart: they are never listed as versions)."""
+    return [
+        version for version in sorted(project.versions, key=lambda version: version.published or "", reverse=True)
+        if version.preview and access.may_read(f"{project.name}/{version.name}/")
+    ]
+
+
+def mark_preview(response):
+    """Answer every document of a preview with ``X-Robots-Tag: noindex``: a temporary build must not be indexed."""
+    path = g.get("doc_path")
+    # Refusals and errors serve nothing of the preview (and must not cost a portal read).
+    if not path or "/" not in path or response.status_code >= 400:
+        return response
+    project_name, version_name = path.split("/", 2)[:2]
+    known = get_index_cache().catalog
+    if known is not None and known.source != "index":
+        # Previews are recorded only in the portal index; a bucket without one (listed instead) has none,
+        # and must not be listed again per TTL for this header's sake.
+        return response
+    catalog = catalog_or_none()
+    project = catalog and catalog.by_name.get(project_name)
+    version = project and project.by_name.get(version_name)
+    if version is not None and version.preview:
+        response.headers["X-Robots-Tag"] = "noindex"
+    return response
 
 
 def reader_resolution(project, names=None):
@@ -257,7 +286,7 @@ def project_page(name):
     names = readable_names(project)
     resolution, grouped = groups(project, names)
     html = render_template("portal/project.html", project=shown_project(project), resolution=resolution, groups=grouped,
-                           versions=project.by_name)
+                           versions=project.by_name, previews=readable_previews(project))
     return Response(html, mimetype="text/html", headers=NO_CACHE)
 
 
@@ -325,6 +354,8 @@ def project_facts(project, names, resolution, detail):
                 "published": project.by_name[name].published, "commit": project.by_name[name].commit,
                 "size": project.by_name[name].size, "files": project.by_name[name].files,
                 "url": docs_url(project.name, name, ""),
+                **({"artifacts": [docs_url(project.name, name, path) for path in project.by_name[name].artifacts]}
+                   if project.by_name[name].artifacts else {}),
             }
             for name in resolution.ordered
         ]
@@ -360,6 +391,52 @@ def api_project(name):
     return json_response(project_facts(project, names, reader_resolution(project, names), detail=True))
 
 
+def compare(name):
+    """Return ``(project, from, to, changes)`` for the reader's ``?from=A&to=B`` of project ``name``, or an error response."""
+    catalog = catalog_or_none()
+    project = catalog and visible_project(catalog, name)
+    if project is None:
+        return None, json_response({"error": f"there is no project {name!r}"}, status=404)
+    resolution = reader_resolution(project)
+    names = []
+    for parameter in ("from", "to"):
+        wanted = request.args.get(parameter, "")
+        # Any version or preview by its own name (the reader may have its link), or a listed alias.
+        version = wanted if wanted in project.by_name else resolve_name(wanted, resolution) if wanted else None
+        if not version or not access.may_read(f"{project.name}/{version}/"):
+            return None, json_response({"error": f"{parameter}={wanted!r} is not a version of {project.name}"}, status=404)
+        names.append(version)
+    config = current_app.config
+    try:
+        old, new = (read_version_manifest(get_s3(), config["S3_BUCKET"], config["S3_PREFIX"], project.name, version)
+                    for version in names)
+    except NoManifest as error:
+        return None, json_response({"error": str(error)}, status=404)
+    return (project, names[0], names[1], diff_manifests(old, new)), None
+
+
+@bp.route("/_/api/projects/<name>/diff", **ROUTE)
+def api_diff(name):
+    """Return the pages added, changed and removed between ``?from=A`` and ``?to=B``, as JSON."""
+    found, error = compare(name)
+    if error is not None:
+        return error
+    project, old, new, changes = found
+    return json_response({"project": project.name, "from": old, "to": new, **changes,
+                          "from_url": docs_url(project.name, old, ""), "to_url": docs_url(project.name, new, "")})
+
+
+@bp.route("/_/projects/<name>/diff", **ROUTE)
+def diff_page(name):
+    """Render what changed between ``?from=A`` and ``?to=B``, with links into both."""
+    found, error = compare(name)
+    if error is not None:
+        return not_found(error.get_json()["error"])
+    project, old, new, changes = found
+    html = render_template("portal/diff.html", project=project, old=old, new=new, changes=changes)
+    return Response(html, mimetype="text/html", headers=NO_CACHE)
+
+
 def not_found(reason):
     """Return the portal's HTML 404 page with ``reason``."""
     html = render_template("portal/not_found.html", reason=reason)
@@ -384,6 +461,7 @@ def size(value):
 def init_app(app):
     """Register the portal's fallback, its /_/ pages and its template filters on ``app``."""
     hooks.add_fallback(app, portal_fallback)
+    app.after_request(mark_preview)
     app.extensions[RENDERED] = {}
     app.add_template_filter(when, "when")
     app.add_template_filter(size, "size")

@@ -12,7 +12,7 @@ from config import ConfigError
 from .. import require_configuration
 from ..cli import add_command, docs_cli  # noqa: F401  (docs_cli: where the group lived before app/cli.py)
 from . import get_indexers, get_steps
-from .policy import BadPrefix, normalise_prefix
+from .policy import BadPrefix, normalise_prefix, suggest_redirects
 from .progress import progress_for_terminal
 from .run import EmptySource, PublishError, PublishOptions, counted, format_bytes, publish_tree
 from ..s3 import create_client, get_s3
@@ -100,6 +100,8 @@ def publish_command(source_dir, prefix, delete, dry_run, jobs, include_hidden, *
         # Separate steps after a complete upload: a half-published version is never listed.
         for step in steps:
             step.finish(step_values, report)
+        if report.deleted:
+            echo_suggested_redirects(report)
 
 
 def publish_client(options):
@@ -141,6 +143,16 @@ def echo_summary(report):
     )
     if report.redirected:
         click.echo(f"Wrote {counted(len(report.redirected), 'redirect')} from _redirects.")
+
+
+def echo_suggested_redirects(report):
+    """Print ``_redirects`` lines that would keep the links to the pages this publish deleted working."""
+    current = [local.relkey for local in report.plan.uploads + report.plan.unchanged]
+    lines = suggest_redirects(report.deleted, current)
+    if lines:
+        click.echo(f"{len(lines)} pages were removed; to keep their links working, add to _redirects:")
+        for line in lines:
+            click.echo(f"  {line}")
 
 
 def echo_failures(report):

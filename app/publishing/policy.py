@@ -185,6 +185,8 @@ class LocalFile:
     md5: str
     content_type: str
     cache_control: str
+    # An upload's staged copy in the bucket (source.SourceFile.staged_key): published by a server-side copy.
+    staged_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -267,3 +269,30 @@ def plan_publish(local_files, remote_objects, delete=False, keep=()):
         wanted = {local.relkey for local in local_files} | set(keep)
         plan.deletes = sorted(key for key in remote_objects if key not in wanted)
     return plan
+
+
+def suggest_redirects(removed, current, index_document="index.html"):
+    """Return ``_redirects`` lines for the pages in ``removed`` (relkeys no longer published), given the ``current`` ones.
+
+    A page whose file name is still published once elsewhere has moved there; otherwise the nearest
+    folder above it that still has an index page takes its readers; otherwise the site root.
+    """
+    current = set(current)
+    by_name = {}
+    for relkey in current:
+        if is_page(relkey) and posixpath.basename(relkey) != index_document:
+            by_name.setdefault(posixpath.basename(relkey), []).append(relkey)
+    lines = []
+    for relkey in sorted(key for key in removed if is_page(key)):
+        moved = by_name.get(posixpath.basename(relkey), [])
+        if len(moved) == 1:
+            target = moved[0]
+        else:
+            folder = posixpath.dirname(relkey)
+            while folder and f"{folder}/{index_document}" not in current:
+                folder = posixpath.dirname(folder)
+            target = f"{folder}/" if folder else ""
+        old = relkey[: -len(index_document)] if posixpath.basename(relkey) == index_document else relkey
+        if old != target:
+            lines.append(f"/{old} /{target} 301")
+    return lines

@@ -10,6 +10,8 @@ uploaded: one bad line stops the publish with its line number, and nothing is ch
 from concurrent.futures import as_completed
 from dataclasses import dataclass
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from ..serving.keys import is_reserved_name
 from ..serving.redirects import BadRedirect, check_location
 
@@ -17,6 +19,8 @@ REDIRECTS_FILE = "_redirects"
 # Redirect objects answer 301 whatever the file says; '!' (Netlify's "force") is accepted, since a
 # redirect object always replaces what was at its path.
 ACCEPTED_STATUSES = ("301", "301!")
+# A redirect object per line: tens of thousands of lines is already far past any real site.
+MAX_REDIRECTS_BYTES = 8 * 1024 * 1024
 
 
 class RedirectsError(ValueError):
@@ -93,18 +97,24 @@ def parse_redirects(text, site_path="", index_document="index.html", files=()):
     return redirects
 
 
-def read_redirects(sources, site_path, index_document):
-    """Return ``(redirects, sources without the _redirects file)`` for a scanned site; raise ``RedirectsError``."""
+def read_redirects(sources, site_path, index_document, opener=None):
+    """Return ``(redirects, sources without the _redirects file)`` for a scanned site; raise ``RedirectsError``.
+
+    ``opener(source)`` opens a source file for reading bytes (a file on disk by default).
+    """
     found = [source for source in sources if source.relkey == REDIRECTS_FILE]
     if not found:
         return [], sources
+    opener = opener or (lambda source: open(source.path, "rb"))
     try:
-        with open(found[0].path, encoding="utf-8") as file:
-            text = file.read()
+        with opener(found[0]) as file:
+            text = file.read(MAX_REDIRECTS_BYTES + 1).decode("utf-8")
+        if len(text.encode()) > MAX_REDIRECTS_BYTES:
+            raise RedirectsError(f"{REDIRECTS_FILE} is larger than {MAX_REDIRECTS_BYTES // 1024 // 1024} MiB")
     except UnicodeDecodeError:
         raise RedirectsError(f"{REDIRECTS_FILE} is not UTF-8 text") from None
-    except OSError as error:
-        raise RedirectsError(f"{REDIRECTS_FILE} cannot be read: {error.strerror}") from None
+    except (OSError, ClientError, BotoCoreError) as error:
+        raise RedirectsError(f"{REDIRECTS_FILE} cannot be read: {getattr(error, 'strerror', None) or error}") from None
     rest = [source for source in sources if source.relkey != REDIRECTS_FILE]
     redirects = parse_redirects(text, site_path, index_document, {source.relkey for source in rest})
     return redirects, rest

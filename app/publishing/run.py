@@ -32,6 +32,7 @@ from .redirects import RedirectsError, read_redirects, write_redirects
 from .source import LEAVES_SOURCE, checksum_file, scan_source
 
 DELETE_BATCH = 1000  # S3's limit per DeleteObjects request.
+COPY_OBJECT_LIMIT = 5 * 1024**3  # S3's limit for one CopyObject; larger objects are copied in parts.
 INDEX_THREADS = 2  # indexers parse HTML (CPU, under the GIL): more threads would only contend
 DENIED_CODES = {"AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"}
 
@@ -42,6 +43,10 @@ class PublishError(Exception):
 
 class EmptySource(PublishError):
     """The source folder holds no file to publish."""
+
+
+class BadSource(PublishError):
+    """The source itself cannot be published (a bad ``_redirects`` line); nothing was changed."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,8 @@ class PublishOptions:
     index_document: str = "index.html"
     # Per-page indexers (search, issue 15): see ``start_indexers`` and ``finish_indexers``.
     indexers: tuple = ()
+    # Keys below the destination that --delete leaves alone (an upload's direct-uploaded artifacts, issue 24).
+    keep: tuple = ()
 
     @classmethod
     def from_config(cls, config, **overrides):
@@ -188,8 +195,11 @@ def head_remote(s3, bucket, key_prefix, listed):
 
 
 def describe_local(source, options):
-    """Return the ``LocalFile`` for a scanned file: checksums read from disk, headers from policy."""
-    sha256, md5, size = checksum_file(source.path)
+    """Return the ``LocalFile`` for a source file: checksums read from disk (or known from staging), headers from policy."""
+    if source.staged_key:
+        sha256, md5, size = source.sha256, source.md5, source.size
+    else:
+        sha256, md5, size = checksum_file(source.path)
     return LocalFile(
         relkey=source.relkey,
         path=source.path,
@@ -198,7 +208,29 @@ def describe_local(source, options):
         md5=md5,
         content_type=content_type_for(source.relkey),
         cache_control=cache_control_for(source.relkey, options.pages_policy, options.hashed_policy),
+        staged_key=source.staged_key,
     )
+
+
+def open_source(s3, bucket, item):
+    """Open a source file (a ``SourceFile`` or ``LocalFile``) for reading bytes: from disk, or its staged copy in S3."""
+    if item.staged_key:
+        return s3.get_object(Bucket=bucket, Key=item.staged_key)["Body"]
+    return open(item.path, "rb")
+
+
+def copy_staged(s3, bucket, key, local, extra, options, progress):
+    """Copy an upload's staged file into place server-side with its final headers; return the new ETag."""
+    source = {"Bucket": bucket, "Key": local.staged_key}
+    if local.size < COPY_OBJECT_LIMIT:
+        response = s3.copy_object(Bucket=bucket, Key=key, CopySource=source, MetadataDirective="REPLACE", **extra)
+        etag = response["CopyObjectResult"]["ETag"]
+    else:
+        config = TransferConfig(multipart_threshold=options.multipart_threshold, max_concurrency=options.multipart_concurrency)
+        s3.copy(source, bucket, key, ExtraArgs={**extra, "MetadataDirective": "REPLACE"}, Config=config)
+        etag = s3.head_object(Bucket=bucket, Key=key)["ETag"]
+    progress.advance(files=1, nbytes=local.size)
+    return etag
 
 
 def upload_file(s3, bucket, key, local, options, progress):
@@ -212,7 +244,9 @@ def upload_file(s3, bucket, key, local, options, progress):
         "CacheControl": local.cache_control,
         "Metadata": {"sha256": local.sha256},
     }
-    if local.size >= options.multipart_threshold:
+    if local.staged_key:
+        etag = copy_staged(s3, bucket, key, local, extra, options, progress)
+    elif local.size >= options.multipart_threshold:
         config = TransferConfig(
             multipart_threshold=options.multipart_threshold,
             max_concurrency=options.multipart_concurrency,
@@ -255,9 +289,29 @@ def publish_tree(s3, bucket, source_dir, key_prefix="", options=PublishOptions()
     by side, then what S3 holds, then the plan; then uploads, redirects, deletes, manifest, indexes.
     """
     progress = progress or NullProgress()
+    progress.step(f"Scanning {source_dir}")
+    sources, problems = scan_source(source_dir, options.include_hidden)
+    outside = sorted(relkey for relkey, reason in problems if reason == LEAVES_SOURCE)
+    if outside:
+        # Before anything is listed or uploaded: a half-published run would already have exposed files.
+        raise PublishError(
+            f"{len(outside)} symlinks in {source_dir} lead outside it, and nothing was published: "
+            f"{', '.join(outside[:10])}{' ...' if len(outside) > 10 else ''} "
+            "(copy what they point to into the folder, e.g. `cp -rL`, if it is meant to be published)"
+        )
+    return publish_sources(s3, bucket, sources, problems, key_prefix, options, progress, source_dir)
+
+
+def publish_sources(s3, bucket, sources, problems, key_prefix="", options=PublishOptions(), progress=None, label="the source"):
+    """Make ``s3://bucket/key_prefix`` hold ``sources`` (``SourceFile``, on disk or staged); return a ``PublishReport``.
+
+    The one pipeline behind ``flask docs publish`` and the upload API (app/upload/): ``problems`` are
+    the ``(relkey, reason)`` the scan found; ``label`` names the source in messages.
+    """
+    progress = progress or NullProgress()
     started = time.monotonic()
     report = PublishReport(bucket, key_prefix, dry_run=options.dry_run)
-    sources = read_source(source_dir, key_prefix, options, progress, report)
+    sources = read_source(s3, bucket, list(sources), list(problems), label, key_prefix, options, report)
 
     with ThreadPoolExecutor(max_workers=options.jobs, thread_name_prefix="publish") as pool, \
             ThreadPoolExecutor(max_workers=INDEX_THREADS, thread_name_prefix="publish-index") as index_pool:
@@ -265,7 +319,7 @@ def publish_tree(s3, bucket, source_dir, key_prefix="", options=PublishOptions()
         indexing = [] if options.dry_run else start_indexers(index_pool, options.indexers, s3, bucket, key_prefix, remote, local_files)
         manifest, known = learn_remote(s3, bucket, key_prefix, remote, local_files, progress, pool, report)
         keep = (MANIFEST_NAME, *(redirect.relkey for redirect in report.redirects),
-                *(indexer.name for indexer in options.indexers))
+                *(indexer.name for indexer in options.indexers), *options.keep)
         plan = report.plan = plan_publish(local_files, known, delete=options.delete, keep=keep)
         if options.dry_run:
             report.seconds = time.monotonic() - started
@@ -278,33 +332,25 @@ def publish_tree(s3, bucket, source_dir, key_prefix="", options=PublishOptions()
     return report
 
 
-def read_source(source_dir, key_prefix, options, progress, report):
-    """Return the files of ``source_dir`` to publish; reserved names and unreadable files go to ``report.failed``,
-    ``_redirects`` to ``report.redirects``. Raises before S3 is touched when there is nothing to publish."""
-    progress.step(f"Scanning {source_dir}")
-    sources, problems = scan_source(source_dir, options.include_hidden)
-    outside = sorted(relkey for relkey, reason in problems if reason == LEAVES_SOURCE)
-    if outside:
-        # Before anything is listed or uploaded: a half-published run would already have exposed files.
-        raise PublishError(
-            f"{len(outside)} symlinks in {source_dir} lead outside it, and nothing was published: "
-            f"{', '.join(outside[:10])}{' ...' if len(outside) > 10 else ''} "
-            "(copy what they point to into the folder, e.g. `cp -rL`, if it is meant to be published)"
-        )
+def read_source(s3, bucket, sources, problems, label, key_prefix, options, report):
+    """Return the ``sources`` to publish; reserved names and unreadable files go to ``report.failed``,
+    ``_redirects`` to ``report.redirects``. Raises before S3 is written when there is nothing to publish."""
     reserved = {MANIFEST_NAME: "the publish manifest", **{indexer.name: "the search document" for indexer in options.indexers}}
     for source in [source for source in sources if source.relkey in reserved]:
         problems.append((source.relkey, f"reserved for {reserved[source.relkey]}; not uploaded"))
         sources.remove(source)
     if not sources and not problems:
         hint = "" if options.include_hidden else " (hidden files are skipped; --include-hidden publishes them)"
-        raise EmptySource(f"{source_dir} contains no files to publish{hint}")
+        raise EmptySource(f"{label} contains no files to publish{hint}")
     report.failed.extend(problems)
     try:
         # Checked before anything is listed or uploaded: a bad line leaves the bucket untouched.
         site_path = key_prefix[len(options.docs_prefix):] if key_prefix.startswith(options.docs_prefix) else key_prefix
-        report.redirects, sources = read_redirects(sources, site_path, options.index_document)
+        report.redirects, sources = read_redirects(
+            sources, site_path, options.index_document, lambda source: open_source(s3, bucket, source)
+        )
     except RedirectsError as error:
-        raise PublishError(str(error)) from None
+        raise BadSource(str(error)) from None
     return sources
 
 

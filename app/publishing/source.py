@@ -12,11 +12,18 @@ LEAVES_SOURCE = "symlink leaves the source folder"
 
 @dataclass(frozen=True)
 class SourceFile:
-    """A regular file found in the source folder (symlinks resolved), keyed by its '/'-separated path."""
+    """A file to publish, keyed by its '/'-separated path: on disk (``path``), or staged in the bucket.
+
+    A staged file (an upload's member, app/upload/) is already in the bucket under ``staged_key``,
+    with the checksums computed while it streamed in; publishing copies it into place server-side.
+    """
 
     relkey: str
     path: str
     size: int
+    staged_key: str = ""
+    sha256: str = ""
+    md5: str = ""
 
 
 def is_hidden(relkey):

@@ -7,9 +7,9 @@ checksum is unchanged reuses its entry instead of being parsed again; ``page`` r
 unless the same bytes are already there.
 
 Extraction is CPU work in Python callbacks (lxml's parser target), so on threads it would hold the
-GIL the upload threads need: past the first ``IN_PROCESS_PAGES`` pages, each page is extracted in
-a small pool of worker processes (``spawn``ed: the publish process runs threads), so extraction
-overlaps the uploads for real, on another core.
+GIL the upload threads need: past the first ``IN_PROCESS_PAGES`` pages, each page (read here, from
+disk or its staged copy) is extracted in a small pool of worker processes (``spawn``ed: the publish
+process runs threads), so extraction overlaps the uploads for real, on another core.
 """
 
 import hashlib
@@ -21,6 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..publishing.run import open_source
 from .document import SEARCH_DOCUMENT, BadSearchDocument, decode_document, encode_document, page_entry
 from .extract import extract_page, is_indexable
 from ..publishing.run import counted
@@ -32,10 +33,9 @@ IN_PROCESS_PAGES = 24
 EXTRACT_PROCESSES = 2
 
 
-def extract_entry(relkey, path, sha256):
-    """Return the search entry of the page file at ``path`` published as ``relkey``, or ``None`` (no content)."""
-    with open(path, "rb") as file:
-        page = extract_page(file.read())
+def extract_entry(relkey, data, sha256):
+    """Return the search entry of the page ``data`` published as ``relkey``, or ``None`` (no content)."""
+    page = extract_page(data)
     if page is None or not page.sections and not page.title:
         return None
     return page_entry(relkey, page, sha256)
@@ -77,10 +77,12 @@ class SearchIndexRun:
         if previous is not None and previous["sha256"] == local.sha256:
             return previous
         try:
+            with open_source(self.s3, self.bucket, local) as file:
+                data = file.read()
             pool = self._pool()
             if pool is None:
-                return extract_entry(local.relkey, local.path, local.sha256)
-            return pool.submit(extract_entry, local.relkey, local.path, local.sha256).result()
+                return extract_entry(local.relkey, data, local.sha256)
+            return pool.submit(extract_entry, local.relkey, data, local.sha256).result()
         except Exception as error:  # noqa: BLE001 - one unreadable page must never fail the publish
             # The parser recovers from any HTML; should a page still fail, it is left out of search (and logged)
             log.warning("search: could not extract %s: %s", local.relkey, error)

@@ -79,3 +79,8 @@ def switch_url(project, version, page):
 ])
 def test_a_menu_entry_leads_to_the_same_page_when_the_manifest_has_it_else_the_root(page, pages, expected):
     assert policy.version_url(docs_url, switch_url, "p", "2.0", page, pages, "index.html") == expected
+
+
+@pytest.mark.parametrize("kind, is_default, newer", [("release", False, False), ("development", False, False), ("release", True, False)])
+def test_a_preview_says_so_before_any_other_notice(kind, is_default, newer):
+    assert policy.notice(kind, True, is_default, newer, preview=True) == "preview"

@@ -149,3 +149,12 @@ def test_dockerfile_copies_what_the_app_needs_and_runs_gunicorn_as_non_root():
     assert {"config.py", "wsgi.py", "gunicorn.conf.py", "app", "requirements.txt"} <= set(copied)
     assert "USER 10001" in dockerfile
     assert 'CMD ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]' in dockerfile
+
+
+def test_kubernetes_runs_flask_docs_gc_on_a_schedule_with_the_proxys_settings():
+    cronjob = by_kind("CronJob")
+    container = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["flask", "--app", "wsgi", "docs", "gc"]
+    assert container["image"] == by_kind("Deployment")["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert container["envFrom"] == [{"configMapRef": {"name": "docs-proxy"}}]
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"

@@ -42,7 +42,9 @@
       outdated: "You are reading " + version + ", not the latest documentation. ",
       prerelease: "You are reading " + version + ", a prerelease. ",
       development: "You are reading " + version + ", a development version. ",
-      hidden: "You are reading " + version + ", a version that is no longer listed. "
+      hidden: "You are reading " + version + ", a version that is no longer listed. ",
+      preview: "You are reading " + version + ", a preview: a temporary build" +
+               (ctx.version.expires ? ", deleted after " + ctx.version.expires.slice(0, 10) : "") + ". "
     }[kind];
     return el("div", {"class": "docs-hub-banner docs-hub-" + kind, "data-docs-hub": "banner", role: "note"}, [
       words,
