@@ -9,20 +9,15 @@ Results go to bench/results/; see bench/README.md.
 """
 
 import argparse
-import datetime
-import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import nginx
 from portal_bench import SERVER, fetch
-from serve_bench import (FAKE_CREDENTIALS, Processes, child_pids, cpu_seconds, free_port, raise_system_exit, run_wrk,
+from serve_bench import (FAKE_CREDENTIALS, Processes, child_pids, cpu_seconds, free_port, run_and_save, run_wrk,
                          wait_for_listeners)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,19 +145,7 @@ def report(results):
 
 def main(argv=None):
     """Run the hub benchmark, print the table and save it to bench/results/."""
-    args = parse_args(argv)
-    signal.signal(signal.SIGTERM, raise_system_exit)
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="hub-bench-") as temp:
-        results = bench(Path(temp), args)
-    text = report(results)
-    results["seconds"] = round(time.monotonic() - started, 1)
-    RESULTS.mkdir(exist_ok=True)
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    (RESULTS / f"hub-{stamp}.json").write_text(json.dumps(results, indent=1))
-    (RESULTS / f"hub-{stamp}.md").write_text(text)
-    print()
-    print(text, end="")
+    run_and_save("hub", bench, report, parse_args(argv))
 
 
 if __name__ == "__main__":

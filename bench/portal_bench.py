@@ -9,20 +9,15 @@ redirect and a project page. Results go to bench/results/; see bench/README.md.
 """
 
 import argparse
-import datetime
-import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
 import nginx
-from serve_bench import FAKE_CREDENTIALS, Processes, free_port, raise_system_exit, run_wrk, wait_for_listeners
+from serve_bench import FAKE_CREDENTIALS, Processes, free_port, run_and_save, run_wrk, wait_for_listeners
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -173,19 +168,7 @@ def report(results):
 
 def main(argv=None):
     """Run the portal benchmark, print the table and save it to bench/results/."""
-    args = parse_args(argv)
-    signal.signal(signal.SIGTERM, raise_system_exit)
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="portal-bench-") as temp:
-        results = bench(Path(temp), args)
-    text = report(results)
-    results["seconds"] = round(time.monotonic() - started, 1)
-    RESULTS.mkdir(exist_ok=True)
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    (RESULTS / f"portal-{stamp}.json").write_text(json.dumps(results, indent=1))
-    (RESULTS / f"portal-{stamp}.md").write_text(text)
-    print()
-    print(text, end="")
+    run_and_save("portal", bench, report, parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -605,6 +605,22 @@ def raise_system_exit(signum, frame):
     raise SystemExit(128 + signum)
 
 
+def run_and_save(name, bench, report, args):
+    """Run ``bench`` in a temporary folder, print ``report`` of it and save both to bench/results/NAME-*."""
+    signal.signal(signal.SIGTERM, raise_system_exit)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix=f"{name}-bench-") as temp:
+        results = bench(Path(temp), args)
+    text = report(results)
+    results["seconds"] = round(time.monotonic() - started, 1)
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    (RESULTS / f"{name}-{stamp}.json").write_text(json.dumps(results, indent=1))
+    (RESULTS / f"{name}-{stamp}.md").write_text(text)
+    print()
+    print(text, end="")
+
+
 def bench(workdir, args):
     """Set up the three servers under ``workdir``, measure them, and return the results."""
     big_size = args.big_mib * MIB
