@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 from config import ConfigError
 
 from .. import require_configuration
-from ..cli import add_command, docs_cli  # noqa: F401  (docs_cli: where the group lived before app/cli.py)
+from ..cli import add_command
 from . import get_indexers, get_steps
 from .policy import BadPrefix, normalise_prefix, suggest_redirects
 from .progress import progress_for_terminal
