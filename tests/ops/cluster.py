@@ -126,7 +126,7 @@ http {{
     fastcgi_temp_path {prefix}/fastcgi;
     uwsgi_temp_path {prefix}/uwsgi;
     scgi_temp_path {prefix}/scgi;
-    log_format upstreams '$status $upstream_addr $upstream_status $request_id';
+    log_format upstreams '$status $upstream_addr $upstream_status $request_id $upstream_http_x_request_id';
     access_log {prefix}/access.log upstreams;
     upstream docs_proxy {{
 {servers}

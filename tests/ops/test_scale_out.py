@@ -74,6 +74,8 @@ class Load:
         self.lock = threading.Lock()
         self.statuses = Counter()
         self.failures = []
+        # (when, request id, path) of answers cut after their headers came: only a crash may do that.
+        self.cut = []
         self.checked = 0
         self.bytes = 0
         self.request_ids = set()
@@ -84,13 +86,16 @@ class Load:
             while not self.stopping.is_set():
                 key = rng.choice(list(OBJECTS))
                 path = "/docs/" + key.removeprefix("site/")
+                request_id = None
                 try:
-                    with session.get(self.url + path, timeout=30) as response:
-                        body = response.content
+                    with session.get(self.url + path, timeout=30, stream=True) as response:
                         status = response.status_code
                         request_id = response.headers.get("X-Request-ID")
+                        body = response.content
                 except requests.RequestException as error:
                     with self.lock:
+                        if request_id is not None:  # the answer began, then was cut
+                            self.cut.append((time.monotonic(), request_id, path))
                         self.failures.append(f"{path}: {type(error).__name__}: {error}")
                     continue
                 with self.lock:
@@ -164,8 +169,17 @@ def test_replicas_behind_nginx_lose_no_request_when_one_crashes_and_one_restarts
             replica.name: by_upstream[f"127.0.0.1:{replica.port}"] for replica in replicas
         },
     }
+    # A SIGKILL cuts the answers the crashed replica was sending at that instant: nginx had already
+    # passed their headers on, so no proxy can retry them. Those, and only those, may fail: each one
+    # began on the crashed replica (nginx's log) and was cut within moments of the kill.
+    upstream_of = {line.split()[-1]: line.split()[1].rstrip(",") for line in lines}
+    cut_by_crash = [
+        (request_id, path) for when, request_id, path in load.cut
+        if upstream_of.get(request_id) == f"127.0.0.1:{crashed.port}" and abs(when - started - killed_at) < 2.0
+    ]
+    figures["cut_mid_answer_by_the_crash"] = len(cut_by_crash)
     print("\nscale-out figures:", json.dumps(figures, indent=2))
-    assert load.failures == [], load.failures[:10]
+    assert len(load.failures) == len(cut_by_crash) <= CLIENTS, (load.failures[:10], load.cut, cut_by_crash)
     assert load.checked > 100
     assert set(load.statuses) == {200}
     # Every answer carries the app's own request id: one per request.
