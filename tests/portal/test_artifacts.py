@@ -1,7 +1,5 @@
 """Granted artifacts (presigned POSTs) are listed once S3 holds them: one HEAD each, kept per worker."""
 
-import time
-
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
@@ -89,14 +87,36 @@ def test_an_artifact_the_reader_may_not_read_is_neither_asked_about_nor_listed(c
     assert heads() == []
 
 
-def test_a_publish_that_deletes_the_file_unlists_it(client, s3, granted, heads, publish):
+def test_a_publish_with_delete_keeps_a_file_sent_straight_to_s3(client, s3, granted, publish):
     s3.put_object(Bucket=BUCKET, Key=KEY, Body=b"%PDF")
+    s3.put_object(Bucket=BUCKET, Key="tools/1.0/stale.html", Body=b"old page")
     assert listed(client) == [URL]
-    time.sleep(1)  # publish times are to the second, and the kept answer is per publish
-    publish("tools", "1.0", "--delete")  # the CLI's --delete, unlike the upload API, does not keep artifacts
-    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="tools/1.0/dist/")
+    publish("tools", "1.0", "--delete")
+    assert s3.get_object(Bucket=BUCKET, Key=KEY)["Body"].read() == b"%PDF"
+    # --delete still removes what the build no longer has.
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="tools/1.0/stale.html")
     client.application.extensions["portal.index"].invalidate()
-    assert listed(client) == []  # a new publish time: the kept answer no longer holds
+    assert listed(client) == [URL]
+
+
+def test_a_publish_with_delete_refuses_when_it_cannot_read_which_files_to_keep(s3, granted, publish, monkeypatch):
+    import app.portal.cli
+
+    reads, read_index = [], app.portal.cli.read_index
+
+    def unreadable_after_the_name_check(*args):
+        # The names are checked against the index first (that read succeeds); the read for --delete fails.
+        reads.append(args)
+        if len(reads) > 1:
+            raise ClientError({"Error": {"Code": "SlowDown"}, "ResponseMetadata": {"HTTPStatusCode": 503}}, "GetObject")
+        return read_index(*args)
+
+    s3.put_object(Bucket=BUCKET, Key=KEY, Body=b"%PDF")
+    monkeypatch.setattr(app.portal.cli, "read_index", unreadable_after_the_name_check)
+    result = publish("tools", "1.0", "--delete", check=False)
+    assert result.exit_code != 0 and "--delete needs the portal index" in result.output, result.output
+    assert "Traceback" not in result.output and len(reads) == 2
+    assert s3.get_object(Bucket=BUCKET, Key=KEY)["Body"].read() == b"%PDF"
 
 
 class FailingS3:
