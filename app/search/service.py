@@ -30,7 +30,6 @@ import time
 
 from botocore.exceptions import ClientError
 
-from .. import offload
 from ..exceptions import is_missing
 
 from .document import SEARCH_DOCUMENT, decode_document
@@ -74,7 +73,7 @@ def s3_loader(s3, bucket):
             raise
         with response["Body"] as body:
             data = body.read()
-        return offload.run(decode_document, data)
+        return decode_document(data)
 
     return load
 
