@@ -270,6 +270,7 @@ def main():
                             for _ in range(args.queries - len(common))]
         sessions = worker_sessions(gunicorn.url, pids, log_path)
         search_ms, page_ms, totals, timeouts = [], [], [], []
+        outside_rebuild = []  # the peer: searches of the same run answered from an index that was current
         during_rebuild = {pid: [] for pid in pids}  # searches answered with "rebuilding": true, per worker
         during_memory = {pid: idle[pid] for pid in pids}
         peaks = {}
@@ -299,6 +300,8 @@ def main():
                 response.raise_for_status()
                 totals.append(response.json()["total"])
                 rebuilding = response.json()["rebuilding"]
+            if not rebuilding and number <= len(queries):
+                outside_rebuild.append(elapsed)
             if rebuilding:
                 during_rebuild[pid].append(elapsed)
                 rebuild_started = rebuild_started or started
@@ -367,6 +370,9 @@ def main():
         f"| search / page ratio, p50 / p99 | {p50 / page50:.2f}x / {p99 / page99:.2f}x |",
         f"| rebuild after a publish (builds: {rebuilt}; {second_build}), first answer saying so to the swap | "
         f"{rebuild_seconds or float('nan'):.1f} s |",
+        f"| searches answered outside the rebuild (the peer): {len(outside_rebuild)}, p50 "
+        f"{statistics.median(outside_rebuild):.1f} ms, p99 {percentile(outside_rebuild, 0.99):.1f} ms, longest | "
+        f"{max(outside_rebuild):.1f} ms |",
         f"| searches answered during the rebuild, every worker: {len(everyone)}, p99 "
         f"{percentile(everyone, 0.99) if everyone else float('nan'):.1f} ms, longest | {longest:.1f} ms |",
         *rebuild_lines,
