@@ -4,11 +4,15 @@ Each test starts real processes (``python -m app.search.builder``, or a stand-in
 crashes) against moto's server, through a ``HostIndex`` as a worker holds it.
 """
 
+import contextlib
 import fcntl
+import json
 import logging
 import os
 import socket
+import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -22,6 +26,8 @@ from app.search.engine import Source
 from app.search.query import parse_query
 from app.search.service import INDEX_FILE, LOCK_FILE, HostIndex
 
+# S3 settings under which a builder waits a minute for a stuck S3 before giving up by itself.
+PATIENT = {"S3_READ_TIMEOUT": 60.0, "S3_FIRST_BYTE_DEADLINE": 60.0, "S3_MAX_ATTEMPTS": 1}
 ENTRIES = [{"path": "index.html", "title": "Home", "sections": [["", "", 0, "hello wombat", ""]]}]
 
 
@@ -53,13 +59,17 @@ def bucket(aws_credentials, server_s3):
     return name
 
 
-def children():
-    """Return ``{pid: state}`` of this process's children (every thread's)."""
+def children(pid="self"):
+    """Return ``{pid: state}`` of the children of process ``pid`` (every thread's; threads and children come and go)."""
     found = {}
-    for task in Path("/proc/self/task").iterdir():
-        for pid in (task / "children").read_text().split():
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            pids = (task / "children").read_text().split()
+        except FileNotFoundError:
+            continue
+        for child in pids:
             try:
-                found[int(pid)] = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                found[int(child)] = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0]
             except FileNotFoundError:
                 pass
     return found
@@ -79,6 +89,30 @@ def wait_for(condition, seconds=30):
             return value
         time.sleep(0.02)
     raise AssertionError("condition not met in time")
+
+
+@contextlib.contextmanager
+def silent_s3():
+    """Yield the URL of an endpoint that accepts every connection and never answers (a stuck S3)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    held = []
+
+    def accept():
+        while True:
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+        for connection in held:
+            connection.close()
 
 
 def is_lock_free(directory):
@@ -120,18 +154,12 @@ def test_a_builder_process_builds_the_index_from_s3_holding_the_lock_alone_while
 
 def test_a_builder_stuck_on_s3_stops_at_its_timeout_is_logged_and_leaves_no_file(
         aws_credentials, real_server, tmp_path, caplog):
-    silent = socket.socket()  # accepts connections (the kernel's backlog) and never answers
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(8)
-    endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}"
     before = set(children())
-    try:
-        host = worker(tmp_path, s3_settings(endpoint, "stuck"), timeout=1.0, build_wait=0.3)
+    with silent_s3() as endpoint:
+        host = worker(tmp_path, s3_settings(endpoint, "stuck", **PATIENT), timeout=1.0, build_wait=0.3)
         with caplog.at_level(logging.ERROR, logger="app.search.builder"):
             assert host.index(sources(), "c1") is None
             wait_for(lambda: not host._building)
-    finally:
-        silent.close()
 
     assert "ran past DOCS_SEARCH_BUILD_TIMEOUT (1 s) and stopped" in caplog.text
     assert is_lock_free(tmp_path)
@@ -161,3 +189,52 @@ def test_a_builder_that_hangs_or_crashes_is_logged_reaped_and_its_lock_freed(
     assert is_lock_free(tmp_path)
     assert set(children()) <= before
     assert host.builds == 0 and host._retry_at > time.monotonic()
+
+
+WORKER = """
+import json, sys, time
+from app.search.builder import ProcessBuilder
+from app.search.engine import Source
+from app.search.service import HostIndex
+
+directory, settings = sys.argv[1], json.loads(sys.argv[2])
+host = HostIndex(directory, ProcessBuilder(directory, settings, 60.0), build_wait=0)
+host.index((Source("p", "1.0", "p/1.0/.docs-search.json", "1"),), "c1")
+print("started", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_builder_dies_with_the_worker_that_started_it_and_frees_the_lock(aws_credentials, real_server, tmp_path):
+    from tests.servers import ROOT
+
+    with silent_s3() as endpoint:  # the builder waits on it, well inside its own 60 s bound
+        worker_was_killed_mid_build(tmp_path, s3_settings(endpoint, "stuck", **PATIENT), ROOT)
+
+
+def worker_was_killed_mid_build(tmp_path, settings, root):
+    worker_process = subprocess.Popen([sys.executable, "-c", WORKER, str(tmp_path), json.dumps(settings)],
+                                      cwd=root, stdout=subprocess.PIPE, text=True)
+    try:
+        assert worker_process.stdout.readline().strip() == "started"
+        (builder,) = wait_for(lambda: children(worker_process.pid))
+        # Mid-build: it has read its job and is loading (its file is there), holding the lock.
+        wait_for(lambda: (tmp_path / f"{INDEX_FILE}.{builder}.building").exists())
+        assert opens(builder, tmp_path / LOCK_FILE) and not is_lock_free(tmp_path)
+
+        worker_process.kill()  # a worker killed (gunicorn's timeout, OOM): no handler of its own runs
+        worker_process.wait(10)
+
+        # (A dying process's threads end one by one: its files, the lock's among them, close with the last.)
+        wait_for(lambda: not is_running(builder) and is_lock_free(tmp_path), seconds=10)
+    finally:
+        worker_process.kill()
+        worker_process.wait(10)
+
+
+def is_running(pid):
+    """Tell whether ``pid`` is a live process (not gone, not a zombie waiting for init to reap it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
