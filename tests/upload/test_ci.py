@@ -30,7 +30,7 @@ def test_a_curl_only_ci_job_publishes_what_the_portal_latest_and_search_show(sit
     result = run_script(site, token, "ledger", "2.1.0", str(build), "alias=lts&title=Ledger")
     assert result.returncode == 0, result.stderr
     assert '"created":true' in result.stdout.replace(" ", "")
-    assert token.split("_")[2] not in result.stdout + result.stderr
+    assert token.split("_", 2)[2] not in result.stdout + result.stderr
 
     projects = requests.get(f"{site.url}/_/api/projects", timeout=10).json()["projects"]
     assert any(project["name"] == "ledger" and project["title"] == "Ledger" for project in projects)
