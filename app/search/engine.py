@@ -196,6 +196,37 @@ def identifier_keys(name):
     return [(".".join(parts[dropped:]), dropped) for dropped in range(len(parts)) if parts[dropped]]
 
 
+def is_bare_name(query):
+    """Tell whether ``query`` is a plain word that may also be an API name (``Views``, not ``read_text`` nor ``os.open``).
+
+    A name typed with qualifiers, call parentheses or joined words (``read_text``, ``S3_BUCKET``)
+    is an API name; one word alone may as well be a topic.
+    """
+    return (bool(query.identifier) and "." not in query.identifier and not query.text.endswith("()")
+            and len(query.words) == 1)
+
+
+def named_first(identified, titles, bare):
+    """Return the records of the first two steps in rank order: identifier hits, exact titles and headings.
+
+    ``identified`` holds ``(record, dropped)`` in the identifier step's order, ``titles`` the records
+    whose title or heading is exactly the query's words. An object whose full name is the query
+    comes first. A bare word (``bare``: no qualifier typed) found only as the last part of longer
+    names (``Views`` of ``django.views``, ``IntegrityError`` of ``sqlalchemy.exc.IntegrityError``)
+    is as much a topic as a name: a title or heading that is exactly the query outranks those
+    names, except on a page that holds both (the object, then that page's heading: a class
+    documented under a heading of its name).
+    """
+    if not bare or not titles:
+        return [record for record, _ in identified] + titles
+    named = [record for record, dropped in identified if dropped == 0]
+    suffixed = [record for record, dropped in identified if dropped > 0]
+    titled_pages = {record >> SECTION_BITS for record in titles}
+    on_titled_pages = [record for record in suffixed if record >> SECTION_BITS in titled_pages]
+    elsewhere = [record for record in suffixed if record >> SECTION_BITS not in titled_pages]
+    return named + on_titled_pages + titles + elsewhere
+
+
 def edits(word):
     """Return every string one edit from ``word``: a character deleted, two swapped, one replaced or inserted."""
     splits = [(word[:index], word[index:]) for index in range(len(word) + 1)]
@@ -315,14 +346,12 @@ class SearchIndex:
     def _ranked(self, query, docs, steps, common=False):
         seen = set()
         in_scope = "" if docs is None else f" AND doc IN ({','.join(str(int(doc)) for doc in docs)})"
-        for rowid in self._identified(query.identifier, in_scope, query.text):
-            if rowid not in seen:
-                seen.add(rowid)
-                yield rowid
-        for (rowid,) in self._connection.execute(
+        identified = self._identified(query.identifier, in_scope, query.text)
+        titles = [rowid for (rowid,) in self._connection.execute(
             f"SELECT section FROM titles WHERE key = ?{in_scope} ORDER BY level, section LIMIT ?",
             (" ".join(query.words), MAX_IDENTIFIER_HITS),
-        ):
+        )]
+        for rowid in named_first(identified, titles, is_bare_name(query)):
             if rowid not in seen:
                 seen.add(rowid)
                 yield rowid
@@ -340,7 +369,7 @@ class SearchIndex:
                     yield rowid
 
     def _identified(self, identifier, in_scope, typed=""):
-        """Return the records an API name finds: by its full name or a suffix, else by a suffix of the query.
+        """Return ``(record, dropped)`` for the records an API name finds: by its full name or a suffix, else by a suffix of the query.
 
         The fallback gathers the names ending in any of the query's suffixes and ranks them by how
         many of the query's parts they hold (``sqlalchemy.dialects.mysql.types.NCHAR`` finds
@@ -356,7 +385,7 @@ class SearchIndex:
         if rows:
             # Same dropped qualifiers: the name whose last part has the case typed first.
             rows.sort(key=lambda row: (row[1], row[2].replace("::", ".").rsplit(".", 1)[-1] != last_typed, row[0]))
-            return [rowid for rowid, _, _ in rows]
+            return [(rowid, dropped) for rowid, dropped, _ in rows]
         parts = identifier.split(".")
         scored = {}
         for start in range(1, len(parts)):
@@ -369,7 +398,7 @@ class SearchIndex:
                     # Only names that share a qualifier with the query: "jsno.dumps" is a typo, not any "dumps".
                     case = name.replace("::", ".").rsplit(".", 1)[-1] != last_typed
                     scored[rowid] = (-len(set(parts) & set(name_parts)), case, len(name), rowid)
-        return [rowid for rowid, _ in sorted(scored.items(), key=lambda item: item[1])]
+        return [(rowid, 1) for rowid, _ in sorted(scored.items(), key=lambda item: item[1])]
 
     def _correct(self, query, docs):
         """Return ``query`` corrected against the index's names and words, or ``None`` when nothing is one edit away."""

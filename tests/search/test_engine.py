@@ -6,8 +6,8 @@ import os
 import pytest
 
 from app.search.engine import (
-    MARK_START, MissingDocument, SearchTimeout, Source, build_index, edits, identifier_keys, identifier_words,
-    open_index,
+    MARK_START, SECTION_BITS, MissingDocument, SearchTimeout, Source, build_index, edits, identifier_keys,
+    identifier_words, is_bare_name, named_first, open_index,
 )
 from app.search.query import parse_query
 from tests.search.test_query import HOSTILE
@@ -204,12 +204,36 @@ API = {
              ("error-handling-guide", "Error handling", "What to do when things fail.")),
         page("faq.html", "FAQ", ("faq", "FAQ", "An error in the handling of signals is not error handling as such.")),
     ],
+    # Django's: bare words that are both a section's title and the last part of longer names.
+    ("django", "4"): [
+        page("ref/views.html", "Built-in views",
+             ("module-django.views", "django.views", "Several of Django's built-in views.", "django.views")),
+        page("misc/design.html", "Design philosophies",
+             ("views", "Views", "Simplicity: writing a view should be as simple as writing a Python function.")),
+        page("ref/flattened-index.html", "Class-based generic views - flattened index",
+             ("flat-yeararchiveview", "YearArchiveView", "Attributes and methods, flattened.")),
+        page("ref/generic-dates.html", "Generic date views",
+             ("yeararchiveview", "YearArchiveView", "A yearly archive page."),
+             ("django.views.generic.dates.YearArchiveView", "django.views.generic.dates.YearArchiveView",
+              "class YearArchiveView A yearly archive page showing every available month.",
+              "django.views.generic.dates.YearArchiveView")),
+        page("ref/exceptions.html", "Exceptions",
+             ("django.db.IntegrityError", "django.db.IntegrityError", "The database raised it.",
+              "django.db.IntegrityError")),
+        page("ref/errors.html", "Error messages",
+             ("integrityerror", "IntegrityError", "What this error means and how to avoid it.")),
+    ],
 }
 
 
 @pytest.fixture
 def api():
     return build(sources(("python", "3")), lambda source: API[(source.project, source.version)])
+
+
+@pytest.fixture
+def django():
+    return build(sources(("django", "4")), lambda source: API[(source.project, source.version)])
 
 
 RANKING = [
@@ -248,6 +272,59 @@ def test_the_query_pipeline_ranks_the_definition_first(api, text, first):
 
     assert results.hits, text
     assert (results.hits[0].path, results.hits[0].anchor) == first
+
+
+TITLED_NAMES = [
+    # (query, the first hit's (path, anchor)): a bare word that only ends longer names is a topic
+    # too: the section titled exactly that word comes first ...
+    ("Views", ("misc/design.html", "views")),
+    ("views", ("misc/design.html", "views")),
+    ("IntegrityError", ("ref/errors.html", "integrityerror")),
+    # ... unless a page holds both the heading and the object: the object, on its own anchor ...
+    ("YearArchiveView", ("ref/generic-dates.html", "django.views.generic.dates.YearArchiveView")),
+    # ... and a name typed with its qualifiers, or as a call, is an API name: its object first.
+    ("django.views", ("ref/views.html", "module-django.views")),
+    ("db.IntegrityError", ("ref/exceptions.html", "django.db.IntegrityError")),
+    ("IntegrityError()", ("ref/exceptions.html", "django.db.IntegrityError")),
+]
+
+
+@pytest.mark.parametrize(("text", "first"), TITLED_NAMES, ids=[row[0] for row in TITLED_NAMES])
+def test_a_bare_word_finds_the_section_titled_so_before_the_names_it_merely_ends(django, text, first):
+    results = django.search(parse_query(text))
+
+    assert (results.hits[0].path, results.hits[0].anchor) == first
+
+
+def test_every_record_a_bare_word_finds_is_still_listed(django):
+    anchors = [hit.anchor for hit in django.search(parse_query("YearArchiveView")).hits]
+
+    assert anchors[:3] == ["django.views.generic.dates.YearArchiveView", "flat-yeararchiveview", "yeararchiveview"]
+
+
+def record(page_number, number=0):
+    return (page_number << SECTION_BITS) | number
+
+
+@pytest.mark.parametrize(("identified", "titles", "bare", "ranked"), [
+    # no title: the identifier step's order
+    ([(record(1), 2), (record(2), 0)], [], True, [record(1), record(2)]),
+    # qualified query: identifier hits, then titles
+    ([(record(1), 1)], [record(2)], False, [record(1), record(2)]),
+    # bare word: full names, then suffix hits on titled pages, then titles, then the other suffix hits
+    ([(record(1), 2), (record(3), 0), (record(2, 5), 1)], [record(2), record(4)], True,
+     [record(3), record(2, 5), record(2), record(4), record(1)]),
+])
+def test_identifier_hits_and_titles_are_merged_by_what_the_query_names(identified, titles, bare, ranked):
+    assert named_first(identified, titles, bare) == ranked
+
+
+@pytest.mark.parametrize(("text", "bare"), [
+    ("Views", True), ("getElementById", True), ("read_text", False), ("django.views", False), ("std::vector", False), ("open()", False),
+    ("two words", False),
+])
+def test_a_bare_name_is_one_part_without_qualifiers_or_parentheses(text, bare):
+    assert is_bare_name(parse_query(text)) is bare
 
 
 def test_a_generic_word_does_not_find_general():
