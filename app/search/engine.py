@@ -61,6 +61,8 @@ SNIPPET_TOKENS = 32
 # How many SQLite virtual-machine steps run between two checks of a query's deadline.
 PROGRESS_STEPS = 2000
 MAX_RANKED = 2000
+# The last word's completions searched for it as a prefix, the most frequent first.
+MAX_COMPLETIONS = 20
 MAX_IDENTIFIER_HITS = 200
 MAX_COUNTED = 10_000
 COMMON_RECORDS = 20_000
@@ -288,10 +290,11 @@ class SearchIndex:
         return results
 
     def _search(self, query, docs, offset, limit, is_readable):
-        common = self._is_common(query)
-        # No prefix on a query with a very common word: FTS5 merges the posting lists of every word
-        # the prefix expands to before the first row, whatever the LIMIT.
-        words = query.fts(prefix=not common)
+        completions = self._completions(query)
+        common = self._is_common(query, completions)
+        # No prefix on a query with a very common word: even named, the completions of a common
+        # prefix are common words, whose posting lists each candidate is sought in.
+        words = query.fts(prefix=not common, completions=[term for term, _ in completions])
         matched = f"{TEXT_COLUMNS} : ({words})"
         scope = ""
         if docs is not None:
@@ -319,6 +322,8 @@ class SearchIndex:
             # Only what the reader may read is counted: a total that included refused pages would
             # tell how many of them hold the words. (Ranked hits only, so a lower bound.)
             total = 0
+            ranked = list(ranked)
+            self._pages(ranked, pages)
             for rowid in ranked:
                 if not is_readable(*self._page(rowid >> SECTION_BITS, pages)[:3]):
                     continue
@@ -328,13 +333,16 @@ class SearchIndex:
         hits = [self._hit(rowid, steps[-1], pages) for rowid in chosen]
         return Results(hits, max(total, offset + len(hits)))
 
-    def _is_common(self, query):
-        """Tell whether a word of ``query`` is in more than ``COMMON_RECORDS`` records (or too short to be counted).
+    def _is_common(self, query, completions=()):
+        """Tell whether a word of ``query``, or its last word's completions together, are in more than ``COMMON_RECORDS`` records.
 
         BM25 counts the records holding each word on every query (a scan of its whole posting
         list): for a word in most of a million records, that alone is past any time limit, and the
-        order it gives among them means nothing. Such queries rank by the steps alone, in index order.
+        order it gives among them means nothing. Such queries rank the first ``MAX_RANKED`` records
+        holding every word by the steps alone (``_ranked``). A word too short to be counted is common.
         """
+        if sum(count for _, count in completions) > COMMON_RECORDS:
+            return True
         for word in set(query.words):
             if len(word) <= 2:
                 return True
@@ -342,6 +350,32 @@ class SearchIndex:
             if row is not None and row[0] > COMMON_RECORDS:
                 return True
         return False
+
+    def _completions(self, query):
+        """Return ``(word, records)`` for the ``MAX_COMPLETIONS`` most frequent indexed words the last word begins, if it is a prefix.
+
+        As a search engine bounds a prefix's expansions (Lucene's and Elasticsearch's
+        ``max_expansions``): the words a reader is typing towards are the frequent ones. Empty when
+        the vocabulary cannot name them (a word with diacritics, which the index stores without).
+        """
+        if not query.prefix:
+            return []
+        last = query.phrases[-1][-1]
+        if not last.isascii():
+            return []
+        return self._connection.execute(
+            "SELECT term, count FROM words WHERE term >= ? AND term < ? ORDER BY count DESC LIMIT ?",
+            (last, last[:-1] + chr(ord(last[-1]) + 1), MAX_COMPLETIONS)).fetchall()
+
+    def _pages(self, rowids, cache):
+        """Read the pages of ``rowids`` into ``cache`` (``page id -> (project, version, path, title)``), many at a time."""
+        wanted = sorted({rowid >> SECTION_BITS for rowid in rowids} - cache.keys())
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            for page, *row in self._connection.execute(
+                    "SELECT pages.id, docs.project, docs.version, pages.path, pages.title FROM pages "
+                    f"JOIN docs ON docs.id = pages.doc WHERE pages.id IN ({','.join('?' * len(chunk))})", chunk):
+                cache[page] = tuple(row)
 
     def _ranked(self, query, docs, steps, common=False):
         seen = set()
@@ -355,18 +389,39 @@ class SearchIndex:
             if rowid not in seen:
                 seen.add(rowid)
                 yield rowid
+        for rowid in self._common_ranked(steps) if common else self._bm25_ranked(steps):
+            if rowid not in seen:
+                seen.add(rowid)
+                yield rowid
+
+    def _bm25_ranked(self, steps):
+        """Yield the first ``MAX_RANKED`` records of each step, each step's by BM25 over the weighted columns."""
         weights = ", ".join(str(weight) for weight in WEIGHTS)
-        score = "0" if common else f"bm25(sections, {weights}, 0)"
         for expression in steps:
             rows = self._connection.execute(
-                f"SELECT rowid, {score} FROM sections WHERE sections MATCH ? LIMIT ?",
+                f"SELECT rowid, bm25(sections, {weights}, 0) FROM sections WHERE sections MATCH ? LIMIT ?",
                 (expression, MAX_RANKED),
             ).fetchall()
             rows.sort(key=lambda row: row[1])
-            for rowid, _ in rows:
-                if rowid not in seen:
-                    seen.add(rowid)
-                    yield rowid
+            yield from (rowid for rowid, _ in rows)
+
+    def _common_ranked(self, steps):
+        """Yield the first ``MAX_RANKED`` records holding every word (index order), those matching the earlier steps first.
+
+        The candidates are bounded before they are ranked, as search engines do for their most
+        common terms: the heading steps are asked only up to the last candidate's rowid. Asked over
+        the whole index, a phrase of two words found in most records but rarely side by side in a
+        heading would be looked for in every one of them (``_is_common`` says why BM25 is skipped).
+        """
+        candidates = [rowid for (rowid,) in self._connection.execute(
+            "SELECT rowid FROM sections WHERE sections MATCH ? LIMIT ?", (steps[-1], MAX_RANKED))]
+        if not candidates:
+            return
+        for expression in steps[:-1]:
+            yield from (rowid for (rowid,) in self._connection.execute(
+                "SELECT rowid FROM sections WHERE sections MATCH ? AND rowid <= ? LIMIT ?",
+                (expression, candidates[-1], MAX_RANKED)))
+        yield from candidates
 
     def _identified(self, identifier, in_scope, typed=""):
         """Return ``(record, dropped)`` for the records an API name finds: by its full name or a suffix, else by a suffix of the query.

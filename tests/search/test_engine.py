@@ -5,6 +5,8 @@ import os
 
 import pytest
 
+from app.search import engine
+
 from app.search.engine import (
     MARK_START, SECTION_BITS, MissingDocument, SearchTimeout, Source, build_index, edits, identifier_keys,
     identifier_words, is_bare_name, named_first, open_index,
@@ -401,3 +403,42 @@ def test_a_name_documented_elsewhere_than_its_module_is_found_by_the_parts_it_sh
     assert first("sa.sql.dml.update") == "sa.sql.expression.update"
     assert first("sa.sql.expression.Update") == "sa.sql.expression.Update"
     assert first("Update") == "sa.sql.expression.Update"
+
+
+@pytest.fixture
+def walruses():
+    """Five pages whose bodies all say walrus, the fourth under a heading about walruses."""
+    pages = [page(f"p{number}.html", f"Page {number}", ("s", "Section", f"walrus number {number}"))
+             for number in range(5)]
+    pages[3] = page("p3.html", "Page 3", ("walrus-care", "Walrus care", "walrus number 3"))
+    return build(sources(("zoo", "1")), lambda source: pages)
+
+
+def test_a_very_common_word_ranks_headings_first_among_its_first_records(walruses, monkeypatch):
+    monkeypatch.setattr(engine, "COMMON_RECORDS", 1)
+
+    results = walruses.search(parse_query("walrus"))
+
+    assert [hit.path for hit in results.hits] == ["p3.html", "p0.html", "p1.html", "p2.html", "p4.html"]
+    assert results.total == 5
+
+
+def test_a_very_common_word_is_ranked_within_a_bounded_set_of_candidates(walruses, monkeypatch):
+    monkeypatch.setattr(engine, "COMMON_RECORDS", 1)
+    monkeypatch.setattr(engine, "MAX_RANKED", 2)
+
+    results = walruses.search(parse_query("walrus"))
+
+    # The heading past the first two candidates is not looked for; the total still counts every record.
+    assert [hit.path for hit in results.hits] == ["p0.html", "p1.html"]
+    assert results.total == 5
+
+
+def test_a_prefix_is_searched_as_its_most_frequent_completions(monkeypatch):
+    pages = [page("a.html", "A", ("a", "Install", "install it")), page("b.html", "B", ("b", "Install", "install")),
+             page("c.html", "C", ("c", "Installer", "the installer"))]
+    index = build(sources(("zoo", "1")), lambda source: pages)
+
+    assert {hit.path for hit in index.search(parse_query("instal")).hits} == {"a.html", "b.html", "c.html"}
+    monkeypatch.setattr(engine, "MAX_COMPLETIONS", 1)
+    assert {hit.path for hit in index.search(parse_query("instal")).hits} == {"a.html", "b.html"}
