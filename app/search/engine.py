@@ -212,21 +212,24 @@ def named_first(identified, titles, bare):
     """Return the records of the first two steps in rank order: identifier hits, exact titles and headings.
 
     ``identified`` holds ``(record, dropped)`` in the identifier step's order, ``titles`` the records
-    whose title or heading is exactly the query's words. An object whose full name is the query
-    comes first. A bare word (``bare``: no qualifier typed) found only as the last part of longer
-    names (``Views`` of ``django.views``, ``IntegrityError`` of ``sqlalchemy.exc.IntegrityError``)
-    is as much a topic as a name: a title or heading that is exactly the query outranks those
-    names, except on a page that holds both (the object, then that page's heading: a class
-    documented under a heading of its name).
+    whose title or heading is exactly the query's words, page titles first, then by heading level.
+    A query typed as an API name (not ``bare``) finds its objects first. A bare word (``Views``,
+    ``IntegrityError``) is as much a topic as a name: an object whose full name it is comes first
+    (the ``math`` module); then the objects on pages holding a title or heading that is exactly
+    the word, in the order of those titles (a class documented under a heading of its name, before
+    its copy under a lower heading of a flattened index), then the titles; an object whose name
+    merely ends in the word (``django.views``) comes after them.
     """
     if not bare or not titles:
         return [record for record, _ in identified] + titles
-    named = [record for record, dropped in identified if dropped == 0]
-    suffixed = [record for record, dropped in identified if dropped > 0]
-    titled_pages = {record >> SECTION_BITS for record in titles}
-    on_titled_pages = [record for record in suffixed if record >> SECTION_BITS in titled_pages]
-    elsewhere = [record for record in suffixed if record >> SECTION_BITS not in titled_pages]
-    return named + on_titled_pages + titles + elsewhere
+    title_rank = {}
+    for rank, record in enumerate(titles):
+        title_rank.setdefault(record >> SECTION_BITS, rank)
+    titled = sorted((title_rank[record >> SECTION_BITS], position, record)
+                    for position, (record, _) in enumerate(identified) if record >> SECTION_BITS in title_rank)
+    untitled = [(record, dropped) for record, dropped in identified if record >> SECTION_BITS not in title_rank]
+    return ([record for record, dropped in untitled if dropped == 0] + [record for _, _, record in titled] + titles
+            + [record for record, dropped in untitled if dropped > 0])
 
 
 def edits(word):

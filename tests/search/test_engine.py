@@ -212,13 +212,15 @@ API = {
              ("module-django.views", "django.views", "Several of Django's built-in views.", "django.views")),
         page("misc/design.html", "Design philosophies",
              ("views", "Views", "Simplicity: writing a view should be as simple as writing a Python function.")),
-        page("ref/flattened-index.html", "Class-based generic views - flattened index",
-             ("flat-yeararchiveview", "YearArchiveView", "Attributes and methods, flattened.")),
-        page("ref/generic-dates.html", "Generic date views",
-             ("yeararchiveview", "YearArchiveView", "A yearly archive page."),
-             ("django.views.generic.dates.YearArchiveView", "django.views.generic.dates.YearArchiveView",
-              "class YearArchiveView A yearly archive page showing every available month.",
-              "django.views.generic.dates.YearArchiveView")),
+        # The same class under an h3 of a flattened index, unqualified, and under its own h2.
+        {"path": "ref/flattened-index.html", "title": "Class-based generic views - flattened index", "sections": [
+            ("flat-yeararchiveview", "YearArchiveView", 3, "Attributes and methods, flattened.", ""),
+            ("YearArchiveView", "YearArchiveView", 7, "class YearArchiveView", "YearArchiveView")]},
+        {"path": "ref/generic-dates.html", "title": "Generic date views", "sections": [
+            ("yeararchiveview", "YearArchiveView", 2, "A yearly archive page.", ""),
+            ("django.views.generic.dates.YearArchiveView", "django.views.generic.dates.YearArchiveView", 7,
+             "class YearArchiveView A yearly archive page showing every available month.",
+             "django.views.generic.dates.YearArchiveView")]},
         page("ref/exceptions.html", "Exceptions",
              ("django.db.IntegrityError", "django.db.IntegrityError", "The database raised it.",
               "django.db.IntegrityError")),
@@ -282,7 +284,8 @@ TITLED_NAMES = [
     ("Views", ("misc/design.html", "views")),
     ("views", ("misc/design.html", "views")),
     ("IntegrityError", ("ref/errors.html", "integrityerror")),
-    # ... unless a page holds both the heading and the object: the object, on its own anchor ...
+    # ... unless a page holds both the heading and the object: the object, on its own anchor, the
+    # page with the higher heading first ...
     ("YearArchiveView", ("ref/generic-dates.html", "django.views.generic.dates.YearArchiveView")),
     # ... and a name typed with its qualifiers, or as a call, is an API name: its object first.
     ("django.views", ("ref/views.html", "module-django.views")),
@@ -301,7 +304,8 @@ def test_a_bare_word_finds_the_section_titled_so_before_the_names_it_merely_ends
 def test_every_record_a_bare_word_finds_is_still_listed(django):
     anchors = [hit.anchor for hit in django.search(parse_query("YearArchiveView")).hits]
 
-    assert anchors[:3] == ["django.views.generic.dates.YearArchiveView", "flat-yeararchiveview", "yeararchiveview"]
+    assert anchors[:4] == ["django.views.generic.dates.YearArchiveView", "YearArchiveView", "yeararchiveview",
+                           "flat-yeararchiveview"]
 
 
 def record(page_number, number=0):
@@ -316,6 +320,9 @@ def record(page_number, number=0):
     # bare word: full names, then suffix hits on titled pages, then titles, then the other suffix hits
     ([(record(1), 2), (record(3), 0), (record(2, 5), 1)], [record(2), record(4)], True,
      [record(3), record(2, 5), record(2), record(4), record(1)]),
+    # bare word: the objects on titled pages in their titles' order, whatever their names' length
+    ([(record(4, 1), 0), (record(2, 5), 3)], [record(2), record(4)], True,
+     [record(2, 5), record(4, 1), record(2), record(4)]),
 ])
 def test_identifier_hits_and_titles_are_merged_by_what_the_query_names(identified, titles, bare, ranked):
     assert named_first(identified, titles, bare) == ranked
