@@ -14,18 +14,22 @@ The query pipeline, best first; a record found by an earlier step is not repeate
    query's own suffixes are tried (``flask.wrappers.Response`` finds ``flask.Response``), ranked by
    how many of its parts the name shares;
 2. **exact heading**: a page title, heading or object whose words are exactly the query's
-   (``Getting started``), page titles first, then by heading level;
+   (``Getting started``), page titles first, then by heading level; for one plain word, only the
+   objects whose full name it is come before these (``named_first``);
 3. **phrase in headings**: the whole query as a phrase in a page title, heading or object name;
 4. **all words in headings**, then 5. **all words anywhere**, each by BM25 over the columns weighted
-   title 10, heading 5, names 8, body 1 (the last word also as a prefix);
+   title 10, heading 5, names 8, body 1 (the last word also as a prefix: its ``MAX_COMPLETIONS``
+   most frequent completions);
 6. when nothing at all matches: **typo correction** against the index's own vocabulary (every
    object name and every indexed word one edit away: a letter deleted, inserted, replaced or two
    swapped), most frequent first, and the query runs again corrected (``jsno.dumps`` -> ``json.dumps``).
 
 Bounded cost: BM25 is computed for at most ``MAX_RANKED`` records per step (the first in index
 order), and not at all (nor the last word's prefix) for a query holding a word found in more than
-``COMMON_RECORDS`` records; totals are counted up to ``MAX_COUNTED``; each query is stopped by a
-progress handler past its deadline.
+``COMMON_RECORDS`` records, which ranks its first ``MAX_RANKED`` candidates by the steps alone;
+totals are counted up to ``MAX_COUNTED``; each query is stopped by a progress handler past its
+deadline (checked between rows only: FTS5 scans a posting list inside one step of SQLite's
+virtual machine, hence the bounds).
 
 Scopes (one project, the versions a reader may read) are filtered inside the full-text query, on an
 indexed ``doc`` column holding a token per version, so a filter costs a merge of posting lists.
