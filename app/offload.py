@@ -1,7 +1,7 @@
 """CPU-heavy work off the event loop: on gevent's pool of native threads under the gevent engine, in place otherwise.
 
 Under gevent every connection of a worker shares one thread: a 60 ms brotli pass over a 1 MiB
-page, or a search index being built, would hold every other reader for that long. On a native
+page, or a bcrypt check, would hold every other reader for that long. On a native
 thread the loop keeps serving while the work runs: fully where the work releases the GIL (zlib,
 brotli, zstd, SQLite, bcrypt), every 5 ms (the interpreter's switch interval) where it does not.
 """

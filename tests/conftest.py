@@ -111,6 +111,10 @@ def search_index_dir(tmp_path, monkeypatch):
     monkeypatch.setattr(app.search, "index_directory", lambda config: config["DOCS_SEARCH_INDEX_DIR"] or folder)
     # ... and of servers started from this environment.
     monkeypatch.setenv("DOCS_SEARCH_INDEX_DIR", folder)
+    # Apps built in this process read moto's in-process mock, which a builder process cannot reach.
+    from tests.search.inprocess import app_builder
+
+    monkeypatch.setattr(app.search, "index_builder", app_builder)
 
 
 @pytest.fixture

@@ -44,7 +44,8 @@ class MakeRun:
         env = devserver_env(DOCS_BIND=f"127.0.0.1:{self.port}", WEB_CONCURRENCY="1",
                             DOCS_EMBEDDED_S3_PORT=str(s3_port), DOCS_EMBEDDED_DATA=str(data), **settings)
         self.process = subprocess.Popen([sys.executable, "-m", "app.devserver", *args], cwd=ROOT, env=env,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                        start_new_session=True)
         self.url = f"http://127.0.0.1:{self.port}"
         self.lines = []
         self.answered_at_banner = None
@@ -89,7 +90,8 @@ class MakeRun:
             try:
                 self.process.wait(60)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                # Its gunicorn and S3 server too, not only make run's own process.
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         return self.process.returncode
 

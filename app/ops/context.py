@@ -50,21 +50,24 @@ def begin_request():
     """Give the request its id and route label before any other package's hook runs."""
     # Ours is always generated, so one id finds one request; the sender's (a reader could copy anyone's)
     # is kept apart, validated, as client_request_id: a front door's id still correlates through it.
-    g.request_id = new_request_id()
-    g.client_request_id = accepted_request_id(request.headers.get("X-Request-ID"))
-    g.started = time.perf_counter()
-    request.environ[ENVIRON_KEYS["route"]] = route_label(request.blueprint, request.endpoint)
-    request.environ[ENVIRON_KEYS["request_id"]] = g.request_id
+    # Every request pays for these hooks: the proxies are resolved once (each lookup costs a context-var read).
+    values, current = g._get_current_object(), request._get_current_object()
+    values.request_id = new_request_id()
+    values.client_request_id = accepted_request_id(current.headers.get("X-Request-ID"))
+    values.started = time.perf_counter()
+    current.environ[ENVIRON_KEYS["route"]] = route_label(current.blueprint, current.endpoint)
+    current.environ[ENVIRON_KEYS["request_id"]] = values.request_id
 
 
 def end_request(response):
     """Return the request id on the response and copy what the access log and metrics read into the environ."""
-    request_id = g.get("request_id")
+    values = vars(g._get_current_object())
+    request_id = values.get("request_id")
     if request_id:
         response.headers["X-Request-ID"] = request_id
     environ = request.environ
     for name in G_ATTRIBUTES:
-        value = g.get(name)
+        value = values.get(name)
         if value is not None:
             environ[ENVIRON_KEYS[name]] = value
     return response

@@ -76,10 +76,17 @@ def init_app(app):
     """Send application logs through one handler with the request fields, as JSON or text."""
     from flask.logging import default_handler
 
+    install_handler(app.config["DOCS_LOG_FORMAT"])
+    app.logger.removeHandler(default_handler)
+    app.logger.setLevel(logging.INFO)
+
+
+def install_handler(log_format):
+    """Send this process's log records to stderr through one handler, as ``json`` or text (the search builder's too)."""
     handler = StderrHandler()
     setattr(handler, OUR_HANDLER, True)
     handler.addFilter(RequestFields())
-    if app.config["DOCS_LOG_FORMAT"] == "json":
+    if log_format == "json":
         handler.setFormatter(json_formatter())
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
@@ -89,8 +96,6 @@ def init_app(app):
     for old in [h for h in root.handlers if getattr(h, OUR_HANDLER, False)]:
         root.removeHandler(old)
     root.addHandler(handler)
-    app.logger.removeHandler(default_handler)
-    app.logger.setLevel(logging.INFO)
 
 
 # Query parameters whose values must never reach a log (an upload token pasted into a URL by mistake,

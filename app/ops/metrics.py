@@ -89,6 +89,7 @@ class Metrics:
             # was set, choose again so this worker writes files the others' sums include.
             values.ValueClass = values.get_value_class()
         self.registry = CollectorRegistry(auto_describe=True)
+        self.children = {}  # (metric, label values) -> labelled child: see child()
         r = self.registry
         self.requests = Counter(
             "docs_proxy_http_requests", "HTTP requests answered.", ["route", "method", "status"], registry=r
@@ -120,26 +121,37 @@ class Metrics:
             "docs_proxy_access_decisions", "Requests by access-control decision.", ["decision"], registry=r
         )
 
+    def child(self, metric, *labels):
+        """Return ``metric.labels(*labels)``, looked up once: every request counts into five of them.
+
+        The label values are fixed sets (routes, methods, status classes, ...), so this stays small.
+        """
+        try:
+            return self.children[metric, labels]
+        except KeyError:
+            child = self.children[metric, labels] = metric.labels(*labels)
+            return child
+
     def observe_request(self, environ, status, sent, seconds):
         """Count one finished request from what the app left in ``environ``."""
         route = environ.get(ENVIRON_KEYS["route"], "unmatched")
         method = known(environ.get("REQUEST_METHOD"), HTTP_METHODS)
-        self.requests.labels(route, method, status_class(status)).inc()
-        self.duration.labels(route).observe(seconds)
+        self.child(self.requests, route, method, status_class(status)).inc()
+        self.child(self.duration, route).observe(seconds)
         if sent:
-            self.bytes_sent.labels(route).inc(sent)
+            self.child(self.bytes_sent, route).inc(sent)
         cache = environ.get(ENVIRON_KEYS["cache_result"])
         if cache is not None:
-            self.cache_results.labels(known(cache, CACHE_RESULTS)).inc()
+            self.child(self.cache_results, known(cache, CACHE_RESULTS)).inc()
         decision = environ.get(ENVIRON_KEYS["access_decision"])
         if decision is not None:
-            self.access_decisions.labels(known(decision, ACCESS_DECISIONS)).inc()
+            self.child(self.access_decisions, known(decision, ACCESS_DECISIONS)).inc()
 
     def observe_s3(self, operation, outcome, seconds):
         """Count one S3 call."""
-        self.s3_calls.labels(operation, outcome).inc()
+        self.child(self.s3_calls, operation, outcome).inc()
         if seconds is not None:
-            self.s3_duration.labels(operation).observe(seconds)
+            self.child(self.s3_duration, operation).observe(seconds)
 
 
 class MeteredBody:

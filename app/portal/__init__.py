@@ -14,9 +14,11 @@ CACHE = "portal.index"
 def init_app(app):
     """Give ``app`` its index cache, the /docs fallback, the /_/ pages and the portal's CLI commands."""
     from . import cli, views
+    from .artifacts import ARTIFACTS, ArtifactCheck
     from .index import IndexCache
 
     app.extensions[CACHE] = IndexCache(app.config["DOCS_PORTAL_TTL"])
+    app.extensions[ARTIFACTS] = ArtifactCheck(app.config["DOCS_ARTIFACT_RECHECK"])
     views.init_app(app)
     cli.init_app(app)
 

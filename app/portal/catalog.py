@@ -7,10 +7,15 @@ The index is one JSON object in the bucket, ``<S3_PREFIX>.docs-portal.json``::
         "tags": ["api"], "aliases": {"lts": "1.10.0"}, "hub": true,
         "versions": {"2.0.0": {"published": "2026-11-22T14:00:00+00:00", "commit": "abc123",
                                "size": 123456, "files": 42, "hidden": false, "error_document": "404.html",
-                               "metadata": {"description": "...", ...}}}}}}
+                               "metadata": {"description": "...", ...},
+                               "artifacts": {"dist/manual.pdf": {"max_size": 734003200,
+                                                                 "granted": "2026-11-22T14:05:00+00:00"}}}}}}}
 
 The project's fields are what its latest publishes said; each version also keeps what it said, for
 readers who may read only some versions (``metadata_for``).
+
+``artifacts`` are the files a token holder was granted a presigned POST for (issue 24): granted, not
+necessarily uploaded, so whoever lists them first asks S3 whether each is there (portal/artifacts.py).
 
 ``aliases`` holds only pins; ``latest``, ``stable`` and release lines are computed (versions.py).
 """
@@ -61,6 +66,32 @@ def new_project(name):
 
 
 @dataclass(frozen=True)
+class Artifact:
+    """A file of a version granted a presigned POST: ``path`` below the version, at most ``max_size`` bytes."""
+
+    path: str
+    max_size: int = None
+    granted: str = ""
+
+
+def granted_artifacts(raw):
+    """Return a version's recorded artifacts as ``Artifact`` tuples sorted by path (a list of paths is the older form)."""
+    if isinstance(raw, list):
+        raw = {path: {} for path in raw}
+    if not isinstance(raw, dict):
+        return ()
+    artifacts = []
+    for path, grant in sorted(raw.items()):
+        grant = grant if isinstance(grant, dict) else {}
+        max_size = grant.get("max_size")
+        artifacts.append(Artifact(
+            path, max_size if isinstance(max_size, int) and not isinstance(max_size, bool) else None,
+            grant.get("granted") if isinstance(grant.get("granted"), str) else "",
+        ))
+    return tuple(artifact for artifact in artifacts if isinstance(artifact.path, str) and artifact.path)
+
+
+@dataclass(frozen=True)
 class Version:
     """One published version of a project."""
 
@@ -76,7 +107,8 @@ class Version:
     # A preview (issue 24) is always hidden too; it is deleted by ``flask docs gc`` after ``expires``.
     preview: bool = False
     expires: str = None
-    # Files sent straight to S3 with a presigned POST (issue 24), kept when the version is published again.
+    # Files granted a presigned POST (issue 24), as ``Artifact``: listed once S3 holds them (portal/artifacts.py),
+    # kept when the version is published again.
     artifacts: tuple = ()
 
     @cached_property
@@ -202,7 +234,7 @@ def catalog_from_index(document, version_id, source="index"):
                 error_document=raw_versions[version].get("error_document", "") or "",
                 preview=bool(raw_versions[version].get("preview", False)),
                 expires=raw_versions[version].get("expires"),
-                artifacts=tuple(raw_versions[version].get("artifacts", ()) or ()),
+                artifacts=granted_artifacts(raw_versions[version].get("artifacts")),
             )
             for version in order_versions(raw_versions)
         )

@@ -11,7 +11,7 @@ from ..publishing.cli import PublishStep
 from ..publishing.run import counted, describe_error, format_bytes
 from ..s3 import get_s3
 from . import get_index_cache
-from .catalog import catalog_from_index, is_web_link
+from .catalog import BadIndex, catalog_from_index, granted_artifacts, is_web_link
 from .index import (
     ERROR_DOCUMENT,
     IndexConflict,
@@ -74,6 +74,22 @@ class PortalStep(PublishStep):
             # The portal links to it: a javascript: or data: URL would run in readers' browsers.
             raise click.BadParameter("must be an http:// or https:// URL", param_hint="'--repo'")
         return f"{project}/{version}/"
+
+    def keep(self, values, key_prefix):
+        """Return the files sent straight to S3 for this version (upload API's presigned POSTs): ``--delete`` keeps them."""
+        project, version, _ = self.split(values)
+        if project is None or version is None:
+            return ()
+        config = current_app.config
+        try:
+            document, _ = read_index(get_s3(), config["S3_BUCKET"], config["S3_PREFIX"])
+        except (BotoCoreError, ClientError, BadIndex) as error:
+            # Unknown grants would be deleted as files not in SOURCE_DIR: refuse instead.
+            raise click.ClickException(f"--delete needs the portal index (to keep files uploaded straight to S3): "
+                                       f"{describe_error(error, config['S3_BUCKET'], 'reading the portal index')}; "
+                                       "nothing was published") from None
+        entry = ((document or {}).get("projects", {}).get(project) or {}).get("versions", {}).get(version) or {}
+        return tuple(artifact.path for artifact in granted_artifacts(entry.get("artifacts")))
 
     def finish(self, values, report):
         """List the published version in the portal index."""

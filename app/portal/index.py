@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..exceptions import is_missing
 
-from .catalog import BadIndex, catalog_from_index, decode_index, empty_index, encode_index, new_project
+from .catalog import BadIndex, catalog_from_index, decode_index, empty_index, encode_index, granted_artifacts, new_project
 from .versions import (
     PROJECT_PATTERN,
     BadName,
@@ -150,7 +150,7 @@ def build_index(s3, bucket, prefix, previous=None, index_document="index.html"):
             "files": entry["files"],
             "hidden": bool(kept.get("hidden", False)),
             **({"preview": True, "expires": kept.get("expires", "")} if kept.get("preview") else {}),
-            **({"artifacts": list(kept["artifacts"])} if kept.get("artifacts") else {}),
+            **({"artifacts": artifact_grants(kept["artifacts"])} if kept.get("artifacts") else {}),
         }
         if entry.get("error_document"):
             target["versions"][version]["error_document"] = entry["error_document"]
@@ -228,11 +228,26 @@ def record_version(project, version, metadata, stats):
     return change
 
 
-def add_artifact(project, version, relkey):
-    """Return a change that lists ``relkey`` (a file sent straight to S3) as part of ``project``/``version``."""
+def artifact_grants(raw):
+    """Return a version's recorded artifacts as ``{path: {"max_size", "granted"}}`` (the older form was a list of paths)."""
+    return {
+        artifact.path: {name: value for name, value in (("max_size", artifact.max_size), ("granted", artifact.granted))
+                        if value}
+        for artifact in granted_artifacts(raw)
+    }
+
+
+def add_artifact(project, version, relkey, max_size):
+    """Return a change that records a presigned POST granted for ``relkey`` of ``project``/``version``, at most ``max_size`` bytes.
+
+    A grant, not a file: the portal lists the artifact once S3 holds it (portal/artifacts.py), and a
+    publish of the version keeps it.
+    """
     def change(document):
         entry = version_entry(document, project, version)
-        entry["artifacts"] = sorted(set(entry.get("artifacts", [])) | {relkey})
+        grants = artifact_grants(entry.get("artifacts"))
+        grants[relkey] = {"max_size": max_size, "granted": now_iso()}
+        entry["artifacts"] = grants
     return change
 
 

@@ -18,6 +18,7 @@ from ..publishing.run import format_bytes
 from ..s3 import get_s3
 from ..serving import hooks, keys
 from . import get_catalog, get_index_cache
+from .artifacts import get_artifact_check
 from .catalog import BadIndex, groups, metadata_for
 from .diff import NoManifest, diff_manifests, read_version_manifest
 from .versions import parse_version, resolve_aliases, resolve_name
@@ -108,6 +109,25 @@ def catalog_or_none():
     except (ClientError, BotoCoreError, ValueError) as error:
         current_app.logger.error("portal index unavailable: %s", error)
         return None
+
+
+def present_artifacts(project, version):
+    """Return the paths of ``version``'s granted artifacts that S3 holds and the reader may read.
+
+    Only a page that lists artifacts calls this: a HEAD for each artifact this worker has not yet
+    found, or last found absent longer than ``DOCS_ARTIFACT_RECHECK`` ago (portal/artifacts.py).
+    A refused artifact is never asked about, so no listing tells whether it exists.
+    """
+    if not version.artifacts:
+        return []
+    config = current_app.config
+    check = get_artifact_check()
+    base = f"{project.name}/{version.name}/"
+    return [
+        artifact.path for artifact in version.artifacts
+        if access.may_read(base + artifact.path)
+        and check.exists(get_s3(), config["S3_BUCKET"], config["S3_PREFIX"] + base + artifact.path, version.published)
+    ]
 
 
 # --- URLs ---
@@ -285,8 +305,9 @@ def project_page(name):
         return not_found(f"there is no project {name!r}")
     names = readable_names(project)
     resolution, grouped = groups(project, names)
+    artifacts = {name: present_artifacts(project, project.by_name[name]) for name in resolution.ordered}
     html = render_template("portal/project.html", project=shown_project(project), resolution=resolution, groups=grouped,
-                           versions=project.by_name, previews=readable_previews(project))
+                           versions=project.by_name, previews=readable_previews(project), artifacts=artifacts)
     return Response(html, mimetype="text/html", headers=NO_CACHE)
 
 
@@ -348,20 +369,21 @@ def project_facts(project, names, resolution, detail):
         "version_count": len(names), "url": docs_url(project.name, ""),
     }
     if detail:
-        facts["versions"] = [
-            {
-                "name": name, "kind": project.by_name[name].kind, "aliases": resolution.aliases_of(name),
-                "published": project.by_name[name].published, "commit": project.by_name[name].commit,
-                "size": project.by_name[name].size, "files": project.by_name[name].files,
-                "url": docs_url(project.name, name, ""),
-                **({"artifacts": [docs_url(project.name, name, path) for path in project.by_name[name].artifacts]}
-                   if project.by_name[name].artifacts else {}),
-            }
-            for name in resolution.ordered
-        ]
+        facts["versions"] = [version_facts(project, project.by_name[name], resolution) for name in resolution.ordered]
     else:
         facts["versions"] = list(resolution.ordered)
     return facts
+
+
+def version_facts(project, version, resolution):
+    """Return the JSON facts of one listed ``version`` of ``project``, with the URLs of its artifacts S3 holds."""
+    artifacts = present_artifacts(project, version)
+    return {
+        "name": version.name, "kind": version.kind, "aliases": resolution.aliases_of(version.name),
+        "published": version.published, "commit": version.commit, "size": version.size, "files": version.files,
+        "url": docs_url(project.name, version.name, ""),
+        **({"artifacts": [docs_url(project.name, version.name, path) for path in artifacts]} if artifacts else {}),
+    }
 
 
 @bp.route("/_/api/projects", **ROUTE)

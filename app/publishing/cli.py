@@ -34,6 +34,10 @@ class PublishStep:
         ``click.ClickException`` to refuse before any upload."""
         return prefix
 
+    def keep(self, values, key_prefix):
+        """Return the relative keys below ``key_prefix`` that ``--delete`` must leave alone (none by default)."""
+        return ()
+
     def finish(self, values, report):
         """Run after every file was published (not on a dry run)."""
 
@@ -74,9 +78,10 @@ def publish_command(source_dir, prefix, delete, dry_run, jobs, include_hidden, *
             "--delete without a prefix would delete every object in the bucket that is not in SOURCE_DIR; "
             "give --prefix, or --prefix / if the whole bucket really is this one site"
         )
+    keep = tuple(relkey for step in steps for relkey in step.keep(step_values, key_prefix)) if delete else ()
     options = PublishOptions.from_config(
         config, delete=delete, dry_run=dry_run, jobs=jobs, include_hidden=include_hidden,
-        indexers=get_indexers(current_app),
+        indexers=get_indexers(current_app), keep=keep,
     )
     progress = progress_for_terminal(sys.stderr.isatty())
     try:

@@ -9,19 +9,16 @@ def init_app(app):
     """Register the search routes, the worker's index service and publish's search step on ``app``."""
     from .. import hosts, publishing
     from .publish import SearchIndexer
-    from .service import HostIndex, s3_loader
+    from .service import HostIndex
     from .views import bp
 
     app.register_blueprint(bp)
     # On a project's own host the API searches that project only (the hub's search as you type);
     # every other search is the main host's (docs/security.md).
     hosts.serve_on_project_hosts(app, "search.search_api", project_arg="project")
-    app.extensions[SERVICE] = HostIndex(
-        index_directory(app.config),
-        # The S3 client is looked up at load time: a package initialised later may wrap it.
-        lambda source: s3_loader(app.extensions["s3"], app.config["S3_BUCKET"])(source),
-        build_wait=app.config["DOCS_SEARCH_BUILD_WAIT"],
-    )
+    directory = index_directory(app.config)
+    app.extensions[SERVICE] = HostIndex(directory, index_builder(app, directory),
+                                        build_wait=app.config["DOCS_SEARCH_BUILD_WAIT"])
     if app.config["DOCS_SEARCH_PUBLISH"] == "on":
         publishing.add_indexer(app, SearchIndexer())
 
@@ -36,6 +33,13 @@ def index_directory(config):
     # Two apps of one host serving different buckets must never share an index.
     origin = "\n".join((config.get("S3_ENDPOINT_URL") or "", config["S3_BUCKET"] or "", config["S3_PREFIX"] or ""))
     return os.path.join(tempfile.gettempdir(), "docs-proxy-search", hashlib.sha256(origin.encode()).hexdigest()[:16])
+
+
+def index_builder(app, directory):
+    """Return what ``app``'s worker hands the host's builds to: a builder process of its own (builder.py)."""
+    from .builder import ProcessBuilder, builder_settings
+
+    return ProcessBuilder(directory, builder_settings(app.config), app.config["DOCS_SEARCH_BUILD_TIMEOUT"])
 
 
 def get_search():

@@ -38,8 +38,6 @@ An index never changes once built (``build_index`` writes a new file beside the 
 rows of unchanged versions from it); ``open_index`` opens one read-only.
 """
 
-import ctypes
-import gc
 import json
 import os
 import shutil
@@ -52,7 +50,6 @@ from dataclasses import dataclass, field
 from itertools import islice
 from urllib.parse import quote
 
-from .. import offload
 from .query import TOKEN, identifier_key
 
 SCHEMA_VERSION = "4"
@@ -85,8 +82,7 @@ MAX_WORD_LENGTH = 30
 # A read-only worker maps the file (shared page cache, not private memory) and keeps a small cache of its own.
 MMAP_BYTES = 1 << 40
 CACHE_KIB = 2048
-# The builder's page cache: FTS5 buffers its pending terms itself, so a large cache buys little, and
-# what the builder allocates stays in the worker that built (the allocator keeps freed memory).
+# The builder's page cache: FTS5 buffers its pending terms itself, so a large cache buys little.
 BUILD_CACHE_KIB = 8192
 
 
@@ -580,8 +576,7 @@ def build_index(path, sources, load, previous=None, threads=4, catalog=None):
     reusable = set()
     if previous is not None and previous.path and os.path.exists(previous.path):
         shutil.copyfile(previous.path, path)
-    # check_same_thread=False: under gevent the inserts and the merge run on a native thread (app.offload).
-    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    connection = sqlite3.connect(path, isolation_level=None)
     try:
         connection.execute("PRAGMA journal_mode = OFF")
         connection.execute("PRAGMA synchronous = OFF")
@@ -613,11 +608,10 @@ def build_index(path, sources, load, previous=None, threads=4, catalog=None):
             elif isinstance(outcome, Exception):
                 stats.failed.append((source, f"{type(outcome).__name__}: {outcome}"))
             else:
-                # On a native thread under gevent (app.offload), as the merge below: the loop keeps serving.
-                offload.run(_insert_doc, connection, source, outcome)
+                _insert_doc(connection, source, outcome)
                 stats.loaded += 1
         # Merge FTS5's segments into one: smaller, and faster to query than the many an insert leaves.
-        offload.run(connection.execute, "INSERT INTO sections(sections) VALUES('optimize')")
+        connection.execute("INSERT INTO sections(sections) VALUES('optimize')")
         connection.execute("DELETE FROM words")
         connection.execute("INSERT INTO words SELECT term, doc FROM vocabulary "
                            "WHERE length(term) > 2 AND NOT term GLOB 'd[0-9]*' AND NOT term GLOB '[0-9]*'")
@@ -645,21 +639,11 @@ def build_index(path, sources, load, previous=None, threads=4, catalog=None):
         connection.execute("COMMIT")
     finally:
         connection.close()
-        gc.collect()
-        release_free_memory()
     # On disk before it is renamed over the old index: a crash never leaves a half-written index
     # under the served name, and readers map clean pages (the host's page cache, shared, droppable).
     with open(path, "rb") as file:
         os.fsync(file.fileno())
     return stats
-
-
-def release_free_memory():
-    """Give the memory freed by a build back to the system (glibc keeps it in its arenas otherwise)."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass  # another C library: its own policy
 
 
 def load_all(load, sources, threads):

@@ -7,12 +7,14 @@ own memory holds only SQLite's small cache and the list of versions.
 
 When a worker sees that the versions the index should hold (from the catalog: project, version and
 publish time) differ from the ones it holds, it tries to take the host's build lock (``flock`` on
-``search.lock``, never waiting). The one that gets it builds a new file beside the old one
-(``search.sqlite.<pid>.building``: the unchanged versions copied from the old file, the changed ones
-fetched from S3) in a background thread, and swaps it in with ``rename``, atomic on POSIX. Every
-worker notices the new file (a ``stat`` per search) and opens it; searches running on the old one
-finish on it, since a renamed-over file lives on until its last reader closes it. No request waits on
-a rebuild; only a host's very first search waits, at most ``DOCS_SEARCH_BUILD_WAIT`` seconds.
+``search.lock``, never waiting). The one that gets it hands the lock to a builder (``builder.py``: a
+process of its own, which holds the lock until it exits) and goes on answering from the old index.
+The builder writes a new file beside the old one (``search.sqlite.<pid>.building``: the unchanged
+versions copied from the old file, the changed ones fetched from S3) and swaps it in with
+``rename``, atomic on POSIX (``build_host_index``). Every worker notices the new file (a ``stat`` per
+search) and opens it; searches running on the old one finish on it, since a renamed-over file lives
+on until its last reader closes it. No request waits on a rebuild; only a host's very first search
+waits, at most ``DOCS_SEARCH_BUILD_WAIT`` seconds.
 
 A worker whose cached catalog is older than the one the index was built from (the catalog ids the
 index remembers) never rebuilds it back.
@@ -28,7 +30,6 @@ import time
 
 from botocore.exceptions import ClientError
 
-from .. import offload
 from ..exceptions import is_missing
 
 from .document import SEARCH_DOCUMENT, decode_document
@@ -72,7 +73,7 @@ def s3_loader(s3, bucket):
             raise
         with response["Body"] as body:
             data = body.read()
-        return offload.run(decode_document, data)
+        return decode_document(data)
 
     return load
 
@@ -92,13 +93,57 @@ def is_stale(index, sources, catalog_id, now):
     return True
 
 
-class HostIndex:
-    """The worker's handle on the host's index file: opens the newest one, starts a rebuild when it is stale."""
+def build_host_index(directory, sources, catalog_id, load, clock=time.time):
+    """Build the host's index of ``sources`` beside the current one and swap it in; the caller holds the host lock.
 
-    def __init__(self, directory, load, build_wait=10.0, clock=time.time):
+    Return ``True`` once the new file is in place, ``None`` when the current index already holds
+    ``sources`` (another builder swapped it in while this one waited for the lock). Raises what the
+    build raised, leaving no ``.building`` file behind.
+    """
+    path = os.path.join(directory, INDEX_FILE)
+    building = f"{path}.{os.getpid()}.building"
+    try:
+        current = open_index(path)
+    except (FileNotFoundError, sqlite3.DatabaseError):
+        current = None  # none yet, or of an older schema (an upgrade) or damaged: built anew
+    try:
+        if not is_stale(current, sources, catalog_id, clock()):
+            return None
+        for leftover in glob.glob(f"{path}.*.building"):
+            os.unlink(leftover)  # a builder that died; the lock says none is running
+        try:
+            stats = build_index(building, sources, load, previous=current, threads=LOAD_THREADS, catalog=catalog_id)
+            os.rename(building, path)
+        except BaseException:
+            if os.path.exists(building):
+                os.unlink(building)
+            raise
+    finally:
+        if current is not None:
+            current.close()
+    log.info(
+        "search: host index built in %.2f s: %d versions loaded, %d reused, %d without a search document, "
+        "%d unreadable; %d pages, %d records",
+        stats.seconds, stats.loaded, stats.reused, len(stats.missing), len(stats.failed), stats.pages, stats.sections,
+    )
+    for source, reason in stats.failed:
+        log.warning("search: could not load %s: %s", source.key, reason)
+    return True
+
+
+class HostIndex:
+    """The worker's handle on the host's index file: opens the newest one, hands a rebuild to a builder when it is stale.
+
+    ``builder.start(lock, sources, catalog_id, finished)`` must return at once: it owns the open
+    lock file ``lock`` from then on (the lock is the host's until the build ends) and calls
+    ``finished(built)`` when the build is over: ``True`` (a new file is in place), ``None`` (nothing
+    was stale any more) or ``False`` (failed: tried again ``RETRY_SECONDS`` later).
+    """
+
+    def __init__(self, directory, builder, build_wait=10.0, clock=time.time):
         self.directory = directory
         self.path = os.path.join(directory, INDEX_FILE)
-        self._load = load
+        self._builder = builder
         self._build_wait = build_wait
         self._clock = clock
         self._lock = threading.Lock()
@@ -107,7 +152,7 @@ class HostIndex:
         self._building = False
         self._lock_tried = float("-inf")
         self._retry_at = float("-inf")
-        self.builds = 0  # builds this process ran (tests count them across workers)
+        self.builds = 0  # builds this worker's builders completed (tests count them across workers)
 
     def index(self, sources, catalog_id=""):
         """Return the newest index of the host (possibly one rebuild behind ``sources``), or ``None`` if none in time."""
@@ -156,42 +201,23 @@ class HostIndex:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                os.close(lock)  # another worker of the host is building: look again a little later
+                os.close(lock)  # another worker's builder is running: look again a little later
                 self._lock_tried = now
                 return
             self._building = True
-        thread = threading.Thread(target=self._build, args=(lock, sources, catalog_id), name="search-build", daemon=True)
-        thread.start()
-
-    def _build(self, lock, sources, catalog_id):
-        building = f"{self.path}.{os.getpid()}.building"
         try:
-            # Another worker may have swapped a new index in while this one waited for the lock.
-            current = self._reopen()
-            if not is_stale(current, sources, catalog_id, self._clock()):
-                return
-            for leftover in glob.glob(f"{self.path}.*.building"):
-                os.unlink(leftover)  # a builder that died; the lock says none is running
-            stats = build_index(building, sources, self._load, previous=current, threads=LOAD_THREADS,
-                                catalog=catalog_id)
-            os.rename(building, self.path)
-            self.builds += 1
-            log.info(
-                "search: host index built in %.2f s: %d versions loaded, %d reused, %d without a search document, "
-                "%d unreadable; %d pages, %d records",
-                stats.seconds, stats.loaded, stats.reused, len(stats.missing), len(stats.failed), stats.pages,
-                stats.sections,
-            )
-            for source, reason in stats.failed:
-                log.warning("search: could not load %s: %s", source.key, reason)
-            self._reopen()
-        except Exception:  # noqa: BLE001 - a failed build must leave the old index serving, and be retried
-            log.exception("search: building the host index failed")
-            self._retry_at = time.monotonic() + RETRY_SECONDS
-            if os.path.exists(building):
-                os.unlink(building)
-        finally:
-            with self._lock:
-                self._building = False
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            self._builder.start(lock, sources, catalog_id, self._finished)
+        except Exception:  # noqa: BLE001 - a builder that cannot start must free the lock and be retried
+            log.exception("search: could not start a build of the host index")
             os.close(lock)
+            self._finished(False)
+
+    def _finished(self, built):
+        with self._lock:
+            self._building = False
+            if built:
+                self.builds += 1
+            elif built is False:
+                self._retry_at = time.monotonic() + RETRY_SECONDS
+        if built:
+            self._reopen()

@@ -20,6 +20,9 @@ SETTINGS = (
             "seconds a search may run before it is stopped with a `503`", "0.25"),
     Setting("DOCS_SEARCH_BUILD_WAIT", 10.0, number(float, 0, 600),
             "seconds a host's first search waits for the host's index before a `503` with `Retry-After`", "3"),
+    Setting("DOCS_SEARCH_BUILD_TIMEOUT", 900.0, number(float, 10, 86_400),
+            "seconds a build of the host's index (a process of its own) may run before it is stopped, logged and "
+            "tried again 30 s later, the previous index answering meanwhile", "1800"),
     Setting("DOCS_SEARCH_PER_PAGE", 10, number(int, 1, 100), "results per page", "20"),
     Setting("DOCS_SEARCH_PUBLISH", "on", choice("on", "off"),
             "`on`: `publish` extracts every page and writes the version's search document; `off`: it does not", "off"),

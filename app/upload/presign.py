@@ -44,7 +44,9 @@ def presigned_post(project, version, path, size):
     post = current_app.extensions[PRESIGNER].generate_presigned_post(
         config["S3_BUCKET"], key, Fields=fields, Conditions=conditions, ExpiresIn=POST_EXPIRES
     )
-    # Listed with the version from now on, and kept when the version is published again.
-    record_published(get_s3(), config["S3_BUCKET"], config["S3_PREFIX"], add_artifact(project, version, relkey), project)
+    # The grant, not the file: the version lists it once S3 holds it (portal/artifacts.py), and a publish
+    # of the version keeps it from then on, uploaded or not yet.
+    record_published(get_s3(), config["S3_BUCKET"], config["S3_PREFIX"], add_artifact(project, version, relkey, size),
+                     project)
     get_index_cache().invalidate()
     return {"url": post["url"], "fields": post["fields"], "key": relkey, "max_size": size, "expires_in": POST_EXPIRES}

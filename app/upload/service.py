@@ -14,6 +14,7 @@ from flask import current_app
 
 from ..errors import DocsError
 from ..portal import get_index_cache
+from ..portal.catalog import granted_artifacts
 from ..portal.index import (
     IndexConflict,
     pin_alias,
@@ -64,7 +65,7 @@ def check_target(s3, bucket, prefix, project, name, preview):
     if existing is not None and bool(existing.get("preview")) != preview:
         what = "a preview" if existing.get("preview") else "a published version"
         raise NameTaken(f"{name!r} is already {what} of {project}")
-    return existing is not None, tuple((existing or {}).get("artifacts", ()))
+    return existing is not None, tuple(artifact.path for artifact in granted_artifacts((existing or {}).get("artifacts")))
 
 
 def members_of(body, kind, limits, include_hidden, length):

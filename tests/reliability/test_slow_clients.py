@@ -224,3 +224,37 @@ def test_connections_beyond_capacity_get_503_with_retry_after_at_once(serve):
     assert response.status_code == 200 and response.content == PAGE
     assert "at capacity (20 connections): answered 503" in server.log()
 
+
+def test_a_client_that_keeps_its_connection_busy_does_not_starve_another(serve):
+    # Cache hits never wait on S3, so a kept-alive connection whose next request is always there
+    # already would be served again and again: gevent switches only when a socket would block.
+    server = serve(DOCS_CACHE="on", WEB_CONCURRENCY=1)
+    host, port = "127.0.0.1", int(server.url.rsplit(":", 1)[1])
+    requests.get(f"{server.url}/docs/{PAGE_KEY}", timeout=PAGE_DEADLINE).raise_for_status()  # now cached
+    busy_request = f"GET /docs/{PAGE_KEY}?busy HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    with socket.create_connection((host, port), timeout=PAGE_DEADLINE) as busy, \
+            socket.create_connection((host, port), timeout=PAGE_DEADLINE) as other:
+        drained = threading.Event()
+
+        def drain():
+            # Read the busy connection's answers as fast as they come, so its socket always has room.
+            with busy.makefile("rb") as answers:
+                while answers.read(64 * 1024):
+                    pass
+            drained.set()
+
+        reader = threading.Thread(target=drain, daemon=True)
+        busy.sendall(busy_request * 400)  # pipelined: every next request is already waiting
+        reader.start()
+        other.sendall(f"GET /docs/{PAGE_KEY}?other HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        answer = b""
+        while chunk := other.recv(65536):
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(PAGE)
+        busy.shutdown(socket.SHUT_WR)
+        reader.join(30)
+    served = [line for line in server.log().splitlines() if f"/docs/{PAGE_KEY}?" in line]
+    order = [("other" if "?other" in line else "busy") for line in served]
+    assert order.count("busy") == 400, order.count("busy")
+    # The other connection had its turn within the first few of the busy one's 400 requests.
+    assert order.index("other") < 20, order.index("other")

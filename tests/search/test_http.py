@@ -127,21 +127,46 @@ def answers_from_every_worker(server, query, expected_versions, workers=3, secon
     raise AssertionError(f"not every worker answered {expected_versions}: {server.log()[-3000:]}")
 
 
-def test_several_workers_share_one_host_index_built_once_and_swapped_on_a_new_default(
-        moto_server, server_s3, gunicorn_factory, tmp_path):
+def worker_children(server):
+    """Return the processes the server's workers started (its index builders), with their states."""
+    found = {}
+    for worker in worker_pids(server):
+        for task in os.listdir(f"/proc/{worker}/task"):
+            with open(f"/proc/{worker}/task/{task}/children") as children:
+                for child in children.read().split():
+                    with open(f"/proc/{child}/stat") as stat:
+                        found[int(child)] = stat.read().rsplit(")", 1)[1].split()[0]
+    return found
+
+
+def no_builder_left(server, seconds=10):
+    """Wait until no worker has a child process (every builder exited and was reaped, none a zombie)."""
+    deadline = time.monotonic() + seconds
+    while worker_children(server) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return worker_children(server) == {}
+
+
+@pytest.mark.parametrize("engine", ["gevent", "gthread"])
+def test_several_workers_share_one_host_index_built_once_by_a_builder_process_and_swapped_on_a_new_default(
+        moto_server, server_s3, gunicorn_factory, tmp_path, engine):
     bucket = f"search-{uuid.uuid4().hex[:12]}"
     server_s3.create_bucket(Bucket=bucket)
     publish(moto_server, bucket, write_site(tmp_path / "1", {"index.html": ("Home", [("g", "Gaur", "gaur one")])}),
             "herd", "1.0")
     index_dir = tmp_path / "host-index"
-    server = gunicorn_factory(bucket, env={**server_env(bucket), "WEB_CONCURRENCY": "3",
+    server = gunicorn_factory(bucket, env={**server_env(bucket), "WEB_CONCURRENCY": "3", "GUNICORN_WORKER_CLASS": engine,
                                            "DOCS_SEARCH_INDEX_DIR": str(index_dir)})
 
-    answered = answers_from_every_worker(server, "gaur", ["1.0"])
+    workers = answers_from_every_worker(server, "gaur", ["1.0"])
 
-    assert len(answered) == 3
-    assert server.log().count("search: host index built") == 1
+    assert len(workers) == 3
+    built = [line for line in server.log().splitlines() if "search: host index built" in line]
+    assert len(built) == 1
+    # Logged by the builder, a process of its own: no worker built it.
+    assert not any(f"[{pid}]" in built[0] for pid in workers)
     assert sorted(os.listdir(index_dir)) == ["search.lock", "search.sqlite"]
+    assert no_builder_left(server)
 
     publish(moto_server, bucket, write_site(tmp_path / "2", {"index.html": ("Home", [("g", "Gaur", "gaur two")])}),
             "herd", "1.1")
@@ -149,6 +174,8 @@ def test_several_workers_share_one_host_index_built_once_and_swapped_on_a_new_de
 
     assert server.log().count("search: host index built") == 2
     assert sorted(os.listdir(index_dir)) == ["search.lock", "search.sqlite"]
+    assert no_builder_left(server)
+    assert worker_pids(server) == workers
 
 
 @pytest.mark.browser

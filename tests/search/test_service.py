@@ -10,12 +10,18 @@ import pytest
 from app.search.engine import Source
 from app.search.query import parse_query
 from app.search.service import INDEX_FILE, LOCK_FILE, HostIndex, is_stale
+from tests.search.inprocess import ThreadBuilder
 
 ENTRIES = [{"path": "index.html", "title": "Home", "sections": [("", "", 0, "hello world", "")]}]
 
 
 def sources(stamp="1", project="p"):
     return (Source(project, "1.0", f"{project}/1.0/.docs-search.json", stamp),)
+
+
+def host_index(directory, load, **kwargs):
+    """A worker's ``HostIndex`` on ``directory`` whose builds run in a thread with ``load``."""
+    return HostIndex(str(directory), ThreadBuilder(str(directory), load), **kwargs)
 
 
 def wait_for(condition, seconds=10):
@@ -30,7 +36,7 @@ def wait_for(condition, seconds=10):
 
 def test_the_first_request_waits_for_the_build_and_every_worker_then_opens_the_same_file(tmp_path):
     loads = []
-    workers = [HostIndex(str(tmp_path), lambda source: loads.append(source) or ENTRIES) for _ in range(3)]
+    workers = [host_index(tmp_path, lambda source: loads.append(source) or ENTRIES) for _ in range(3)]
 
     first = workers[0].index(sources(), "c1")
     others = [worker.index(sources(), "c1") for worker in workers[1:]]
@@ -44,7 +50,7 @@ def test_the_first_request_waits_for_the_build_and_every_worker_then_opens_the_s
 def test_a_change_is_built_beside_the_old_index_which_answers_meanwhile(tmp_path):
     release = threading.Event()
     load = lambda source: ENTRIES if source.stamp == "1" else (release.wait(10), ENTRIES)[1]  # noqa: E731
-    builder, reader = HostIndex(str(tmp_path), load), HostIndex(str(tmp_path), load)
+    builder, reader = host_index(tmp_path, load), host_index(tmp_path, load)
     old = builder.index(sources("1"), "c1")
     assert reader.index(sources("1"), "c1").sources == old.sources
 
@@ -62,9 +68,9 @@ def test_a_change_is_built_beside_the_old_index_which_answers_meanwhile(tmp_path
 
 
 def test_a_worker_whose_catalog_lags_behind_never_rebuilds_the_index_back(tmp_path):
-    worker = HostIndex(str(tmp_path), lambda source: ENTRIES)
+    worker = host_index(tmp_path, lambda source: ENTRIES)
     worker.index(sources("1"), "c1")
-    newer = HostIndex(str(tmp_path), lambda source: ENTRIES)
+    newer = host_index(tmp_path, lambda source: ENTRIES)
     newer.index(sources("2"), "c2")
     current = wait_for(lambda: (index := newer.index(sources("2"), "c2")).sources == sources("2") and index)
 
@@ -76,7 +82,7 @@ def test_no_build_starts_while_another_process_holds_the_host_lock(tmp_path):
     lock = os.open(tmp_path / LOCK_FILE, os.O_RDWR | os.O_CREAT)
     fcntl.flock(lock, fcntl.LOCK_EX)
     try:
-        worker = HostIndex(str(tmp_path), lambda source: ENTRIES, build_wait=0.3)
+        worker = host_index(tmp_path, lambda source: ENTRIES, build_wait=0.3)
 
         assert worker.index(sources(), "c1") is None
         assert worker.builds == 0 and not os.path.exists(tmp_path / INDEX_FILE)
@@ -91,7 +97,7 @@ def test_a_failed_build_leaves_no_file_and_is_retried_later(tmp_path, monkeypatc
         raise MemoryError("no room")
 
     monkeypatch.setattr(module, "build_index", broken)
-    worker = HostIndex(str(tmp_path), lambda source: ENTRIES, build_wait=0.5)
+    worker = host_index(tmp_path, lambda source: ENTRIES, build_wait=0.5)
 
     assert worker.index(sources(), "c1") is None
     assert worker._retry_at > time.monotonic()
@@ -100,7 +106,7 @@ def test_a_failed_build_leaves_no_file_and_is_retried_later(tmp_path, monkeypatc
 
 def test_an_index_file_of_another_schema_is_rebuilt_not_served(tmp_path):
     (tmp_path / INDEX_FILE).write_bytes(b"SQLite format 3\x00" + b"\x00" * 4000)
-    worker = HostIndex(str(tmp_path), lambda source: ENTRIES)
+    worker = host_index(tmp_path, lambda source: ENTRIES)
 
     index = wait_for(lambda: worker.index(sources(), "c1"))
 
@@ -109,7 +115,7 @@ def test_an_index_file_of_another_schema_is_rebuilt_not_served(tmp_path):
 
 @pytest.mark.parametrize(("failed", "age", "stale"), [([], 60, False), (["x"], 5, False), (["x"], 60, True)])
 def test_a_version_that_could_not_be_read_is_retried_after_a_while(tmp_path, failed, age, stale):
-    worker = HostIndex(str(tmp_path), lambda source: ENTRIES)
+    worker = host_index(tmp_path, lambda source: ENTRIES)
     index = worker.index(sources(), "c1")
     index.stats.failed = failed
 

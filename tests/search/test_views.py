@@ -192,8 +192,8 @@ def test_a_version_without_a_search_document_is_named_as_unsearchable(client, ti
 def test_a_worker_without_an_index_yet_answers_503_rather_than_waiting_forever(app, client, tiny_projects):
     release = threading.Event()
     service = app.extensions[SERVICE]
-    original = service._load
-    service._load = lambda source: release.wait(10) and original(source)
+    original = service._builder.load
+    service._builder.load = lambda source: release.wait(10) and original(source)
     service._build_wait = 0.0
     try:
         response = client.get("/_/api/search?q=quokka")
@@ -210,8 +210,8 @@ def test_a_new_default_version_is_followed_without_blocking_requests(app, client
     assert [hit["version"] for hit in search(client, q="axolotl")["results"]] == ["1.0"]
     release = threading.Event()
     service = app.extensions[SERVICE]
-    original = service._load
-    service._load = lambda source: release.wait(10) and original(source)
+    original = service._builder.load
+    service._builder.load = lambda source: release.wait(10) and original(source)
 
     publish(write_site(tmp_path / "two", {"index.html": ("Two", [("a", "Axolotl", "axolotl second")])}), "zoo", "2.0")
     while_building = search(client, q="axolotl")
