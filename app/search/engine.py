@@ -565,8 +565,9 @@ def build_index(path, sources, load, previous=None, threads=4, catalog=None):
 
     ``load(source)`` returns a source's page entries. Versions whose ``Source`` (stamp included) is
     unchanged in the ``previous`` index (a ``SearchIndex``) are copied from its file instead of
-    loaded again; the others are loaded ``threads`` at a time. A source whose document is missing
-    or cannot be loaded is left out and listed in the stats. ``catalog`` (the portal catalog's
+    loaded again; the others are loaded ``threads`` at a time. A source whose document is missing is
+    left out; one that cannot be loaded keeps the rows the previous index had for it (or is left out
+    when it had none); both are listed in the stats. ``catalog`` (the portal catalog's
     version id the sources come from) is remembered, so an older catalog never rebuilds a newer index.
     """
     started = time.monotonic()
@@ -598,15 +599,26 @@ def build_index(path, sources, load, previous=None, threads=4, catalog=None):
         connection.execute("INSERT INTO sections(sections, rank) VALUES('automerge', 0)")
         connection.execute("INSERT INTO sections(sections, rank) VALUES('crisismerge', 64)")
         connection.execute("BEGIN")
+        # A version published again keeps its old rows until its new document is read: if S3 fails
+        # now, searches still find it (as it was) until the retry, instead of not at all.
+        replaced = {}
         for doc, project, version, stamp in reusable:
-            if (project, version) not in kept:
+            if (project, version) in kept:
+                continue
+            if (project, version) in wanted:
+                replaced[project, version] = doc
+            else:
                 _delete_doc(connection, doc)
         to_load = [source for source in sources if (source.project, source.version) not in kept]
         for source, outcome in load_all(load, to_load, threads):
+            old = replaced.get((source.project, source.version))
+            if isinstance(outcome, Exception) and not isinstance(outcome, MissingDocument):
+                stats.failed.append((source, f"{type(outcome).__name__}: {outcome}"))
+                continue
+            if old is not None:
+                _delete_doc(connection, old)
             if isinstance(outcome, MissingDocument):
                 stats.missing.append(source)
-            elif isinstance(outcome, Exception):
-                stats.failed.append((source, f"{type(outcome).__name__}: {outcome}"))
             else:
                 _insert_doc(connection, source, outcome)
                 stats.loaded += 1

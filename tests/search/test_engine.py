@@ -156,6 +156,23 @@ def test_missing_and_unreadable_documents_are_listed_not_fatal():
     assert index.search(parse_query("kestrel")).total == 3
 
 
+def test_a_version_published_again_keeps_its_old_records_while_its_new_document_cannot_be_read(index):
+    def s3_down_for_beta(source):
+        if source.project == "beta":
+            raise ConnectionError("S3 did not answer")
+        return load(source)
+
+    rebuilt = build(sources(("alpha", "1.0")) + sources(("beta", "2.0"), stamp="2"), s3_down_for_beta, previous=index)
+
+    assert [source.project for source, _ in rebuilt.stats.failed] == ["beta"]
+    assert {hit.project for hit in rebuilt.search(parse_query("kestrel")).hits} == {"alpha", "beta"}
+    # The retry, once S3 answers, replaces them with the new document's.
+    retried = build(sources(("alpha", "1.0")) + sources(("beta", "2.0"), stamp="2"), load, previous=rebuilt)
+    assert retried.stats.failed == [] and retried.stats.loaded == 1
+    assert {hit.project for hit in retried.search(parse_query("kestrel")).hits} == {"alpha", "beta"}
+    assert set(retried.docs) == {("alpha", "1.0"), ("beta", "2.0")}
+
+
 def test_every_source_is_loaded_when_there_are_more_than_loading_threads():
     docs = {(f"p{n}", "1"): [page("index.html", f"Project {n}", ("", "", "shared word"))] for n in range(7)}
 
