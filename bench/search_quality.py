@@ -1,6 +1,6 @@
 """Search quality: docs-proxy's search against each site's own built-in search, on real generated sites.
 
-    .venv/bin/python bench/search_quality.py [--per-class N] [--sites django,sqlalchemy,...] [--no-peer]
+    .venv/bin/python bench/search_quality.py [--per-class N] [--sites django,sqlalchemy,...] [--no-peer] [--show-misses]
 
 Sites: Sphinx sites from Debian's -doc packages, as Debian builds and installs them under
 /usr/share/doc (``python-django-doc``, ``python-sqlalchemy-doc``, ``sphinx-doc``,
@@ -21,7 +21,8 @@ docs-proxy: every page of the site extracted (``app.search.extract``), indexed (
 searched (``SearchIndex.search``) as the app does. The peer: the site's own search, in Debian's
 Chromium (headless, Playwright), on the site served by a local HTTP server: Sphinx's
 ``search.html?q=`` (a fresh page per query) or MkDocs' search box; its first five result links.
-Figures go to stdout and bench/results/search-quality.md.
+Figures go to stdout and bench/results/search-quality.md. ``--show-misses`` also prints, for each
+query docs-proxy missed, the page it wanted and the first hits it got.
 """
 
 import argparse
@@ -245,8 +246,12 @@ def own_search(page, site_url, is_mkdocs):
 
 # --- scoring -------------------------------------------------------------------------------------
 
-def score(search, queries):
-    """Return ``{figure: fraction}`` for one search function over the query classes."""
+def score(search, queries, misses=None):
+    """Return ``{figure: fraction}`` for one search function over the query classes.
+
+    ``misses``, a list, receives ``(class, query, page, anchor, hits)`` for every query whose first
+    hit is not the right page (in the top 5 for typos), or not on the object's anchor.
+    """
     figures = {}
     timings = []
     for kind, items in queries.items():
@@ -259,6 +264,10 @@ def score(search, queries):
             first += bool(pages) and pages[0] == page
             top5 += page in pages[:5]
             anchored += bool(hits) and hits[0] == (page, anchor)
+            wanted = page in pages[:5] if kind == "typo" else (
+                bool(hits) and (hits[0] == (page, anchor) if kind == "full" else pages[0] == page))
+            if misses is not None and not wanted:
+                misses.append((kind, text, page, anchor, hits[:3]))
         count = max(1, len(items))
         if kind == "full":
             figures["full: right page first"] = first / count
@@ -280,6 +289,7 @@ def main():
     parser.add_argument("--per-class", type=int, default=100)
     parser.add_argument("--sites", default=",".join(SITES))
     parser.add_argument("--no-peer", action="store_true", help="docs-proxy only (no Chromium)")
+    parser.add_argument("--show-misses", action="store_true", help="print every query docs-proxy missed")
     args = parser.parse_args()
 
     rows = []
@@ -297,7 +307,8 @@ def main():
             continue
         queries = make_queries(read_inventory(root), args.per_class)
         ours, facts = docs_proxy_search(root, workdir)
-        our_figures = score(ours, queries)
+        misses = [] if args.show_misses else None
+        our_figures = score(ours, queries, misses)
         peer_figures = {}
         if browser is not None:
             server = SiteServer(root)
@@ -313,6 +324,8 @@ def main():
         for figure, value in our_figures.items():
             peer = peer_figures.get(figure)
             print(f"  {figure:36} docs-proxy {value:6.2f}   own search {'' if peer is None else f'{peer:6.2f}'}")
+        for kind, text, page, anchor, hits in misses or ():
+            print(f"  miss {kind:6} {text!r} wants {page}#{anchor}; got {hits}")
         rows.append((name, facts, counts, our_figures, peer_figures))
     if browser is not None:
         browser.close()

@@ -14,18 +14,22 @@ The query pipeline, best first; a record found by an earlier step is not repeate
    query's own suffixes are tried (``flask.wrappers.Response`` finds ``flask.Response``), ranked by
    how many of its parts the name shares;
 2. **exact heading**: a page title, heading or object whose words are exactly the query's
-   (``Getting started``), page titles first, then by heading level;
+   (``Getting started``), page titles first, then by heading level; for one plain word, only the
+   objects whose full name it is come before these (``named_first``);
 3. **phrase in headings**: the whole query as a phrase in a page title, heading or object name;
 4. **all words in headings**, then 5. **all words anywhere**, each by BM25 over the columns weighted
-   title 10, heading 5, names 8, body 1 (the last word also as a prefix);
+   title 10, heading 5, names 8, body 1 (the last word also as a prefix: its ``MAX_COMPLETIONS``
+   most frequent completions);
 6. when nothing at all matches: **typo correction** against the index's own vocabulary (every
    object name and every indexed word one edit away: a letter deleted, inserted, replaced or two
    swapped), most frequent first, and the query runs again corrected (``jsno.dumps`` -> ``json.dumps``).
 
 Bounded cost: BM25 is computed for at most ``MAX_RANKED`` records per step (the first in index
 order), and not at all (nor the last word's prefix) for a query holding a word found in more than
-``COMMON_RECORDS`` records; totals are counted up to ``MAX_COUNTED``; each query is stopped by a
-progress handler past its deadline.
+``COMMON_RECORDS`` records, which ranks its first ``MAX_RANKED`` candidates by the steps alone;
+totals are counted up to ``MAX_COUNTED``; each query is stopped by a progress handler past its
+deadline (checked between rows only: FTS5 scans a posting list inside one step of SQLite's
+virtual machine, hence the bounds).
 
 Scopes (one project, the versions a reader may read) are filtered inside the full-text query, on an
 indexed ``doc`` column holding a token per version, so a filter costs a merge of posting lists.
@@ -58,6 +62,8 @@ SNIPPET_TOKENS = 32
 # How many SQLite virtual-machine steps run between two checks of a query's deadline.
 PROGRESS_STEPS = 2000
 MAX_RANKED = 2000
+# The last word's completions searched for it as a prefix, the most frequent first.
+MAX_COMPLETIONS = 20
 MAX_IDENTIFIER_HITS = 200
 MAX_COUNTED = 10_000
 COMMON_RECORDS = 20_000
@@ -192,6 +198,40 @@ def identifier_keys(name):
     return [(".".join(parts[dropped:]), dropped) for dropped in range(len(parts)) if parts[dropped]]
 
 
+def is_bare_name(query):
+    """Tell whether ``query`` is a plain word that may also be an API name (``Views``, not ``read_text`` nor ``os.open``).
+
+    A name typed with qualifiers, call parentheses or joined words (``read_text``, ``S3_BUCKET``)
+    is an API name; one word alone may as well be a topic.
+    """
+    return (bool(query.identifier) and "." not in query.identifier and not query.text.endswith("()")
+            and len(query.words) == 1)
+
+
+def named_first(identified, titles, bare):
+    """Return the records of the first two steps in rank order: identifier hits, exact titles and headings.
+
+    ``identified`` holds ``(record, dropped)`` in the identifier step's order, ``titles`` the records
+    whose title or heading is exactly the query's words, page titles first, then by heading level.
+    A query typed as an API name (not ``bare``) finds its objects first. A bare word (``Views``,
+    ``IntegrityError``) is as much a topic as a name: an object whose full name it is comes first
+    (the ``math`` module); then the objects on pages holding a title or heading that is exactly
+    the word, in the order of those titles (a class documented under a heading of its name, before
+    its copy under a lower heading of a flattened index), then the titles; an object whose name
+    merely ends in the word (``django.views``) comes after them.
+    """
+    if not bare or not titles:
+        return [record for record, _ in identified] + titles
+    title_rank = {}
+    for rank, record in enumerate(titles):
+        title_rank.setdefault(record >> SECTION_BITS, rank)
+    titled = sorted((title_rank[record >> SECTION_BITS], position, record)
+                    for position, (record, _) in enumerate(identified) if record >> SECTION_BITS in title_rank)
+    untitled = [(record, dropped) for record, dropped in identified if record >> SECTION_BITS not in title_rank]
+    return ([record for record, dropped in untitled if dropped == 0] + [record for _, _, record in titled] + titles
+            + [record for record, dropped in untitled if dropped > 0])
+
+
 def edits(word):
     """Return every string one edit from ``word``: a character deleted, two swapped, one replaced or inserted."""
     splits = [(word[:index], word[index:]) for index in range(len(word) + 1)]
@@ -253,10 +293,11 @@ class SearchIndex:
         return results
 
     def _search(self, query, docs, offset, limit, is_readable):
-        common = self._is_common(query)
-        # No prefix on a query with a very common word: FTS5 merges the posting lists of every word
-        # the prefix expands to before the first row, whatever the LIMIT.
-        words = query.fts(prefix=not common)
+        completions = self._completions(query)
+        common = self._is_common(query, completions)
+        # No prefix on a query with a very common word: even named, the completions of a common
+        # prefix are common words, whose posting lists each candidate is sought in.
+        words = query.fts(prefix=not common, completions=[term for term, _ in completions])
         matched = f"{TEXT_COLUMNS} : ({words})"
         scope = ""
         if docs is not None:
@@ -284,6 +325,8 @@ class SearchIndex:
             # Only what the reader may read is counted: a total that included refused pages would
             # tell how many of them hold the words. (Ranked hits only, so a lower bound.)
             total = 0
+            ranked = list(ranked)
+            self._pages(ranked, pages)
             for rowid in ranked:
                 if not is_readable(*self._page(rowid >> SECTION_BITS, pages)[:3]):
                     continue
@@ -293,13 +336,16 @@ class SearchIndex:
         hits = [self._hit(rowid, steps[-1], pages) for rowid in chosen]
         return Results(hits, max(total, offset + len(hits)))
 
-    def _is_common(self, query):
-        """Tell whether a word of ``query`` is in more than ``COMMON_RECORDS`` records (or too short to be counted).
+    def _is_common(self, query, completions=()):
+        """Tell whether a word of ``query``, or its last word's completions together, are in more than ``COMMON_RECORDS`` records.
 
         BM25 counts the records holding each word on every query (a scan of its whole posting
         list): for a word in most of a million records, that alone is past any time limit, and the
-        order it gives among them means nothing. Such queries rank by the steps alone, in index order.
+        order it gives among them means nothing. Such queries rank the first ``MAX_RANKED`` records
+        holding every word by the steps alone (``_ranked``). A word too short to be counted is common.
         """
+        if sum(count for _, count in completions) > COMMON_RECORDS:
+            return True
         for word in set(query.words):
             if len(word) <= 2:
                 return True
@@ -308,35 +354,80 @@ class SearchIndex:
                 return True
         return False
 
+    def _completions(self, query):
+        """Return ``(word, records)`` for the ``MAX_COMPLETIONS`` most frequent indexed words the last word begins, if it is a prefix.
+
+        As a search engine bounds a prefix's expansions (Lucene's and Elasticsearch's
+        ``max_expansions``): the words a reader is typing towards are the frequent ones. Empty when
+        the vocabulary cannot name them (a word with diacritics, which the index stores without).
+        """
+        if not query.prefix:
+            return []
+        last = query.phrases[-1][-1]
+        if not last.isascii():
+            return []
+        return self._connection.execute(
+            "SELECT term, count FROM words WHERE term >= ? AND term < ? ORDER BY count DESC LIMIT ?",
+            (last, last[:-1] + chr(ord(last[-1]) + 1), MAX_COMPLETIONS)).fetchall()
+
+    def _pages(self, rowids, cache):
+        """Read the pages of ``rowids`` into ``cache`` (``page id -> (project, version, path, title)``), many at a time."""
+        wanted = sorted({rowid >> SECTION_BITS for rowid in rowids} - cache.keys())
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            for page, *row in self._connection.execute(
+                    "SELECT pages.id, docs.project, docs.version, pages.path, pages.title FROM pages "
+                    f"JOIN docs ON docs.id = pages.doc WHERE pages.id IN ({','.join('?' * len(chunk))})", chunk):
+                cache[page] = tuple(row)
+
     def _ranked(self, query, docs, steps, common=False):
         seen = set()
         in_scope = "" if docs is None else f" AND doc IN ({','.join(str(int(doc)) for doc in docs)})"
-        for rowid in self._identified(query.identifier, in_scope, query.text):
-            if rowid not in seen:
-                seen.add(rowid)
-                yield rowid
-        for (rowid,) in self._connection.execute(
+        identified = self._identified(query.identifier, in_scope, query.text)
+        titles = [rowid for (rowid,) in self._connection.execute(
             f"SELECT section FROM titles WHERE key = ?{in_scope} ORDER BY level, section LIMIT ?",
             (" ".join(query.words), MAX_IDENTIFIER_HITS),
-        ):
+        )]
+        for rowid in named_first(identified, titles, is_bare_name(query)):
             if rowid not in seen:
                 seen.add(rowid)
                 yield rowid
+        for rowid in self._common_ranked(steps) if common else self._bm25_ranked(steps):
+            if rowid not in seen:
+                seen.add(rowid)
+                yield rowid
+
+    def _bm25_ranked(self, steps):
+        """Yield the first ``MAX_RANKED`` records of each step, each step's by BM25 over the weighted columns."""
         weights = ", ".join(str(weight) for weight in WEIGHTS)
-        score = "0" if common else f"bm25(sections, {weights}, 0)"
         for expression in steps:
             rows = self._connection.execute(
-                f"SELECT rowid, {score} FROM sections WHERE sections MATCH ? LIMIT ?",
+                f"SELECT rowid, bm25(sections, {weights}, 0) FROM sections WHERE sections MATCH ? LIMIT ?",
                 (expression, MAX_RANKED),
             ).fetchall()
             rows.sort(key=lambda row: row[1])
-            for rowid, _ in rows:
-                if rowid not in seen:
-                    seen.add(rowid)
-                    yield rowid
+            yield from (rowid for rowid, _ in rows)
+
+    def _common_ranked(self, steps):
+        """Yield the first ``MAX_RANKED`` records holding every word (index order), those matching the earlier steps first.
+
+        The candidates are bounded before they are ranked, as search engines do for their most
+        common terms: the heading steps are asked only up to the last candidate's rowid. Asked over
+        the whole index, a phrase of two words found in most records but rarely side by side in a
+        heading would be looked for in every one of them (``_is_common`` says why BM25 is skipped).
+        """
+        candidates = [rowid for (rowid,) in self._connection.execute(
+            "SELECT rowid FROM sections WHERE sections MATCH ? LIMIT ?", (steps[-1], MAX_RANKED))]
+        if not candidates:
+            return
+        for expression in steps[:-1]:
+            yield from (rowid for (rowid,) in self._connection.execute(
+                "SELECT rowid FROM sections WHERE sections MATCH ? AND rowid <= ? LIMIT ?",
+                (expression, candidates[-1], MAX_RANKED)))
+        yield from candidates
 
     def _identified(self, identifier, in_scope, typed=""):
-        """Return the records an API name finds: by its full name or a suffix, else by a suffix of the query.
+        """Return ``(record, dropped)`` for the records an API name finds: by its full name or a suffix, else by a suffix of the query.
 
         The fallback gathers the names ending in any of the query's suffixes and ranks them by how
         many of the query's parts they hold (``sqlalchemy.dialects.mysql.types.NCHAR`` finds
@@ -352,7 +443,7 @@ class SearchIndex:
         if rows:
             # Same dropped qualifiers: the name whose last part has the case typed first.
             rows.sort(key=lambda row: (row[1], row[2].replace("::", ".").rsplit(".", 1)[-1] != last_typed, row[0]))
-            return [rowid for rowid, _, _ in rows]
+            return [(rowid, dropped) for rowid, dropped, _ in rows]
         parts = identifier.split(".")
         scored = {}
         for start in range(1, len(parts)):
@@ -365,7 +456,7 @@ class SearchIndex:
                     # Only names that share a qualifier with the query: "jsno.dumps" is a typo, not any "dumps".
                     case = name.replace("::", ".").rsplit(".", 1)[-1] != last_typed
                     scored[rowid] = (-len(set(parts) & set(name_parts)), case, len(name), rowid)
-        return [rowid for rowid, _ in sorted(scored.items(), key=lambda item: item[1])]
+        return [(rowid, 1) for rowid, _ in sorted(scored.items(), key=lambda item: item[1])]
 
     def _correct(self, query, docs):
         """Return ``query`` corrected against the index's names and words, or ``None`` when nothing is one edit away."""

@@ -59,12 +59,26 @@ class Query:
         """Tell whether the last word is matched as a prefix too."""
         return bool(self.phrases) and not self.quoted_end and len(self.phrases[-1][-1]) >= PREFIX_MIN
 
-    def fts(self, prefix=False):
-        """Return the FTS5 MATCH expression: every phrase must match (implicit AND); the last as a prefix if asked."""
+    def fts(self, prefix=False, completions=()):
+        """Return the FTS5 MATCH expression: every phrase must match (implicit AND); the last as a prefix if asked.
+
+        ``completions``, the indexed words that begin with the last word, stand for the prefix when
+        given: FTS5 evaluates ``"word"*`` by merging the whole posting list of every word it expands
+        to, on each evaluation, whatever the LIMIT (bench/README.md); a few named words it seeks.
+        """
         # Words hold no '"' (TOKEN matches letters and digits only), so the quoting is always valid.
         quoted = ['"' + " ".join(phrase) + '"' for phrase in self.phrases]
         if prefix and quoted and self.prefix:
-            quoted[-1] += "*"
+            if completions:
+                head, last = self.phrases[-1][:-1], self.phrases[-1][-1]
+                endings = [last] + [word for word in completions
+                                    if word != last and word.startswith(last) and TOKEN.fullmatch(word)]
+                if len(endings) > 1:
+                    # FTS5's implicit AND joins phrases only: a group needs its AND spelled out.
+                    group = "(" + " OR ".join('"' + " ".join(head + (word,)) + '"' for word in endings) + ")"
+                    return " AND ".join(quoted[:-1] + [group])
+            else:
+                quoted[-1] += "*"
         return " ".join(quoted)
 
     def phrase(self):

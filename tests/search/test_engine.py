@@ -5,9 +5,11 @@ import os
 
 import pytest
 
+from app.search import engine
+
 from app.search.engine import (
-    MARK_START, MissingDocument, SearchTimeout, Source, build_index, edits, identifier_keys, identifier_words,
-    open_index,
+    MARK_START, SECTION_BITS, MissingDocument, SearchTimeout, Source, build_index, edits, identifier_keys,
+    identifier_words, is_bare_name, named_first, open_index,
 )
 from app.search.query import parse_query
 from tests.search.test_query import HOSTILE
@@ -221,12 +223,38 @@ API = {
              ("error-handling-guide", "Error handling", "What to do when things fail.")),
         page("faq.html", "FAQ", ("faq", "FAQ", "An error in the handling of signals is not error handling as such.")),
     ],
+    # Django's: bare words that are both a section's title and the last part of longer names.
+    ("django", "4"): [
+        page("ref/views.html", "Built-in views",
+             ("module-django.views", "django.views", "Several of Django's built-in views.", "django.views")),
+        page("misc/design.html", "Design philosophies",
+             ("views", "Views", "Simplicity: writing a view should be as simple as writing a Python function.")),
+        # The same class under an h3 of a flattened index, unqualified, and under its own h2.
+        {"path": "ref/flattened-index.html", "title": "Class-based generic views - flattened index", "sections": [
+            ("flat-yeararchiveview", "YearArchiveView", 3, "Attributes and methods, flattened.", ""),
+            ("YearArchiveView", "YearArchiveView", 7, "class YearArchiveView", "YearArchiveView")]},
+        {"path": "ref/generic-dates.html", "title": "Generic date views", "sections": [
+            ("yeararchiveview", "YearArchiveView", 2, "A yearly archive page.", ""),
+            ("django.views.generic.dates.YearArchiveView", "django.views.generic.dates.YearArchiveView", 7,
+             "class YearArchiveView A yearly archive page showing every available month.",
+             "django.views.generic.dates.YearArchiveView")]},
+        page("ref/exceptions.html", "Exceptions",
+             ("django.db.IntegrityError", "django.db.IntegrityError", "The database raised it.",
+              "django.db.IntegrityError")),
+        page("ref/errors.html", "Error messages",
+             ("integrityerror", "IntegrityError", "What this error means and how to avoid it.")),
+    ],
 }
 
 
 @pytest.fixture
 def api():
     return build(sources(("python", "3")), lambda source: API[(source.project, source.version)])
+
+
+@pytest.fixture
+def django():
+    return build(sources(("django", "4")), lambda source: API[(source.project, source.version)])
 
 
 RANKING = [
@@ -265,6 +293,64 @@ def test_the_query_pipeline_ranks_the_definition_first(api, text, first):
 
     assert results.hits, text
     assert (results.hits[0].path, results.hits[0].anchor) == first
+
+
+TITLED_NAMES = [
+    # (query, the first hit's (path, anchor)): a bare word that only ends longer names is a topic
+    # too: the section titled exactly that word comes first ...
+    ("Views", ("misc/design.html", "views")),
+    ("views", ("misc/design.html", "views")),
+    ("IntegrityError", ("ref/errors.html", "integrityerror")),
+    # ... unless a page holds both the heading and the object: the object, on its own anchor, the
+    # page with the higher heading first ...
+    ("YearArchiveView", ("ref/generic-dates.html", "django.views.generic.dates.YearArchiveView")),
+    # ... and a name typed with its qualifiers, or as a call, is an API name: its object first.
+    ("django.views", ("ref/views.html", "module-django.views")),
+    ("db.IntegrityError", ("ref/exceptions.html", "django.db.IntegrityError")),
+    ("IntegrityError()", ("ref/exceptions.html", "django.db.IntegrityError")),
+]
+
+
+@pytest.mark.parametrize(("text", "first"), TITLED_NAMES, ids=[row[0] for row in TITLED_NAMES])
+def test_a_bare_word_finds_the_section_titled_so_before_the_names_it_merely_ends(django, text, first):
+    results = django.search(parse_query(text))
+
+    assert (results.hits[0].path, results.hits[0].anchor) == first
+
+
+def test_every_record_a_bare_word_finds_is_still_listed(django):
+    anchors = [hit.anchor for hit in django.search(parse_query("YearArchiveView")).hits]
+
+    assert anchors[:4] == ["django.views.generic.dates.YearArchiveView", "YearArchiveView", "yeararchiveview",
+                           "flat-yeararchiveview"]
+
+
+def record(page_number, number=0):
+    return (page_number << SECTION_BITS) | number
+
+
+@pytest.mark.parametrize(("identified", "titles", "bare", "ranked"), [
+    # no title: the identifier step's order
+    ([(record(1), 2), (record(2), 0)], [], True, [record(1), record(2)]),
+    # qualified query: identifier hits, then titles
+    ([(record(1), 1)], [record(2)], False, [record(1), record(2)]),
+    # bare word: full names, then suffix hits on titled pages, then titles, then the other suffix hits
+    ([(record(1), 2), (record(3), 0), (record(2, 5), 1)], [record(2), record(4)], True,
+     [record(3), record(2, 5), record(2), record(4), record(1)]),
+    # bare word: the objects on titled pages in their titles' order, whatever their names' length
+    ([(record(4, 1), 0), (record(2, 5), 3)], [record(2), record(4)], True,
+     [record(2, 5), record(4, 1), record(2), record(4)]),
+])
+def test_identifier_hits_and_titles_are_merged_by_what_the_query_names(identified, titles, bare, ranked):
+    assert named_first(identified, titles, bare) == ranked
+
+
+@pytest.mark.parametrize(("text", "bare"), [
+    ("Views", True), ("getElementById", True), ("read_text", False), ("django.views", False), ("std::vector", False), ("open()", False),
+    ("two words", False),
+])
+def test_a_bare_name_is_one_part_without_qualifiers_or_parentheses(text, bare):
+    assert is_bare_name(parse_query(text)) is bare
 
 
 def test_a_generic_word_does_not_find_general():
@@ -341,3 +427,42 @@ def test_a_name_documented_elsewhere_than_its_module_is_found_by_the_parts_it_sh
     assert first("sa.sql.dml.update") == "sa.sql.expression.update"
     assert first("sa.sql.expression.Update") == "sa.sql.expression.Update"
     assert first("Update") == "sa.sql.expression.Update"
+
+
+@pytest.fixture
+def walruses():
+    """Five pages whose bodies all say walrus, the fourth under a heading about walruses."""
+    pages = [page(f"p{number}.html", f"Page {number}", ("s", "Section", f"walrus number {number}"))
+             for number in range(5)]
+    pages[3] = page("p3.html", "Page 3", ("walrus-care", "Walrus care", "walrus number 3"))
+    return build(sources(("zoo", "1")), lambda source: pages)
+
+
+def test_a_very_common_word_ranks_headings_first_among_its_first_records(walruses, monkeypatch):
+    monkeypatch.setattr(engine, "COMMON_RECORDS", 1)
+
+    results = walruses.search(parse_query("walrus"))
+
+    assert [hit.path for hit in results.hits] == ["p3.html", "p0.html", "p1.html", "p2.html", "p4.html"]
+    assert results.total == 5
+
+
+def test_a_very_common_word_is_ranked_within_a_bounded_set_of_candidates(walruses, monkeypatch):
+    monkeypatch.setattr(engine, "COMMON_RECORDS", 1)
+    monkeypatch.setattr(engine, "MAX_RANKED", 2)
+
+    results = walruses.search(parse_query("walrus"))
+
+    # The heading past the first two candidates is not looked for; the total still counts every record.
+    assert [hit.path for hit in results.hits] == ["p0.html", "p1.html"]
+    assert results.total == 5
+
+
+def test_a_prefix_is_searched_as_its_most_frequent_completions(monkeypatch):
+    pages = [page("a.html", "A", ("a", "Install", "install it")), page("b.html", "B", ("b", "Install", "install")),
+             page("c.html", "C", ("c", "Installer", "the installer"))]
+    index = build(sources(("zoo", "1")), lambda source: pages)
+
+    assert {hit.path for hit in index.search(parse_query("instal")).hits} == {"a.html", "b.html", "c.html"}
+    monkeypatch.setattr(engine, "MAX_COMPLETIONS", 1)
+    assert {hit.path for hit in index.search(parse_query("instal")).hits} == {"a.html", "b.html"}

@@ -48,6 +48,23 @@ def test_words_become_quoted_phrases_and_operators_vanish(text, expected):
     assert parse_query(text).fts() == expected
 
 
+@pytest.mark.parametrize(("text", "completions", "expected"), [
+    # the prefix as FTS5 syntax when the vocabulary names no completions ...
+    ("instal", (), '"instal"*'),
+    # ... else the completions themselves, the word typed first, within its phrase ...
+    ("instal", ("install", "installation"), '("instal" OR "install" OR "installation")'),
+    ("proxy instal", ("install",), '"proxy" AND ("instal" OR "install")'),
+    ("docs-prox", ("proxy",), '("docs prox" OR "docs proxy")'),
+    # ... never a word the prefix does not begin, nor one that is not a word ...
+    ("instal", ("instal", "other", 'in"stall', "install*"), '"instal"'),
+    # ... and no prefix at all on a quoted last phrase or a word under three letters.
+    ('"instal"', ("install",), '"instal"'),
+    ("in", ("install",), '"in"'),
+])
+def test_the_last_word_is_matched_as_a_prefix_by_its_completions(text, completions, expected):
+    assert parse_query(text).fts(prefix=True, completions=completions) == expected
+
+
 def test_a_long_query_is_cut_and_says_so():
     query = parse_query("word " * 300, max_chars=200, max_terms=12)
 

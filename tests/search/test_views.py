@@ -5,6 +5,7 @@ import threading
 import pytest
 
 from app import access
+from app.access.settings import AccessControl
 from app.search import SERVICE
 from tests.search.conftest import write_site
 from tests.search.test_query import HOSTILE
@@ -24,6 +25,17 @@ def tiny_projects(publish, tmp_path):
             "sphinx", "1.0")
     publish(write_site(tmp_path / "mkdocs", {"guide/usage/index.html": ("Usage", [("u", "Use", "tesseract too")])}),
             "mkdocs", "2.0")
+
+
+@pytest.fixture
+def access_rules(monkeypatch):
+    """Access control on, with ``may_read`` standing for its rules: ``access_rules(may_read)``."""
+
+    def use(may_read):
+        monkeypatch.setattr(AccessControl, "is_open", property(lambda self: False))
+        monkeypatch.setattr(access, "may_read", may_read)
+
+    return use
 
 
 def search(client, status=200, **params):
@@ -92,8 +104,8 @@ def test_only_the_default_version_is_searched_unless_all_versions_are_asked_for(
     assert [hit["version"] for hit in one["results"]] == ["1.0"]
 
 
-def test_results_include_only_what_the_reader_may_read(client, tiny_projects, monkeypatch):
-    monkeypatch.setattr(access, "may_read", lambda path: not path.startswith("mkdocs/"))
+def test_results_include_only_what_the_reader_may_read(client, tiny_projects, access_rules):
+    access_rules(lambda path: not path.startswith("mkdocs/"))
 
     answer = search(client, q="tesseract")
 
@@ -103,8 +115,8 @@ def test_results_include_only_what_the_reader_may_read(client, tiny_projects, mo
     assert '<option value="mkdocs">' not in client.get("/_/search").text
 
 
-def test_a_page_the_reader_may_not_read_is_left_out_of_its_version(client, tiny_projects, monkeypatch):
-    monkeypatch.setattr(access, "may_read", lambda path: "usage" not in path)
+def test_a_page_the_reader_may_not_read_is_left_out_of_its_version(client, tiny_projects, access_rules):
+    access_rules(lambda path: "usage" not in path)
 
     assert {hit["path"] for hit in search(client, q="tesseract")["results"]} == set()
 
