@@ -43,3 +43,21 @@ def is_missing(error, strict=False):
         code = response.get("Error", {}).get("Code") or str(response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
         return code in ("NoSuchKey", "404")
     return response.get("ResponseMetadata", {}).get("HTTPStatusCode") in (403, 404)
+
+
+# S3's codes for "slow down" and "try again": a retry later may succeed.
+RETRYABLE_CODES = frozenset({"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeTooSkewed",
+                             "InternalError", "ServiceUnavailable", "OperationAborted"})
+
+
+def is_transient(error):
+    """Tell whether ``error`` (raised reading from S3) may pass by itself: a network failure, a 5xx, throttling.
+
+    Not a refusal, a missing key or a document that cannot be decoded: those stay until someone acts.
+    """
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):  # botocore's ClientError, told apart without importing botocore
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return status >= 500 or response.get("Error", {}).get("Code") in RETRYABLE_CODES
+    module = type(error).__module__ or ""
+    return isinstance(error, (OSError, TimeoutError)) or module.startswith(("botocore", "urllib3"))

@@ -1,9 +1,9 @@
 """app/exceptions.py: the refusals packages raise, and reading S3's word that a key is missing."""
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
-from app.exceptions import BadPath, DocsError, is_missing
+from app.exceptions import BadPath, DocsError, is_missing, is_transient
 
 
 def client_error(status, code):
@@ -33,3 +33,19 @@ def test_bad_path_is_a_docs_error_with_its_status():
     error = BadPath("backslashes are not allowed in document paths", status=414)
     assert isinstance(error, DocsError) and isinstance(error, ValueError)
     assert (error.status, error.reason, error.headers) == (414, "backslashes are not allowed in document paths", [])
+
+
+@pytest.mark.parametrize("error, transient", [
+    (client_error(503, "SlowDown"), True),
+    (client_error(500, "InternalError"), True),
+    (client_error(400, "RequestTimeout"), True),
+    (EndpointConnectionError(endpoint_url="http://s3.invalid"), True),
+    (ReadTimeoutError(endpoint_url="http://s3.invalid"), True),
+    (ConnectionResetError(), True),
+    (client_error(403, "AccessDenied"), False),
+    (client_error(404, "NoSuchKey"), False),
+    (ValueError("not a search document"), False),
+    (KeyError("sections"), False),
+])
+def test_is_transient_tells_a_passing_s3_failure_from_one_that_stays(error, transient):
+    assert is_transient(error) is transient

@@ -242,9 +242,14 @@ class DocsWorker(GeventWorker):
     def handle_request(self, listener_name, req, sock, addr):
         try:
             super().handle_request(listener_name, req, sock, addr)
-            # Still open (a closing response raises StopIteration): let the other connections have a turn.
-            gevent.sleep(FAIR_TURN_SECONDS)
         except ReaderStalled as error:
             # The response's close() has run (gunicorn's finally): its S3 body and connection are released.
             self.log.info("dropped a reader of %s %s: %s", req.method, req.path, error.strerror)
+            raise StopIteration() from None
+        # Still open (a closing response raises StopIteration): let the other connections have a turn.
+        try:
+            gevent.sleep(FAIR_TURN_SECONDS)
+        except gevent.GreenletExit:
+            # Stopped here by a shutdown past its graceful timeout: the response was complete, so close
+            # the connection quietly rather than have gunicorn report the request as failed.
             raise StopIteration() from None

@@ -26,6 +26,7 @@ sources) and exits 0, or exits 1 after logging why it failed.
 import json
 import logging
 import math
+import contextlib
 import os
 import signal
 import subprocess
@@ -119,8 +120,9 @@ class ProcessBuilder:
         log.error("search: the index builder (pid %d) %s; the previous index keeps answering, another build in %g s",
                   process.pid, reason, RETRY_SECONDS)
         leftover = os.path.join(self.directory, f"{INDEX_FILE}.{process.pid}.building")
-        if os.path.exists(leftover):
-            os.unlink(leftover)  # its name is its pid's: never another builder's file
+        # Its name is its pid's: never another builder's file (which may have removed it already).
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(leftover)
 
 
 def die_with_parent(parent):

@@ -50,6 +50,8 @@ from dataclasses import dataclass, field
 from itertools import islice
 from urllib.parse import quote
 
+from ..exceptions import is_transient
+
 from .query import TOKEN, identifier_key
 
 SCHEMA_VERSION = "4"
@@ -279,6 +281,15 @@ class SearchIndex:
             self._connection.set_progress_handler(lambda: time.monotonic() > deadline, PROGRESS_STEPS)
             try:
                 results = self._search(query, docs, offset, limit, is_readable)
+                if docs is not None and results.total < offset + limit and self._truncated(query):
+                    # The host's most frequent completions of the prefix may all belong to other
+                    # versions: within a scope, a word being typed is also sought by its prefix
+                    # (slower; past the time limit, the named completions' results stand).
+                    try:
+                        results = self._search(query, docs, offset, limit, is_readable, named=False)
+                    except sqlite3.OperationalError as error:
+                        if "interrupted" not in str(error) or not results.total:
+                            raise
                 if results.total == 0 and not results.hits:
                     corrected = self._correct(query, docs)
                     if corrected is not None:
@@ -292,8 +303,8 @@ class SearchIndex:
                 self._connection.set_progress_handler(None, 0)
         return results
 
-    def _search(self, query, docs, offset, limit, is_readable):
-        completions = self._completions(query)
+    def _search(self, query, docs, offset, limit, is_readable, named=True):
+        completions = self._completions(query) if named else []
         common = self._is_common(query, completions)
         # No prefix on a query with a very common word: even named, the completions of a common
         # prefix are common words, whose posting lists each candidate is sought in.
@@ -353,6 +364,10 @@ class SearchIndex:
             if row is not None and row[0] > COMMON_RECORDS:
                 return True
         return False
+
+    def _truncated(self, query):
+        """Tell whether the prefix being typed has more completions than ``_completions`` names."""
+        return len(self._completions(query)) >= MAX_COMPLETIONS
 
     def _completions(self, query):
         """Return ``(word, records)`` for the ``MAX_COMPLETIONS`` most frequent indexed words the last word begins, if it is a prefix.
@@ -565,9 +580,9 @@ def build_index(path, sources, load, previous=None, threads=4, catalog=None):
 
     ``load(source)`` returns a source's page entries. Versions whose ``Source`` (stamp included) is
     unchanged in the ``previous`` index (a ``SearchIndex``) are copied from its file instead of
-    loaded again; the others are loaded ``threads`` at a time. A source whose document is missing is
-    left out; one that cannot be loaded keeps the rows the previous index had for it (or is left out
-    when it had none); both are listed in the stats. ``catalog`` (the portal catalog's
+    loaded again; the others are loaded ``threads`` at a time. A source whose document is missing or
+    cannot be decoded is left out; one that S3 failed to send (``is_transient``) keeps the rows the
+    previous index had for it, if any; all are listed in the stats. ``catalog`` (the portal catalog's
     version id the sources come from) is remembered, so an older catalog never rebuilds a newer index.
     """
     started = time.monotonic()
@@ -600,7 +615,7 @@ def build_index(path, sources, load, previous=None, threads=4, catalog=None):
         connection.execute("INSERT INTO sections(sections, rank) VALUES('crisismerge', 64)")
         connection.execute("BEGIN")
         # A version published again keeps its old rows until its new document is read: if S3 fails
-        # now, searches still find it (as it was) until the retry, instead of not at all.
+        # now (briefly: is_transient), searches still find it as it was until the retry, not at all.
         replaced = {}
         for doc, project, version, stamp in reusable:
             if (project, version) in kept:
@@ -614,12 +629,16 @@ def build_index(path, sources, load, previous=None, threads=4, catalog=None):
             old = replaced.get((source.project, source.version))
             if isinstance(outcome, Exception) and not isinstance(outcome, MissingDocument):
                 stats.failed.append((source, f"{type(outcome).__name__}: {outcome}"))
-                continue
+                if is_transient(outcome):
+                    continue
+                # Not S3 being briefly unwell (a document that cannot be decoded, a refusal): the old
+                # text must not stay searchable for as long as that lasts (a republish may have removed it).
+                outcome = None
             if old is not None:
                 _delete_doc(connection, old)
             if isinstance(outcome, MissingDocument):
                 stats.missing.append(source)
-            else:
+            elif outcome is not None:
                 _insert_doc(connection, source, outcome)
                 stats.loaded += 1
         # Merge FTS5's segments into one: smaller, and faster to query than the many an insert leaves.

@@ -195,9 +195,17 @@ class HostIndex:
             now = time.monotonic()
             if self._building or now < self._retry_at or now < self._lock_tried + LOCK_RETRY_SECONDS:
                 return
-            # The index holds the text of every version, readable or not: only this user may open it.
-            os.makedirs(self.directory, mode=0o700, exist_ok=True)
-            lock = os.open(os.path.join(self.directory, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                # The index holds the text of every version, readable or not: only this user may open it.
+                os.makedirs(self.directory, mode=0o700, exist_ok=True)
+                lock = os.open(os.path.join(self.directory, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as error:
+                # Not writable (a read-only volume, wrong owner): searches answer from what exists, if
+                # anything, and the build is tried again later; not a failure of every search.
+                log.error("search: cannot build the host index in %s: %s; tried again in %g s",
+                          self.directory, error, RETRY_SECONDS)
+                self._retry_at = now + RETRY_SECONDS
+                return
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -173,6 +173,19 @@ def test_a_version_published_again_keeps_its_old_records_while_its_new_document_
     assert set(retried.docs) == {("alpha", "1.0"), ("beta", "2.0")}
 
 
+def test_a_version_whose_new_document_cannot_be_decoded_loses_its_old_records(index):
+    def undecodable_beta(source):
+        if source.project == "beta":
+            raise ValueError("not a search document")
+        return load(source)
+
+    rebuilt = build(sources(("alpha", "1.0")) + sources(("beta", "2.0"), stamp="2"), undecodable_beta, previous=index)
+
+    # Not a passing S3 failure: what the version said before must not stay searchable until someone acts.
+    assert [source.project for source, _ in rebuilt.stats.failed] == ["beta"]
+    assert {hit.project for hit in rebuilt.search(parse_query("kestrel")).hits} == {"alpha"}
+
+
 def test_every_source_is_loaded_when_there_are_more_than_loading_threads():
     docs = {(f"p{n}", "1"): [page("index.html", f"Project {n}", ("", "", "shared word"))] for n in range(7)}
 
@@ -466,3 +479,16 @@ def test_a_prefix_is_searched_as_its_most_frequent_completions(monkeypatch):
     assert {hit.path for hit in index.search(parse_query("instal")).hits} == {"a.html", "b.html", "c.html"}
     monkeypatch.setattr(engine, "MAX_COMPLETIONS", 1)
     assert {hit.path for hit in index.search(parse_query("instal")).hits} == {"a.html", "b.html"}
+
+
+def test_a_prefix_typed_within_one_version_finds_its_rare_word_beside_frequent_ones_elsewhere():
+    # Another project holds more frequent completions of "kestre" than the index names for a prefix.
+    busy = [page(f"p{n}.html", f"Page {n}", ("", "", " ".join(f"kestrel{m}" for m in range(30)) * 3)) for n in range(5)]
+    docs = {("busy", "1"): busy, ("quiet", "1"): [page("only.html", "Only", ("", "", "the kestrelzzz lives here"))]}
+    index = build(sources(*docs), lambda source: docs[(source.project, source.version)])
+    quiet = {index.docs[("quiet", "1")]}
+
+    results = index.search(parse_query("kestre"), docs=quiet)
+
+    assert [hit.path for hit in results.hits] == ["only.html"]
+    assert index.search(parse_query("kestrelzz"), docs=quiet).total == 1
