@@ -78,9 +78,13 @@ class PortalStep(PublishStep):
     def keep(self, values, key_prefix):
         """Return the files sent straight to S3 for this version (upload API's presigned POSTs): ``--delete`` keeps them."""
         project, version, _ = self.split(values)
-        if project is None or version is None:
-            return ()
         config = current_app.config
+        if project is None or version is None:
+            # --prefix P/V/: the same version, named by its folder.
+            parts = key_prefix.removeprefix(config["S3_PREFIX"]).strip("/").split("/")
+            if len(parts) != 2 or not all(parts):
+                return ()
+            project, version = parts
         try:
             document, _ = read_index(get_s3(), config["S3_BUCKET"], config["S3_PREFIX"])
         except (BotoCoreError, ClientError, BadIndex) as error:

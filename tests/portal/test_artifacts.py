@@ -99,6 +99,13 @@ def test_a_publish_with_delete_keeps_a_file_sent_straight_to_s3(client, s3, gran
     assert listed(client) == [URL]
 
 
+def test_a_publish_with_delete_to_the_versions_folder_by_prefix_keeps_them_too(app, client, s3, granted, site):
+    s3.put_object(Bucket=BUCKET, Key=KEY, Body=b"%PDF")
+    result = app.test_cli_runner().invoke(args=["docs", "publish", str(site), "--prefix", "tools/1.0/", "--delete"])
+    assert result.exit_code == 0, result.output
+    assert s3.get_object(Bucket=BUCKET, Key=KEY)["Body"].read() == b"%PDF"
+
+
 def test_a_publish_with_delete_refuses_when_it_cannot_read_which_files_to_keep(s3, granted, publish, monkeypatch):
     import app.portal.cli
 
