@@ -17,6 +17,11 @@ from ..exceptions import is_missing
 
 ARTIFACTS = "portal.artifacts"
 MAX_KEPT = 65536
+# After S3 would not answer (throttled, unreachable), the artifact counts as absent this long: a page
+# viewed again and again during S3 trouble must not send every HEAD again each time.
+FAILURE_PAUSE = 5.0
+# HEADs one request may send; artifacts past it are not listed until a later view has checked them.
+HEADS_PER_REQUEST = 32
 
 
 def is_settled(kept, now, recheck):
@@ -34,26 +39,45 @@ class ArtifactCheck:
         self.recheck = recheck
         self.clock = clock
         self.answers = {}
+        self.failures = {}  # key -> when S3 last would not answer for it (FAILURE_PAUSE)
 
-    def exists(self, s3, bucket, key, stamp):
-        """Tell whether S3 holds ``key`` (``stamp``: the version's publish time); ``None`` when S3 would not say."""
+    def exists(self, s3, bucket, key, stamp, budget=None):
+        """Tell whether S3 holds ``key`` (``stamp``: the version's publish time); ``None`` when S3 would not say.
+
+        ``budget`` (a one-item list: HEADs left for this request) is spent by each HEAD; once it is
+        gone, an unsettled artifact answers ``None`` without asking.
+        """
         now = self.clock()
         kept = self.answers.get((key, stamp))
         if is_settled(kept, now, self.recheck):
             return kept[0]
+        paused = self.failures.get(key)
+        if paused is not None and now - paused < FAILURE_PAUSE:
+            return None
+        if budget is not None:
+            if budget[0] <= 0:
+                return None
+            budget[0] -= 1
         try:
             s3.head_object(Bucket=bucket, Key=key)
             present = True
         except ClientError as error:
             if not is_missing(error):
-                return None  # a throttled or failing S3 settles nothing: asked again next time
+                return self._failed(key, now)  # a throttled or failing S3 settles nothing
             present = False
         except BotoCoreError:
-            return None
+            return self._failed(key, now)
         if len(self.answers) >= MAX_KEPT:
             self.answers.clear()
         self.answers[(key, stamp)] = (present, now)
+        self.failures.pop(key, None)
         return present
+
+    def _failed(self, key, now):
+        if len(self.failures) >= MAX_KEPT:
+            self.failures.clear()
+        self.failures[key] = now
+        return None
 
 
 def get_artifact_check(app=None):

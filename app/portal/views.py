@@ -18,7 +18,7 @@ from ..publishing.run import format_bytes
 from ..s3 import get_s3
 from ..serving import hooks, keys
 from . import get_catalog, get_index_cache
-from .artifacts import get_artifact_check
+from .artifacts import HEADS_PER_REQUEST, get_artifact_check
 from .catalog import BadIndex, groups, metadata_for
 from .diff import NoManifest, diff_manifests, read_version_manifest
 from .versions import parse_version, resolve_aliases, resolve_name
@@ -123,10 +123,13 @@ def present_artifacts(project, version):
     config = current_app.config
     check = get_artifact_check()
     base = f"{project.name}/{version.name}/"
+    # One budget of HEADs for the whole request, however many versions it lists.
+    budget = g.setdefault("artifact_heads", [HEADS_PER_REQUEST])
     return [
         artifact.path for artifact in version.artifacts
         if access.may_read(base + artifact.path)
-        and check.exists(get_s3(), config["S3_BUCKET"], config["S3_PREFIX"] + base + artifact.path, version.published)
+        and check.exists(get_s3(), config["S3_BUCKET"], config["S3_PREFIX"] + base + artifact.path,
+                         version.published, budget)
     ]
 
 

@@ -8,6 +8,7 @@ from flask import current_app
 
 from ..errors import DocsError
 from ..portal import get_index_cache
+from ..portal.catalog import granted_artifacts
 from ..portal.index import add_artifact, read_index, record_published
 from ..publishing.policy import cache_control_for, content_type_for
 from ..s3 import get_s3
@@ -16,6 +17,7 @@ from .policy import BadMember, member_relkey
 PRESIGNER = "upload.presigner"
 POST_EXPIRES = 3600  # seconds to start the upload; S3 checks the policy's expiry when the POST arrives
 MAX_POST_BYTES = 5 * 1024**3  # S3's limit on one POST upload
+MAX_GRANTS = 256  # files one version may have sent straight to S3
 
 
 def presigned_post(project, version, path, size):
@@ -35,6 +37,11 @@ def presigned_post(project, version, path, size):
     versions = ((document or {}).get("projects", {}).get(project) or {}).get("versions", {})
     if version not in versions:
         raise DocsError(f"{project} has no published version {version!r}; publish it first, then add its large files", status=404)
+    grants = granted_artifacts(versions[version].get("artifacts"))
+    if len(grants) >= MAX_GRANTS and relkey not in {grant.path for grant in grants}:
+        # Each grant costs a HEAD when the version is listed: a bound keeps a listing's S3 calls bounded.
+        raise DocsError(f"{project} {version} already has {MAX_GRANTS} files sent straight to S3; "
+                        "put the rest in the version's archive", status=409)
     key = f"{config['S3_PREFIX']}{project}/{version}/{relkey}"
     fields = {
         "Content-Type": content_type_for(relkey),

@@ -1,10 +1,12 @@
 """Granted artifacts (presigned POSTs) are listed once S3 holds them: one HEAD each, kept per worker."""
 
+import json
+
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 import app.access
-from app.portal.artifacts import ArtifactCheck, is_settled
+from app.portal.artifacts import FAILURE_PAUSE, ArtifactCheck, is_settled
 from app.portal.catalog import Artifact, granted_artifacts
 from app.portal.index import add_artifact, record_published, update_index
 
@@ -141,10 +143,29 @@ class FailingS3:
     ClientError({"Error": {"Code": "SlowDown"}, "ResponseMetadata": {"HTTPStatusCode": 503}}, "HeadObject"),
     EndpointConnectionError(endpoint_url="http://s3.invalid"),
 ])
-def test_an_s3_that_cannot_answer_settles_nothing(error):
-    check, s3 = ArtifactCheck(recheck=30, clock=FakeClock()), FailingS3(error)
+def test_an_s3_that_cannot_answer_settles_nothing_and_is_asked_again_after_a_pause(error):
+    clock = FakeClock()
+    check, s3 = ArtifactCheck(recheck=30, clock=clock), FailingS3(error)
     assert check.exists(s3, BUCKET, KEY, "t") is None and check.exists(s3, BUCKET, KEY, "t") is None
-    assert s3.calls == 2
+    assert s3.calls == 1  # a page viewed again during S3 trouble sends no HEAD again at once
+    clock.now += FAILURE_PAUSE
+    assert check.exists(s3, BUCKET, KEY, "t") is None and s3.calls == 2
+
+
+def test_one_request_sends_at_most_its_budget_of_heads(s3):
+    class Counting:
+        calls = 0
+
+        def head_object(self, **params):
+            Counting.calls += 1
+            return {}
+
+    check, budget = ArtifactCheck(recheck=30, clock=FakeClock()), [3]
+    answers = [check.exists(Counting(), BUCKET, f"tools/1.0/f{n}.pdf", "t", budget) for n in range(5)]
+    assert answers == [True, True, True, None, None] and Counting.calls == 3
+    # Settled answers cost nothing: the next request checks the rest.
+    answers = [check.exists(Counting(), BUCKET, f"tools/1.0/f{n}.pdf", "t", [3]) for n in range(5)]
+    assert answers == [True] * 5 and Counting.calls == 5
 
 
 def test_update_index_keeps_grants_of_the_older_form(s3, granted):
@@ -154,3 +175,23 @@ def test_update_index_keeps_grants_of_the_older_form(s3, granted):
     document = update_index(s3, BUCKET, "", add_artifact("tools", "1.0", "dist/new.pdf", 5))
     grants = document["projects"]["tools"]["versions"]["1.0"]["artifacts"]
     assert grants["dist/old.pdf"] == {} and grants["dist/new.pdf"]["max_size"] == 5 and grants["dist/new.pdf"]["granted"]
+
+
+def test_a_version_takes_a_bounded_number_of_direct_uploads(app, client, s3, site, publish, monkeypatch):
+    from app.upload import presign
+
+    monkeypatch.setattr(presign, "MAX_GRANTS", 2)
+    publish("tools", "1.0")
+    created = app.test_cli_runner().invoke(args=["docs", "token", "create", "--project", "tools", "--actions",
+                                                 "publish", "--expires", "1d"])
+    token = created.output.strip().splitlines()[-1]
+
+    def ask(path):
+        return client.post("/_/api/projects/tools/versions/1.0/uploads", json={"path": path, "size": 10},
+                           headers={"Authorization": f"Bearer {token}"})
+
+    assert [ask(path).status_code for path in ("a.pdf", "b.pdf", "a.pdf")] == [201, 201, 201]  # the same file again
+    refused = ask("c.pdf")
+    assert refused.status_code == 409 and "already has 2 files sent straight to S3" in refused.text
+    grants = json.loads(s3.get_object(Bucket=BUCKET, Key=".docs-portal.json")["Body"].read())
+    assert sorted(grants["projects"]["tools"]["versions"]["1.0"]["artifacts"]) == ["a.pdf", "b.pdf"]
