@@ -185,8 +185,8 @@ def shared_loader():
     return botocore.loaders.create_loader()
 
 
-def create_client(config):
-    """Return a new S3 client for ``config``; credentials come from boto3's own chain."""
+def new_session():
+    """Return a boto3 session on the process's shared loader (``shared_loader``), parsing timestamps cheaply."""
     core_session = botocore.session.get_session()
     loader = shared_loader()
     core_session.register_component("data_loader", loader)
@@ -194,7 +194,12 @@ def create_client(config):
     session = boto3.session.Session(botocore_session=core_session)
     # boto3 appends its own data folder to the loader's search paths for every session: keep one copy.
     loader.search_paths[:] = list(dict.fromkeys(loader.search_paths))
-    client = session.client(
+    return session
+
+
+def create_client(config):
+    """Return a new S3 client for ``config``; credentials come from boto3's own chain."""
+    client = new_session().client(
         "s3",
         region_name=config["S3_REGION"],
         endpoint_url=config["S3_ENDPOINT_URL"],

@@ -8,14 +8,13 @@ A key the hot-object cache holds is small enough to keep, so it is served from m
 HEAD (and stale from there while S3 is down); when the HEAD itself fails, the fetch decides.
 """
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Response, current_app, request
 
 from ..cache import get_store
 from ..exceptions import error_status, is_missing
-from ..s3 import client_config, get_s3
+from ..s3 import client_config, get_s3, new_session
 from ..serving.hooks import add_responder
 
 PRESIGNER = "website.presigner"
@@ -70,7 +69,7 @@ def create_presigner(config):
     Presigning makes no request; a client of its own lets the URL name the endpoint browsers reach,
     and SigV4 (not the legacy signer botocore picks for some regions) is what every S3 accepts.
     """
-    return boto3.session.Session().client(
+    return new_session().client(
         "s3",
         region_name=config["S3_REGION"],
         endpoint_url=config.get("S3_PUBLIC_ENDPOINT_URL") or config["S3_ENDPOINT_URL"],
