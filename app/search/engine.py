@@ -131,12 +131,17 @@ class Results:
 
 @dataclass
 class BuildStats:
-    """What building an index did: sources loaded, reused from the previous index, missing, failed; pages; time."""
+    """What building an index did: sources loaded, reused from the previous index, missing, failed; pages; time.
+
+    ``failed``: S3 failed to send them (``is_transient``), retried soon; ``broken``: their documents cannot be
+    decoded or were refused, retried rarely (a republish replaces them anyway).
+    """
 
     loaded: int = 0
     reused: int = 0
     missing: list = field(default_factory=list)
     failed: list = field(default_factory=list)
+    broken: list = field(default_factory=list)
     pages: int = 0
     sections: int = 0
     seconds: float = 0.0
@@ -260,6 +265,7 @@ class SearchIndex:
             loaded=stats.get("loaded", 0), reused=stats.get("reused", 0),
             missing=[Source(*source) for source in stats.get("missing", [])],
             failed=[(Source(*source), reason) for source, reason in stats.get("failed", [])],
+            broken=[(Source(*source), reason) for source, reason in stats.get("broken", [])],
             pages=stats.get("pages", 0), sections=stats.get("sections", 0), seconds=stats.get("seconds", 0.0),
         )
         self.docs = {(project, version): doc for doc, project, version in connection.execute(
@@ -628,9 +634,11 @@ def build_index(path, sources, load, previous=None, threads=4, catalog=None):
         for source, outcome in load_all(load, to_load, threads):
             old = replaced.get((source.project, source.version))
             if isinstance(outcome, Exception) and not isinstance(outcome, MissingDocument):
-                stats.failed.append((source, f"{type(outcome).__name__}: {outcome}"))
+                reason = f"{type(outcome).__name__}: {outcome}"
                 if is_transient(outcome):
+                    stats.failed.append((source, reason))
                     continue
+                stats.broken.append((source, reason))
                 # Not S3 being briefly unwell (a document that cannot be decoded, a refusal): the old
                 # text must not stay searchable for as long as that lasts (a republish may have removed it).
                 outcome = None
@@ -664,6 +672,7 @@ def build_index(path, sources, load, previous=None, threads=4, catalog=None):
                 "seconds": stats.seconds,
                 "missing": [[s.project, s.version, s.key, s.stamp] for s in stats.missing],
                 "failed": [[[s.project, s.version, s.key, s.stamp], reason] for s, reason in stats.failed],
+                "broken": [[[s.project, s.version, s.key, s.stamp], reason] for s, reason in stats.broken],
             }),
         }
         connection.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", meta.items())

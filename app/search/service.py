@@ -41,6 +41,7 @@ INDEX_FILE = "search.sqlite"
 LOCK_FILE = "search.lock"
 # After a build met unreadable documents (S3 down, a corrupt object), try again this much later.
 RETRY_SECONDS = 30.0
+BROKEN_RETRY_SECONDS = 600.0
 # How often a worker that found the build lock taken tries it again.
 LOCK_RETRY_SECONDS = 1.0
 LOAD_THREADS = 4
@@ -87,7 +88,9 @@ def is_stale(index, sources, catalog_id, now):
     if index is None:
         return True
     if set(index.sources) == set(sources):
-        return bool(index.stats.failed) and now - index.built_at >= RETRY_SECONDS
+        age = now - index.built_at
+        # Not every 30 s for a document that will not decode: each build copies the whole index file.
+        return bool(index.stats.failed) and age >= RETRY_SECONDS or bool(index.stats.broken) and age >= BROKEN_RETRY_SECONDS
     if catalog_id and catalog_id in index.catalogs and catalog_id != index.catalogs[-1]:
         return False
     return True
@@ -124,10 +127,14 @@ def build_host_index(directory, sources, catalog_id, load, clock=time.time):
     log.info(
         "search: host index built in %.2f s: %d versions loaded, %d reused, %d without a search document, "
         "%d unreadable; %d pages, %d records",
-        stats.seconds, stats.loaded, stats.reused, len(stats.missing), len(stats.failed), stats.pages, stats.sections,
+        stats.seconds, stats.loaded, stats.reused, len(stats.missing), len(stats.failed) + len(stats.broken),
+        stats.pages, stats.sections,
     )
     for source, reason in stats.failed:
-        log.warning("search: could not load %s: %s", source.key, reason)
+        log.warning("search: could not load %s: %s (tried again in %g s)", source.key, reason, RETRY_SECONDS)
+    for source, reason in stats.broken:
+        log.warning("search: could not load %s: %s (tried again in %g s, or once it is published again)",
+                    source.key, reason, BROKEN_RETRY_SECONDS)
     return True
 
 

@@ -113,10 +113,14 @@ def test_an_index_file_of_another_schema_is_rebuilt_not_served(tmp_path):
     assert index.stats.pages == 1
 
 
-@pytest.mark.parametrize(("failed", "age", "stale"), [([], 60, False), (["x"], 5, False), (["x"], 60, True)])
-def test_a_version_that_could_not_be_read_is_retried_after_a_while(tmp_path, failed, age, stale):
+@pytest.mark.parametrize(("failed", "broken", "age", "stale"), [
+    ([], [], 60, False), (["x"], [], 5, False), (["x"], [], 60, True),
+    # A document that will not decode is tried again rarely: each build copies the whole index file.
+    ([], ["x"], 60, False), ([], ["x"], 600, True),
+])
+def test_a_version_that_could_not_be_read_is_retried_after_a_while(tmp_path, failed, broken, age, stale):
     worker = host_index(tmp_path, lambda source: ENTRIES)
     index = worker.index(sources(), "c1")
-    index.stats.failed = failed
+    index.stats.failed, index.stats.broken = failed, broken
 
     assert is_stale(index, sources(), "c1", index.built_at + age) is stale
