@@ -286,20 +286,21 @@ class SearchIndex:
         with self._lock:
             self._connection.set_progress_handler(lambda: time.monotonic() > deadline, PROGRESS_STEPS)
             try:
-                results = self._search(query, docs, offset, limit, is_readable)
-                if docs is not None and results.total < offset + limit and self._truncated(query):
+                completions = self._completions(query)
+                results = self._search(query, docs, offset, limit, is_readable, completions)
+                if docs is not None and results.total < offset + limit and len(completions) >= MAX_COMPLETIONS:
                     # The host's most frequent completions of the prefix may all belong to other
                     # versions: within a scope, a word being typed is also sought by its prefix
                     # (slower; past the time limit, the named completions' results stand).
                     try:
-                        results = self._search(query, docs, offset, limit, is_readable, named=False)
+                        results = self._search(query, docs, offset, limit, is_readable, completions=[])
                     except sqlite3.OperationalError as error:
                         if "interrupted" not in str(error) or not results.total:
                             raise
                 if results.total == 0 and not results.hits:
                     corrected = self._correct(query, docs)
                     if corrected is not None:
-                        results = self._search(corrected, docs, offset, limit, is_readable)
+                        results = self._search(corrected, docs, offset, limit, is_readable, self._completions(corrected))
                         results.corrected = corrected.text if results.total else None
             except sqlite3.OperationalError as error:
                 if "interrupted" in str(error):
@@ -309,8 +310,8 @@ class SearchIndex:
                 self._connection.set_progress_handler(None, 0)
         return results
 
-    def _search(self, query, docs, offset, limit, is_readable, named=True):
-        completions = self._completions(query) if named else []
+    def _search(self, query, docs, offset, limit, is_readable, completions):
+        """Rank ``query`` with ``completions`` (``_completions``; empty: the last word's prefix as FTS5's ``word*``)."""
         common = self._is_common(query, completions)
         # No prefix on a query with a very common word: even named, the completions of a common
         # prefix are common words, whose posting lists each candidate is sought in.
@@ -370,10 +371,6 @@ class SearchIndex:
             if row is not None and row[0] > COMMON_RECORDS:
                 return True
         return False
-
-    def _truncated(self, query):
-        """Tell whether the prefix being typed has more completions than ``_completions`` names."""
-        return len(self._completions(query)) >= MAX_COMPLETIONS
 
     def _completions(self, query):
         """Return ``(word, records)`` for the ``MAX_COMPLETIONS`` most frequent indexed words the last word begins, if it is a prefix.

@@ -152,7 +152,7 @@ def test_an_s3_that_cannot_answer_settles_nothing_and_is_asked_again_after_a_pau
     assert check.exists(s3, BUCKET, KEY, "t") is None and s3.calls == 2
 
 
-def test_one_request_sends_at_most_its_budget_of_heads(s3):
+def test_one_request_sends_at_most_its_budget_of_heads():
     class Counting:
         calls = 0
 
