@@ -143,7 +143,7 @@ def tab(browser, hub_server):
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     page.problems = []
-    page.on("requestfailed", lambda request: page.problems.append(f"failed {request.url}"))
+    page.on("requestfailed", lambda request: page.problems.append(f"failed {request.url}: {request.failure}"))
     page.on("response", lambda response: response.status >= 400 and page.problems.append(
         f"{response.status} {response.url}"))
     page.on("console", lambda message: message.type == "error" and page.problems.append(f"console: {message.text}"))
@@ -158,6 +158,15 @@ def screenshot(page, name):
         page.screenshot(path=os.path.join(target, name))
 
 
+def settle(page):
+    """Wait until the page's own requests are done, before a click that leaves it.
+
+    Leaving a page cancels what it still fetches (MkDocs' search worker loads ``search_index.json`` after the
+    page), and Chromium reports each as a failed request that is no fault of the server.
+    """
+    page.wait_for_load_state("networkidle")
+
+
 def url(server, site, version, page=None):
     return f"{server.url}/docs/{site.project}/{version}/{site.page if page is None else page}"
 
@@ -170,6 +179,7 @@ def test_on_an_old_version_the_banner_leads_to_the_same_page_in_the_default_one(
     expect(banner).to_contain_text("You are reading 1.0")
     expect(banner).to_contain_text("The stable version is 2.0")
     screenshot(tab, f"hub-{site.project}.png")
+    settle(tab)
 
     banner.get_by_role("link", name="2.0").click()
 
@@ -194,6 +204,7 @@ def test_the_menu_lists_the_versions_and_switches_to_the_same_page(tab, hub_serv
     expect(button).to_have_attribute("aria-expanded", "true")
     assert [text.strip() for text in menu.locator("a").all_inner_texts()] == ["2.0 (latest, stable)", "1.0"]
     expect(menu.locator("a[aria-current=page]")).to_have_text("2.0 (latest, stable)")
+    settle(tab)
     menu.get_by_role("link", name="1.0").click()
     tab.wait_for_url(url(hub_server, site, "1.0"))
     expect(tab.locator("h1").first).to_contain_text("Install")
@@ -214,6 +225,7 @@ def test_slash_opens_search_and_a_result_lands_on_its_heading(tab, hub_server, s
     first = tab.locator("#docs-hub-results [role=option]").first
     expect(first).to_have_attribute("aria-selected", "true")
     screenshot(tab, f"hub-search-{site.project}.png")
+    settle(tab)
     search.press("Enter")
 
     tab.wait_for_url(f"{url(hub_server, site, '1.0', site.usage)}#*")  # the version being read, at an anchor

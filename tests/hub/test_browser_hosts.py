@@ -52,7 +52,7 @@ def test_banner_menu_and_search_work_on_the_projects_own_host(localhost_browser,
     context.set_default_timeout(TIMEOUT_MS)
     tab = context.new_page()
     problems = []
-    tab.on("requestfailed", lambda request: problems.append(f"failed {request.url}"))
+    tab.on("requestfailed", lambda request: problems.append(f"failed {request.url}: {request.failure}"))
     tab.on("response", lambda response: response.status >= 400 and problems.append(f"{response.status} {response.url}"))
     origin = f"http://payments.localhost:{server.port}"
 
@@ -66,6 +66,7 @@ def test_banner_menu_and_search_work_on_the_projects_own_host(localhost_browser,
     expect(tab.locator("#docs-hub-results [role=option]").first).to_have_attribute("aria-selected", "true")
     expect(tab.get_by_role("link", name="All projects")).to_have_attribute(
         "href", f"//localhost:{server.port}/_/search?q={SEARCH_WORD}")
+    tab.wait_for_load_state("networkidle")  # leaving cancels what the page still fetches: no fault of ours
     tab.keyboard.press("Enter")
 
     tab.wait_for_url(f"{origin}/docs/payments/1.0/guide/usage.html#*")

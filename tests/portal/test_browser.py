@@ -65,7 +65,7 @@ def page(browser, portal_server):
     context.set_default_timeout(TIMEOUT_MS)
     tab = context.new_page()
     tab.problems = []
-    tab.on("requestfailed", lambda request: tab.problems.append(f"failed {request.url}"))
+    tab.on("requestfailed", lambda request: tab.problems.append(f"failed {request.url}: {request.failure}"))
     tab.on("response", lambda response: response.status >= 400 and tab.problems.append(f"{response.status} {response.url}"))
     tab.on("console", lambda message: message.type == "error" and tab.problems.append(f"console: {message.text}"))
     yield tab
@@ -88,6 +88,7 @@ def test_materials_version_selector_lists_our_versions_and_switching_keeps_the_p
     links = page.locator(".md-version__list .md-version__link")
     expect(links).to_have_count(3)
     assert [text.strip() for text in links.all_inner_texts()] == ["2.0", "1.1", "1.0"]
+    page.wait_for_load_state("networkidle")  # leaving cancels what the page still fetches: no fault of ours
     page.locator(".md-version").hover()
     page.locator(".md-version__link", has_text="1.0").click()
     page.wait_for_url(f"{portal_server.url}/docs/material/1.0/guide/install/")
@@ -119,6 +120,7 @@ def test_the_landing_page_renders_filters_and_links(page, portal_server):
     page.click("#projects > li h2 a")
     page.wait_for_url(f"{portal_server.url}/docs/material/2.0/")
     expect(page.locator(".md-version__current")).to_have_text("2.0")
+    page.wait_for_load_state("networkidle")  # Material's search index, before leaving the page
 
     page.goto(f"{portal_server.url}/docs/")
     page.locator("#projects > li", has_text="Payments API").get_by_text("All 5 versions").click()
