@@ -243,3 +243,64 @@ def test_a_heading_is_anchored_by_its_own_permalink_never_by_another_link(html, 
 ])
 def test_split_indexes_source_listings_and_javadoc_lists_are_not_indexed(relkey, indexable):
     assert is_indexable(relkey) is indexable
+
+
+# Before parsing, elements skipped by their start tag are cut from the page's bytes (extract._cut_skipped):
+# only where nothing inside could be read otherwise, and never changing a record.
+SIDEBAR = '<div class="sphinxsidebar"><div class="inner"><ul><li><a href="x.html">Sidebar link</a></li></ul>{inside}</div></div>'
+CUT_PAGES = [
+    # (what the sidebar holds, whether it is cut)
+    ("", True),
+    ("<script>document.getElementById('searchbox').style.display = 'block'</script>", True),
+    ("<STYLE>.x { color: red }</STYLE><NAV>More</NAV>", True),
+    ("<!-- a comment that says </div> -->", False),
+    ("<script>if (a < b) { document.write('</div>') }</script>", False),
+    ("<title>A second title</title>", False),
+    ("<meta name='robots' content='noindex'>", False),
+    ("<textarea></div></textarea>", False),
+    ("<div>never closed", False),
+]
+
+
+def page_with_sidebar(inside):
+    return ("<!DOCTYPE html><html><head><title>T</title></head><body><div class='body' role='main'>"
+            "<h1 id='t'>Title</h1><p>Before <code>the</code> sidebar.</p></div>" + SIDEBAR.format(inside=inside)
+            + "<div role='main'><h2 id='after'>After</h2><p>Text after the sidebar.</p></div></body></html>")
+
+
+def records(page):
+    return page and (page.title, [tuple(vars(section).values()) for section in page.sections])
+
+
+@pytest.mark.parametrize(("inside", "cut"), CUT_PAGES, ids=[row[0][:30] or "plain" for row in CUT_PAGES])
+def test_a_skipped_element_is_cut_before_parsing_only_where_that_changes_no_record(inside, cut, monkeypatch):
+    from app.search import extract
+
+    html = page_with_sidebar(inside)
+
+    assert (b"Sidebar link" not in extract._cut_skipped(html.encode())) == cut
+    with_cut = records(extract_page(html))
+    monkeypatch.setattr(extract, "_cut_skipped", lambda data: data)
+    assert records(extract_page(html)) == with_cut
+
+
+def test_a_tag_written_inside_a_script_or_comment_is_not_cut():
+    html = ("<html><body><script>var s = '<div class=\"sphinxsidebar\">';</script><!-- <nav> -->"
+            "<div role='main'><h1 id='a'>Kept</h1><p>Body text.</p></div></body></html>")
+    from app.search import extract
+
+    assert extract._cut_skipped(html.encode()) == html.encode()
+    assert [section.heading for section in extract_page(html).sections] == ["Kept"]
+
+
+def test_every_real_page_gives_the_same_records_cut_or_not_from_a_tree_or_streamed(built_sites, monkeypatch):
+    from app.search import extract
+
+    pages = sorted(DEBIAN.rglob("*.html")) + sorted(path for site in ("sphinx", "mkdocs", "material")
+                                                  for path in built_sites[site].rglob("*.html"))
+    expected = {page: records(extract_page(page.read_bytes())) for page in pages}
+    assert sum(1 for value in expected.values() if value and value[1]) >= 20
+    monkeypatch.setattr(extract, "_cut_skipped", lambda data: data)
+    assert {page: records(extract_page(page.read_bytes())) for page in pages} == expected
+    monkeypatch.setattr(extract, "TREE_LIMIT", 0)  # every page streamed through the parser target
+    assert {page: records(extract_page(page.read_bytes())) for page in pages} == expected
