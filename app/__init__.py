@@ -1,9 +1,10 @@
-"""docs-proxy: serve documentation sites from an S3 bucket."""
+"""docs-proxy: serve documentation sites from an S3 bucket.
+
+Importing this package is cheap: Flask and the packages are imported by ``create_app``, so a process
+that only extracts pages for search (``app.search.entries``) loads lxml, not a web app.
+"""
 
 import os
-
-from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
 
@@ -57,6 +58,9 @@ def create_app(test_config=None, defer_config_error=False):
     app from being built on the defaults, so ``--help`` works; ``require_configuration`` raises it
     when a command runs.
     """
+    from flask import Flask
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
     app = Flask(__name__)
     try:
         load_config(app, test_config)

@@ -407,7 +407,7 @@ def finish_publish(s3, bucket, key_prefix, plan, manifest, known, indexing, opti
 
 
 def start_indexers(pool, indexers, s3, bucket, key_prefix, remote, local_files):
-    """Begin each indexer's run and submit its ``page(local)`` for every file to ``pool``.
+    """Begin each indexer's run (knowing every file) and submit its ``page(local)`` for every file to ``pool``.
 
     ``pool`` is the indexers' own (CPU-bound work on a thread or two), so extraction runs while the
     upload pool waits on the network. It covers every source file, not only the uploads: an
@@ -417,7 +417,7 @@ def start_indexers(pool, indexers, s3, bucket, key_prefix, remote, local_files):
     """
     started = []
     for indexer in indexers:
-        run = indexer.begin(s3, bucket, key_prefix, remote)
+        run = indexer.begin(s3, bucket, key_prefix, remote, local_files)
         started.append((indexer, run, {local.relkey: pool.submit(run.page, local) for local in local_files}))
     return started
 

@@ -1,15 +1,18 @@
-"""Publish's search step: extract every page on publish's indexing threads, then write the search document.
+"""Publish's search step: extract every page beside the uploads, then write the search document.
 
 ``SearchIndexer`` is what ``flask docs publish`` hands to ``publish_tree`` (``PublishOptions.indexers``).
 For each publish, ``begin`` reads the version's current search document (if any), so a page whose
-checksum is unchanged reuses its entry instead of being parsed again; ``page`` runs for every file;
-``finish`` runs once after every file was published, and writes ``<prefix>.docs-search.json``
-unless the same bytes are already there.
+checksum is unchanged reuses its entry instead of being parsed again; ``page`` runs for every file
+on publish's indexing threads; ``finish`` runs once after every file was published, and writes
+``<prefix>.docs-search.json`` unless the same bytes are already there.
 
-Extraction is CPU work in Python callbacks (lxml's parser target), so on threads it would hold the
-GIL the upload threads need: past the first ``IN_PROCESS_PAGES`` pages, each page (read here, from
-disk or its staged copy) is extracted in a small pool of worker processes (``spawn``ed: the publish
-process runs threads), so extraction overlaps the uploads for real, on another core.
+Extraction is CPU work, half of it in Python (walking the page's tree), so on threads it would hold
+the GIL the upload threads need. A site with more than ``IN_PROCESS_PAGES`` pages to extract gets a
+process of its own (``spawn``ed: the publish process runs threads), at a lower priority than the
+uploads: ``begin`` hands it the pages on disk in chunks, which it reads and extracts while the files
+upload, so a page costs this process no read and no round trip of its own; an upload's staged page
+(read from S3) is sent to it one at a time. The process imports ``app.search.entries`` (lxml), not
+Flask or boto3. Should it fail, the pages are extracted here.
 """
 
 import hashlib
@@ -18,27 +21,24 @@ import multiprocessing
 import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..publishing.run import open_source
-from .document import SEARCH_DOCUMENT, BadSearchDocument, decode_document, encode_document, page_entry
-from .extract import extract_page, is_indexable
-from ..publishing.run import counted
+from ..publishing.run import counted, open_source
+from .document import SEARCH_DOCUMENT, BadSearchDocument, decode_document, encode_document
+from .entries import extract_entry, extract_files
+from .extract import is_indexable
 
 log = logging.getLogger(__name__)
 
-# A small site is extracted on publish's indexing threads: starting processes would cost more.
+# A small site is extracted on publish's indexing threads: starting a process would cost more.
 IN_PROCESS_PAGES = 24
-EXTRACT_PROCESSES = 2
-
-
-def extract_entry(relkey, data, sha256):
-    """Return the search entry of the page ``data`` published as ``relkey``, or ``None`` (no content)."""
-    page = extract_page(data)
-    if page is None or not page.sections and not page.title:
-        return None
-    return page_entry(relkey, page, sha256)
+# Pages on disk go to the process this many at a time: one round trip per chunk, not per page.
+CHUNK_PAGES = 32
+# The process extracts a page in 1-2 ms, against S3's tens of ms a file, so it keeps up at a nice
+# level that gives the uploads, and whatever else runs on the host, the CPU first.
+EXTRACT_NICE = 10
 
 
 class SearchIndexer:
@@ -46,8 +46,8 @@ class SearchIndexer:
 
     name = SEARCH_DOCUMENT
 
-    def begin(self, s3, bucket, key_prefix, remote):
-        """Return the ``SearchIndexRun`` of one publish to ``key_prefix``, knowing the pages already indexed."""
+    def begin(self, s3, bucket, key_prefix, remote, local_files=()):
+        """Return the ``SearchIndexRun`` of one publish of ``local_files`` to ``key_prefix``, extraction under way."""
         known = {}
         if SEARCH_DOCUMENT in remote:
             try:
@@ -57,7 +57,9 @@ class SearchIndexer:
             except (ClientError, BotoCoreError, BadSearchDocument) as error:
                 # Only a cache: every page is extracted again.
                 log.warning("search: could not read the previous %s%s: %s", key_prefix, SEARCH_DOCUMENT, error)
-        return SearchIndexRun(s3, bucket, key_prefix, remote, known)
+        run = SearchIndexRun(s3, bucket, key_prefix, remote, known)
+        run.start(local_files)
+        return run
 
 
 class SearchIndexRun:
@@ -66,42 +68,65 @@ class SearchIndexRun:
     def __init__(self, s3, bucket, key_prefix, remote, known):
         self.s3, self.bucket, self.key_prefix, self.remote, self.known = s3, bucket, key_prefix, remote, known
         self._lock = threading.Lock()
-        self._extracted = 0
-        self._processes = None
+        self._process = None
+        self._chunks = {}  # relkey: (the future entries of its chunk, its place in the chunk)
+
+    def _reused(self, local):
+        """Return the entry known for ``local`` from the previous publish, if its checksum is unchanged."""
+        previous = self.known.get(local.relkey)
+        return previous if previous is not None and previous["sha256"] == local.sha256 else None
+
+    def start(self, local_files):
+        """Start the extraction process, if the pages to extract are many, and hand it the pages on disk."""
+        pending = [local for local in local_files if is_indexable(local.relkey) and self._reused(local) is None]
+        if len(pending) <= IN_PROCESS_PAGES or (os.cpu_count() or 1) < 2:
+            return
+        self._process = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=os.nice, initargs=(EXTRACT_NICE,))
+        on_disk = [local for local in pending if not local.staged_key]
+        for first in range(0, len(on_disk), CHUNK_PAGES):
+            chunk = on_disk[first:first + CHUNK_PAGES]
+            future = self._process.submit(extract_files, [(local.relkey, local.path, local.sha256) for local in chunk])
+            self._chunks.update((local.relkey, (future, place)) for place, local in enumerate(chunk))
 
     def page(self, local):
         """Return the search entry of the published file ``local`` (a ``LocalFile``), or ``None`` if it is no page."""
         if not is_indexable(local.relkey):
             return None
-        previous = self.known.get(local.relkey)
-        if previous is not None and previous["sha256"] == local.sha256:
+        previous = self._reused(local)
+        if previous is not None:
             return previous
         try:
+            if local.relkey in self._chunks:
+                future, place = self._chunks[local.relkey]
+                try:
+                    entry, problem = future.result()[place]
+                except BrokenProcessPool as error:
+                    log.warning("search: the extraction process stopped (%s); extracting %s here", error, local.relkey)
+                else:
+                    if problem:
+                        log.warning("search: could not extract %s: %s", local.relkey, problem)
+                    return entry
             with open_source(self.s3, self.bucket, local) as file:
                 data = file.read()
-            pool = self._pool()
-            if pool is None:
-                return extract_entry(local.relkey, data, local.sha256)
-            return pool.submit(extract_entry, local.relkey, data, local.sha256).result()
+            process = self._process
+            if process is not None and local.relkey not in self._chunks:
+                try:
+                    return process.submit(extract_entry, local.relkey, data, local.sha256).result()
+                except BrokenProcessPool as error:
+                    log.warning("search: the extraction process stopped (%s); extracting %s here", error, local.relkey)
+            return extract_entry(local.relkey, data, local.sha256)
         except Exception as error:  # noqa: BLE001 - one unreadable page must never fail the publish
             # The parser recovers from any HTML; should a page still fail, it is left out of search (and logged)
             log.warning("search: could not extract %s: %s", local.relkey, error)
             return None
 
-    def _pool(self):
-        with self._lock:
-            self._extracted += 1
-            if self._processes is None and self._extracted > IN_PROCESS_PAGES and (os.cpu_count() or 1) > 1:
-                self._processes = ProcessPoolExecutor(
-                    max_workers=EXTRACT_PROCESSES, mp_context=multiprocessing.get_context("spawn"))
-            return self._processes
-
     def close(self):
-        """Stop the extraction processes, if any were started."""
+        """Stop the extraction process, if one was started."""
         with self._lock:
-            if self._processes is not None:
-                self._processes.shutdown(wait=False, cancel_futures=True)
-                self._processes = None
+            if self._process is not None:
+                self._process.shutdown(wait=False, cancel_futures=True)
+                self._process = None
 
     def finish(self, results, progress):
         """Write the search document of the published pages, unless the bucket already holds these bytes."""
@@ -120,3 +145,4 @@ class SearchIndexRun:
             ContentEncoding="gzip",
             CacheControl="no-cache",
         )
+

@@ -1,5 +1,7 @@
 """Publish's search step: the search document written beside the site, kept, not rewritten, never half-true."""
 
+import os
+
 import pytest
 
 from app.publishing import run
@@ -101,12 +103,12 @@ def test_a_source_file_with_the_search_document_name_is_not_uploaded(app, tmp_pa
 
 @pytest.mark.parametrize("name", ["page.html", "guide/index.htm"])
 def test_a_page_that_cannot_be_parsed_is_left_out_but_the_publish_succeeds(publish, tmp_path, s3, name, monkeypatch):
-    from app.search import publish as search_publish
+    from app.search import entries
 
     def broken(html):
         raise RuntimeError("parser exploded")
 
-    monkeypatch.setattr(search_publish, "extract_page", broken)
+    monkeypatch.setattr(entries, "extract_page", broken)
     site = write_site(tmp_path / "site", {name: ("A", [])})
 
     publish(site, "sphinx", "1.0")
@@ -115,13 +117,13 @@ def test_a_page_that_cannot_be_parsed_is_left_out_but_the_publish_succeeds(publi
 
 
 def test_a_republish_extracts_only_the_pages_that_changed(publish, tmp_path, s3, monkeypatch):
-    from app.search import publish as search_publish
+    from app.search import entries
 
     site = write_site(tmp_path / "site", {"a.html": ("A", [("x", "X", "first")]), "b.html": ("B", [("y", "Y", "second")])})
     publish(site, "sphinx", "1.0")
     extracted = []
-    real = search_publish.extract_page
-    monkeypatch.setattr(search_publish, "extract_page", lambda html: extracted.append(html) or real(html))
+    real = entries.extract_page
+    monkeypatch.setattr(entries, "extract_page", lambda html: extracted.append(html) or real(html))
     (site / "b.html").write_text((site / "b.html").read_text().replace("second", "changed"))
 
     publish(site, "sphinx", "1.0")
@@ -148,3 +150,35 @@ def test_past_the_first_pages_extraction_runs_in_worker_processes_with_the_same_
     advanced = next(page for page in pages if page["path"] == "guide/advanced/index.html")
     assert [section[0] for section in advanced["sections"]] == ["advanced-topics", "tuning-the-worker-pool"]
     assert len(pages) == 6
+
+
+def test_when_the_extraction_process_dies_the_pages_are_extracted_in_the_publish_process(
+        publish, built_sites, s3, monkeypatch, caplog):
+    from app.search import publish as search_publish
+
+    original = search_publish.ProcessPoolExecutor
+    monkeypatch.setattr(search_publish, "IN_PROCESS_PAGES", 2)
+    monkeypatch.setattr(search_publish, "CHUNK_PAGES", 2)
+    # The process dies as it starts, before it extracts anything.
+    monkeypatch.setattr(search_publish, "ProcessPoolExecutor",
+                        lambda **kw: original(**{**kw, "initializer": os.abort, "initargs": ()}))
+    monkeypatch.setattr(search_publish.os, "cpu_count", lambda: 2)
+
+    publish(built_sites["sphinx"], "sphinx", "1.0")
+
+    assert "the extraction process stopped" in caplog.text
+    _, pages = read_document(s3)
+    assert len(pages) == 6
+    advanced = next(page for page in pages if page["path"] == "guide/advanced/index.html")
+    assert [section[0] for section in advanced["sections"]] == ["advanced-topics", "tuning-the-worker-pool"]
+
+
+def test_a_file_the_extraction_process_cannot_read_costs_only_its_own_entry(tmp_path):
+    from app.search.entries import extract_files
+
+    (tmp_path / "a.html").write_text("<html><head><title>A</title></head><body><h1 id='a'>A</h1><p>alpha</p></body></html>")
+
+    results = extract_files([("a.html", str(tmp_path / "a.html"), "1"), ("gone.html", str(tmp_path / "gone.html"), "2")])
+
+    assert results[0][0]["title"] == "A" and results[0][0]["sha256"] == "1" and results[0][1] is None
+    assert results[1][0] is None and results[1][1].startswith("FileNotFoundError")
