@@ -12,8 +12,6 @@ import urllib.error
 import urllib.request
 from urllib.parse import quote
 
-import jwt
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 FETCH_TIMEOUT = 5.0
 MAX_BYTES = 1024 * 1024
@@ -58,6 +56,8 @@ def fetch(url, timeout=FETCH_TIMEOUT):
 
 def parse_jwks(body, url=""):
     """Return ``{kid: PyJWK}`` from a JWKS document, skipping keys not meant for signatures."""
+    import jwt  # PyJWT and cryptography take 0.08 s to import: only apps with a jwt source pay it
+
     try:
         document = json.loads(body)
         entries = document["keys"]
@@ -145,6 +145,8 @@ class PemKeys:
                     self.missed_at = self.clock()
                 raise UnknownKey(kid) from None
             raise
+        from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
         try:
             key = load_pem_public_key(body)
         except (ValueError, TypeError):

@@ -7,12 +7,10 @@ token`` commands make and revoke tokens, and ``flask docs gc`` removes expired p
 
 
 def init_app(app):
-    """Register the upload routes (outside readers' access control), the presigner and the commands."""
+    """Register the upload routes (outside readers' access control) and the commands."""
     from ..access import exempt_blueprint
-    from ..website.presign import create_presigner
-    from . import cli, presign, views
+    from . import cli, views
 
     app.register_blueprint(views.bp)
     exempt_blueprint(app, views.bp.name)
-    app.extensions[presign.PRESIGNER] = create_presigner(app.config)
     cli.init_app(app)

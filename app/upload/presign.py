@@ -12,9 +12,9 @@ from ..portal.catalog import granted_artifacts
 from ..portal.index import add_artifact, read_index, record_published
 from ..publishing.policy import cache_control_for, content_type_for
 from ..s3 import get_s3
+from ..website.presign import get_presigner
 from .policy import BadMember, member_relkey
 
-PRESIGNER = "upload.presigner"
 POST_EXPIRES = 3600  # seconds to start the upload; S3 checks the policy's expiry when the POST arrives
 MAX_POST_BYTES = 5 * 1024**3  # S3's limit on one POST upload
 MAX_GRANTS = 256  # files one version may have sent straight to S3
@@ -48,7 +48,7 @@ def presigned_post(project, version, path, size):
         "Cache-Control": cache_control_for(relkey, config["DOCS_CACHE_CONTROL_PAGES"], config["DOCS_CACHE_CONTROL_HASHED"]),
     }
     conditions = [{name: value} for name, value in fields.items()] + [["content-length-range", 1, size]]
-    post = current_app.extensions[PRESIGNER].generate_presigned_post(
+    post = get_presigner(current_app).generate_presigned_post(
         config["S3_BUCKET"], key, Fields=fields, Conditions=conditions, ExpiresIn=POST_EXPIRES
     )
     # The grant, not the file: the version lists it once S3 holds it (portal/artifacts.py), and a publish

@@ -57,7 +57,7 @@ def presigned_download(path, key):
         return None  # A redirect object answers with its own 301 in the fetch.
     if not wants_presign(request.method, request.headers, head.get("ContentLength"), config["DOCS_PRESIGN_ABOVE"]):
         return None
-    url = current_app.extensions[PRESIGNER].generate_presigned_url(
+    url = get_presigner(current_app).generate_presigned_url(
         "get_object", Params=presign_params(config["S3_BUCKET"], key, head), ExpiresIn=config["DOCS_PRESIGN_EXPIRES"]
     )
     return Response(status=302, headers={"Location": url, "Cache-Control": "no-store", "Content-Type": "text/plain"})
@@ -77,9 +77,20 @@ def create_presigner(config):
     )
 
 
+def get_presigner(app):
+    """Return ``app``'s presigning client (``create_presigner``), made when first needed.
+
+    A client takes 0.05 s to build, which every ``flask docs`` command would pay at start-up; two
+    threads that both build one keep either, as they are the same.
+    """
+    presigner = app.extensions.get(PRESIGNER)
+    if presigner is None:
+        presigner = app.extensions[PRESIGNER] = create_presigner(app.config)
+    return presigner
+
+
 def init_app(app):
     """Register the presigned-download responder when ``DOCS_PRESIGN_ABOVE`` is set."""
     if not app.config.get("DOCS_PRESIGN_ABOVE"):
         return
-    app.extensions[PRESIGNER] = create_presigner(app.config)
     add_responder(app, presigned_download)
