@@ -108,10 +108,10 @@ def resolve_identity():
     """Set ``g.user`` from the request's credentials, once, before any view runs."""
     g.user = None
     g.identity = None
-    if is_exempt(request.path) or request.blueprint in current_app.extensions.get(EXEMPT_BLUEPRINTS, ()):
-        return
     access = get_access()
     if access.is_open:
+        return  # first: every request of a site without access control asks
+    if is_exempt(request.path) or request.blueprint in current_app.extensions.get(EXEMPT_BLUEPRINTS, ()):
         return
     try:
         # Trust is decided on the socket's peer; failed passwords are counted against the client

@@ -1,12 +1,14 @@
 """Pure policy: which S3 key a request path names, and whether the path is acceptable at all."""
 
 import posixpath
-import unicodedata
+import re
 from urllib.parse import quote
 
 from ..exceptions import BadPath  # keys.BadPath: raised here, defined beside DocsError
 
 MAX_KEY_BYTES = 1024  # S3's limit on an object key, in UTF-8 bytes.
+# Unicode's control characters (category Cc: exactly C0, DEL and C1) and the backslash.
+REFUSED_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
 
 # docs-proxy's own records in the bucket (publish's manifest, search documents, the portal index and
 # its per-project entries) all start with this. They hold names and text from folders the access
@@ -16,11 +18,11 @@ RESERVED_PREFIX = ".docs-"
 
 def check_path(path):
     """Raise ``BadPath`` unless ``path`` (decoded, below ``/docs/``) is safe to map to a key."""
-    for char in path:
-        if unicodedata.category(char) == "Cc":
-            raise BadPath("control characters are not allowed in document paths")
-        if char == "\\":
+    refused = REFUSED_CHARACTER.search(path)
+    if refused is not None:
+        if refused.group() == "\\":
             raise BadPath("backslashes are not allowed in document paths")
+        raise BadPath("control characters are not allowed in document paths")
     if path.startswith("/"):
         raise BadPath("document paths must not start with '/'")
     segments = path.split("/")
