@@ -313,21 +313,28 @@ def publish_sources(s3, bucket, sources, problems, key_prefix="", options=Publis
     report = PublishReport(bucket, key_prefix, dry_run=options.dry_run)
     sources = read_source(s3, bucket, list(sources), list(problems), label, key_prefix, options, report)
 
-    with ThreadPoolExecutor(max_workers=options.jobs, thread_name_prefix="publish") as pool, \
-            ThreadPoolExecutor(max_workers=INDEX_THREADS, thread_name_prefix="publish-index") as index_pool:
-        local_files, remote = describe_and_list(s3, bucket, key_prefix, sources, options, progress, pool, report)
-        indexing = [] if options.dry_run else start_indexers(index_pool, options.indexers, s3, bucket, key_prefix, remote, local_files)
-        manifest, known = learn_remote(s3, bucket, key_prefix, remote, local_files, progress, pool, report)
-        keep = (MANIFEST_NAME, *(redirect.relkey for redirect in report.redirects),
-                *(indexer.name for indexer in options.indexers), *options.keep)
-        plan = report.plan = plan_publish(local_files, known, delete=options.delete, keep=keep)
-        if options.dry_run:
-            report.seconds = time.monotonic() - started
-            return report
-        upload_all(s3, bucket, key_prefix, plan, options, progress, pool, report)
-        publish_redirects(s3, bucket, key_prefix, options, progress, pool, report)
+    indexing = []
+    try:
+        with ThreadPoolExecutor(max_workers=options.jobs, thread_name_prefix="publish") as pool, \
+                ThreadPoolExecutor(max_workers=INDEX_THREADS, thread_name_prefix="publish-index") as index_pool:
+            local_files, remote = describe_and_list(s3, bucket, key_prefix, sources, options, progress, pool, report)
+            if not options.dry_run:
+                indexing = start_indexers(index_pool, options.indexers, s3, bucket, key_prefix, remote, local_files)
+            manifest, known = learn_remote(s3, bucket, key_prefix, remote, local_files, progress, pool, report)
+            keep = (MANIFEST_NAME, *(redirect.relkey for redirect in report.redirects),
+                    *(indexer.name for indexer in options.indexers), *options.keep)
+            plan = report.plan = plan_publish(local_files, known, delete=options.delete, keep=keep)
+            if options.dry_run:
+                report.seconds = time.monotonic() - started
+                return report
+            upload_all(s3, bucket, key_prefix, plan, options, progress, pool, report)
+            publish_redirects(s3, bucket, key_prefix, options, progress, pool, report)
 
-    finish_publish(s3, bucket, key_prefix, plan, manifest, known, indexing, options, progress, report)
+        finish_publish(s3, bucket, key_prefix, plan, manifest, known, indexing, options, progress, report)
+    finally:
+        # A publish that failed never finishes its indexers: what they started (a process) stops here.
+        for _, run, _ in indexing:
+            run.close()
     report.seconds = time.monotonic() - started
     return report
 
@@ -412,7 +419,8 @@ def start_indexers(pool, indexers, s3, bucket, key_prefix, remote, local_files):
     ``pool`` is the indexers' own (CPU-bound work on a thread or two), so extraction runs while the
     upload pool waits on the network. It covers every source file, not only the uploads: an
     incremental publish uploads what changed, yet the index must describe every page (an indexer
-    may reuse what it knew of an unchanged file, by its checksum).
+    may reuse what it knew of an unchanged file, by its checksum). A run has ``page(local)``,
+    ``finish(results, progress)`` (after a successful publish) and ``close()`` (always, last).
     Returns ``[(indexer, run, {relkey: future})]``.
     """
     started = []

@@ -1,6 +1,7 @@
 """Publish's search step: the search document written beside the site, kept, not rewritten, never half-true."""
 
 import os
+import time
 
 import pytest
 
@@ -182,3 +183,41 @@ def test_a_file_the_extraction_process_cannot_read_costs_only_its_own_entry(tmp_
 
     assert results[0][0]["title"] == "A" and results[0][0]["sha256"] == "1" and results[0][1] is None
     assert results[1][0] is None and results[1][1].startswith("FileNotFoundError")
+
+
+def test_a_publish_that_fails_stops_its_extraction_process(app, built_sites, s3, monkeypatch):
+    import multiprocessing
+
+    from botocore.exceptions import ClientError
+
+    from app.search import publish as search_publish
+
+    monkeypatch.setattr(search_publish, "IN_PROCESS_PAGES", 2)
+    monkeypatch.setattr(search_publish.os, "cpu_count", lambda: 2)
+    real_upload = run.upload_file
+
+    def upload_failing_one_page(s3_client, bucket, key, local, *args):
+        if local.relkey == "guide/usage.html":
+            raise ClientError({"Error": {"Code": "InternalError", "Message": "injected"}}, "PutObject")
+        return real_upload(s3_client, bucket, key, local, *args)
+
+    monkeypatch.setattr(run, "upload_file", upload_failing_one_page)
+    # Held, as a logged traceback's frames would hold it: the process must stop because the publish
+    # stops it, not because the run was garbage-collected.
+    runs = []
+    real_begin = search_publish.SearchIndexer.begin
+    monkeypatch.setattr(search_publish.SearchIndexer, "begin",
+                        lambda self, *args: runs.append(real_begin(self, *args)) or runs[-1])
+
+    result = app.test_cli_runner().invoke(
+        args=["docs", "publish", str(built_sites["sphinx"]), "--project", "sphinx", "--version", "1.0"])
+
+    assert result.exit_code != 0
+    assert "guide/usage.html" in result.output
+    deadline = time.monotonic() + 15  # told to stop, it exits on its own (shutdown without waiting)
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert multiprocessing.active_children() == []
+    assert len(runs) == 1
+    keys = [item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET).get("Contents", ())]
+    assert KEY not in keys  # no search document for a version that did not land
