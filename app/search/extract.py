@@ -5,7 +5,7 @@ their start tag alone (a Sphinx sidebar: the whole table of contents, most of a 
 from the bytes, where that is safe (``_cut_skipped``); then libxml2's HTML parser builds the tree of
 the rest in C, and one walk feeds its elements to the extractor, stepping over every other skipped
 subtree whole and reading a plain inline leaf (a highlighted token) as its text. On the benchmark's
-Sphinx pages that is 2.9x faster than feeding the extractor every element from the parser; on a page
+Sphinx pages that is 2.2x faster than feeding the extractor every element from the parser; on a page
 that is nearly all content (Django's reference) it is the same. A page above ``TREE_LIMIT`` is streamed
 through lxml's parser-target interface instead, element by element, so a generated 50 MB page costs
 time, not a tree's memory. The cut and both drivers make the same records (tested on real sites).
@@ -39,6 +39,7 @@ for a page holding a Sphinx index table (``table.indextable``: ``genindex*.html`
 ``is_indexable`` refuses them by name before they are even read.
 """
 
+import bisect
 import re
 from dataclasses import dataclass, field
 
@@ -456,29 +457,43 @@ PARSER_OPTIONS = {"recover": True, "no_network": True, "remove_comments": True, 
 
 # Before parsing, the page's bytes are scanned for start tags of elements the extractor skips whole: a
 # Sphinx sidebar (the whole table of contents) is most of a page's bytes. The scan runs over an ASCII
-# lowercase copy (same offsets), and matches comments and raw-text elements first, so a tag written
-# inside a script or a comment is never taken for one.
+# lowercase copy (same offsets), and matches comments, processing instructions and raw-text elements
+# first (as libxml2 2.14 reads them), so a tag written inside one is never taken for one.
 CUT_SCAN = re.compile(
-    rb"<!--.*?-->|<(script|style|textarea|title|xmp)\b.*?</\1\s*>|<(div|nav|aside|header|footer|section|ul|form)\b([^>]*)>",
+    rb"<!--.*?-->|<[!?][^>]*>"
+    rb"|<(script|style|textarea|title|xmp|iframe|noembed|noframes)(?=[\s/>]).*?</\1\s*>|<plaintext(?=[\s/>]).*"
+    rb"|<(div|nav|aside|header|footer|section|ul)(?=[\s/>])([^>]*)>",
     re.DOTALL,
 )
 CUT_ATTRIBUTE = re.compile(r"""([^\s=/>]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+)))?""")
 CUT_ENDS = {}  # tag name: the pattern of its start and end tags, to find the matching end
-# What a cut-out stretch must not hold, since the parser or the extractor would read it otherwise: comments,
-# raw text that may hold "<", the document's title and meta tags (the extractor reads them anywhere).
-CUT_UNSAFE = re.compile(rb"<(?:!|textarea|title|xmp|plaintext|noscript|template|iframe|meta|(script|style))")
+# What a cut-out stretch must not hold, since the parser or the extractor would read it otherwise: comments
+# and processing instructions, raw text that may hold "<", the document's title and meta tags (the extractor
+# reads them anywhere), and table or document structure (an end tag the parser would not let close across
+# a cell, or would ignore).
+CUT_UNSAFE = re.compile(
+    rb"<(?:[!?]|textarea|title|xmp|plaintext|noscript|noembed|noframes|template|iframe|meta"
+    rb"|/?(?:td|th|tr|thead|tbody|tfoot|table|caption|body|html|head)(?=[\s/>])|(script|style))"
+)
+# A quoted attribute value holding "<": the scan would read a tag where the parser reads text.
+CUT_QUOTED_TAG = re.compile(rb"""=\s*(?:"[^"]*<|'[^']*<)""")
+CUT_HEADINGS = re.compile(rb"<(/?)h[1-6](?=[\s/>])")
 
 
 def _cut_skipped(data):
     """Return the UTF-8 ``data`` without the elements the extractor would skip whole, where that is safe.
 
     An element is cut, start tag to matching end tag, when its start tag alone makes the extractor skip
-    it (``_Extractor.start``: its tag, role, class, id, ``hidden``) and nothing inside could be read as
-    anything but elements and text; what remains parses to the same records, only faster. A block
-    element leaves a space, as the extractor would.
+    it (``_Extractor.start``: its tag, role, class, id, ``hidden``), it is no empty ``<div/>``, sits
+    in no other tag's attribute and in no heading, and nothing inside could be read as anything but
+    elements and text; what remains parses to the same records, only faster. A block element leaves a
+    space, as the extractor would.
     """
     lower = data.lower()  # ASCII only: every offset stays the same
+    if b"<frameset" in lower:
+        return data  # the parser reads a frame page's text by rules of its own (old Javadoc's index)
     pieces = []
+    headings = None
     done = 0
     position = 0
     while True:
@@ -490,8 +505,14 @@ def _cut_skipped(data):
             continue
         tag = match.group(2).decode()
         attributes = data[match.start(3):match.end(3)].decode("utf-8", errors="replace")
-        if not _skipped_by_start_tag(tag, attributes):
+        if not _plain_start_tag(attributes) or not _skipped_by_start_tag(tag, attributes):
             continue
+        if lower.rfind(b"<", 0, match.start()) > lower.rfind(b">", 0, match.start()):
+            continue  # written inside another tag's attribute value
+        if headings is None:
+            headings = [(found.start(), not found.group(1)) for found in CUT_HEADINGS.finditer(lower)]
+        if _in_heading(headings, match.start()):
+            continue  # the parser would close the heading here: what follows is no longer its text
         end = _matching_end(lower, tag, position)
         if end is None or not _safe_to_cut(lower, position, end):
             continue
@@ -502,6 +523,18 @@ def _cut_skipped(data):
         return data
     pieces.append(data[done:])
     return b"".join(pieces)
+
+
+def _plain_start_tag(attributes):
+    """Tell whether a start tag's attributes are read alike by the scan and the parser: no ``/>``, quotes closed."""
+    return not (attributes.rstrip().endswith("/") or "<" in attributes
+                or attributes.count('"') % 2 or attributes.count("'") % 2)
+
+
+def _in_heading(headings, offset):
+    """Tell whether ``offset`` follows a heading's start tag with no heading's end tag in between."""
+    place = bisect.bisect_left(headings, (offset,))
+    return place > 0 and headings[place - 1][1]
 
 
 def _skipped_by_start_tag(tag, attributes_text):
@@ -525,16 +558,21 @@ def _matching_end(lower, tag, position):
     """Return where the element whose start tag ends at ``position`` ends, or ``None`` if it is never closed."""
     pattern = CUT_ENDS.get(tag)
     if pattern is None:
-        pattern = CUT_ENDS[tag] = re.compile(rb"<(/?)" + tag.encode() + rb"\b[^>]*>")
+        pattern = CUT_ENDS[tag] = re.compile(rb"<(/?)" + tag.encode() + rb"(?=[\s/>])([^>]*)>")
     depth = 1
     for match in pattern.finditer(lower, position):
-        depth += -1 if match.group(1) else 1
-        if not depth:
-            return match.end()
+        if match.group(1):
+            depth -= 1
+            if not depth:
+                return match.end()
+        elif not match.group(2).rstrip().endswith(b"/"):  # an empty <div/> opens nothing
+            depth += 1
     return None
 
 
 def _safe_to_cut(lower, start, end):
+    if CUT_QUOTED_TAG.search(lower, start, end):
+        return False
     for match in CUT_UNSAFE.finditer(lower, start, end):
         if not match.group(1):
             return False
