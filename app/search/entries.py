@@ -4,8 +4,21 @@ It imports lxml and the search document's format, nothing of Flask or boto3, so 
 publish starts for a large site (``publish.py``) is ready in a few hundredths of a second.
 """
 
+import os
+
+from .builder import die_with_parent
 from .document import page_entry
 from .extract import extract_page
+
+
+def start_extraction_process(nice, parent):
+    """Prepare publish's extraction process: below the uploads in priority, and dead with the publish.
+
+    Killed publishes (OOM, a worker's timeout, ``kill -9``) must not leave it behind: blocked writing a
+    chunk's entries to a pipe nobody reads, it would wait forever.
+    """
+    os.nice(nice)
+    die_with_parent(parent)
 
 
 def extract_entry(path, data, sha256=""):

@@ -12,7 +12,9 @@ process of its own (``spawn``ed: the publish process runs threads), at a lower p
 uploads: ``begin`` hands it the pages on disk in chunks, which it reads and extracts while the files
 upload, so a page costs this process no read and no round trip of its own; an upload's staged page
 (read from S3) is sent to it one at a time. The process imports ``app.search.entries`` (lxml), not
-Flask or boto3. Should it fail, the pages are extracted here.
+Flask or boto3, and dies with the thread that started it. Should it fail, the pages are extracted
+here. In a gevent worker (the upload API under the default engine) no process is started: pages are
+extracted on gevent's native threads (app/offload.py).
 """
 
 import hashlib
@@ -25,9 +27,10 @@ from concurrent.futures.process import BrokenProcessPool
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .. import offload
 from ..publishing.run import counted, open_source
 from .document import SEARCH_DOCUMENT, BadSearchDocument, decode_document, encode_document
-from .entries import extract_entry, extract_files
+from .entries import extract_entry, extract_files, start_extraction_process
 from .extract import is_indexable
 
 log = logging.getLogger(__name__)
@@ -77,12 +80,19 @@ class SearchIndexRun:
         return previous if previous is not None and previous["sha256"] == local.sha256 else None
 
     def start(self, local_files):
-        """Start the extraction process, if the pages to extract are many, and hand it the pages on disk."""
+        """Start the extraction process, if the pages to extract are many, and hand it the pages on disk.
+
+        Never in a gevent worker (the upload API under the default engine): there the pool's feeder and
+        manager threads would be greenlets on the loop's one thread, and a feeder blocked writing to the
+        process while the process blocks writing a result freezes the whole worker. Pages are extracted
+        on gevent's native threads there instead (``page``, app/offload.py).
+        """
         pending = [local for local in local_files if is_indexable(local.relkey) and self._reused(local) is None]
-        if len(pending) <= IN_PROCESS_PAGES or (os.cpu_count() or 1) < 2:
+        if len(pending) <= IN_PROCESS_PAGES or (os.cpu_count() or 1) < 2 or offload.is_cooperative():
             return
+        # This thread starts the process; it dies with this thread (the CLI's main thread, a gthread worker's).
         self._process = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                            initializer=os.nice, initargs=(EXTRACT_NICE,))
+                                            initializer=start_extraction_process, initargs=(EXTRACT_NICE, os.getpid()))
         on_disk = [local for local in pending if not local.staged_key]
         for first in range(0, len(on_disk), CHUNK_PAGES):
             chunk = on_disk[first:first + CHUNK_PAGES]
@@ -115,7 +125,7 @@ class SearchIndexRun:
                     return process.submit(extract_entry, local.relkey, data, local.sha256).result()
                 except BrokenProcessPool as error:
                     log.warning("search: the extraction process stopped (%s); extracting %s here", error, local.relkey)
-            return extract_entry(local.relkey, data, local.sha256)
+            return offload.run(extract_entry, local.relkey, data, local.sha256)
         except Exception as error:  # noqa: BLE001 - one unreadable page must never fail the publish
             # The parser recovers from any HTML; should a page still fail, it is left out of search (and logged)
             log.warning("search: could not extract %s: %s", local.relkey, error)

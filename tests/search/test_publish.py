@@ -1,6 +1,10 @@
 """Publish's search step: the search document written beside the site, kept, not rewritten, never half-true."""
 
+import json
 import os
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -9,6 +13,7 @@ from app.publishing import run
 from app.search.document import SEARCH_DOCUMENT, decode_document
 from tests.conftest import BUCKET
 from tests.search.conftest import write_site
+from tests.servers import ROOT
 
 KEY = f"sphinx/1.0/{SEARCH_DOCUMENT}"
 
@@ -221,3 +226,62 @@ def test_a_publish_that_fails_stops_its_extraction_process(app, built_sites, s3,
     assert len(runs) == 1
     keys = [item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET).get("Contents", ())]
     assert KEY not in keys  # no search document for a version that did not land
+
+
+# A publish of 60 pages on disk in a process of its own; it prints the extraction process's pid (or null).
+PUBLISH_PAGES = """
+import json, os, sys, time
+{patch}
+from app.publishing.policy import LocalFile
+from app.search.publish import SearchIndexRun
+
+folder = sys.argv[1]
+pages = []
+for number in range(60):
+    path = os.path.join(folder, f"page{{number}}.html")
+    with open(path, "w") as file:
+        file.write(f"<html><body><div role=main><h1 id=p{{number}}>Page {{number}}</h1><p>text</p></div></body></html>")
+    pages.append(LocalFile(f"page{{number}}.html", path, 0, str(number), "", "text/html", ""))
+run = SearchIndexRun(None, "bucket", "p/1.0/", {{}}, {{}})
+run.start(pages)
+entries = [run.page(page) for page in pages]
+process = run._process
+print(json.dumps({{"pid": next(iter(process._processes)) if process else None,
+                  "titles": sum(1 for entry in entries if entry and entry["title"].startswith("Page"))}}), flush=True)
+{after}
+"""
+
+
+def test_in_a_gevent_worker_pages_are_extracted_without_a_process_pool(tmp_path):
+    # The upload API under the gevent engine: a pool's feeder would be a greenlet, and could freeze the worker.
+    script = PUBLISH_PAGES.format(patch="from gevent import monkey; monkey.patch_all()", after="")
+
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"pid": None, "titles": 60}
+
+
+def test_the_extraction_process_dies_with_a_publish_that_is_killed(tmp_path):
+    script = PUBLISH_PAGES.format(patch="", after="time.sleep(600)")
+    publish = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE,
+                               text=True)
+    try:
+        printed = json.loads(publish.stdout.readline())
+        assert printed["titles"] == 60 and printed["pid"] is not None
+        publish.kill()  # as the OOM killer or a worker's timeout would
+        publish.wait(10)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                os.kill(printed["pid"], 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(printed["pid"], signal.SIGKILL)
+            pytest.fail("the extraction process outlived the publish that started it")
+    finally:
+        publish.kill()
+        publish.wait(10)
