@@ -166,6 +166,21 @@ def clean(text, limit=None):
     return text[:limit] if limit else text
 
 
+def is_skipped(tag, role, classes, element_id, attributes):
+    """Tell whether an element is skipped whole for its start tag: its tag, role, a class, its id, or hidden.
+
+    The one rule both the extractor and the cut before parsing (``_cut_skipped``) apply.
+    """
+    return (
+        tag in SKIPPED_TAGS
+        or role in SKIPPED_ROLES
+        or not SKIPPED_CLASSES.isdisjoint(classes)
+        or element_id in SKIPPED_IDS
+        or "hidden" in attributes
+        or (attributes.get("aria-hidden") or "").lower() == "true"
+    )
+
+
 class _Frame:
     __slots__ = ("tag", "skip", "rank", "section_id", "role", "javadoc")
 
@@ -246,14 +261,7 @@ class _Extractor:
         in_heading = self.heading is not None
         if in_heading and tag == "a":
             self._heading_link(attributes, classes)
-        skip = parent.skip or (
-            tag in SKIPPED_TAGS
-            or role in SKIPPED_ROLES
-            or bool(classes & SKIPPED_CLASSES)
-            or element_id in SKIPPED_IDS
-            or "hidden" in attributes
-            or (attributes.get("aria-hidden") or "").lower() == "true"
-        )
+        skip = is_skipped(tag, role, classes, element_id, attributes)
         rank = parent.rank
         if role == "main" or tag == "article":
             rank = CONTENT
@@ -545,13 +553,8 @@ def _skipped_by_start_tag(tag, attributes_text):
         name = match.group(1).lower()
         if name not in attributes:
             attributes[name] = next((value for value in match.group(2, 3, 4) if value is not None), "")
-    return (
-        attributes.get("role", "").lower() in SKIPPED_ROLES
-        or not SKIPPED_CLASSES.isdisjoint(attributes.get("class", "").split())
-        or attributes.get("id", "") in SKIPPED_IDS
-        or "hidden" in attributes
-        or attributes.get("aria-hidden", "").lower() == "true"
-    )
+    return is_skipped(tag, attributes.get("role", "").lower(), attributes.get("class", "").split(),
+                      attributes.get("id", ""), attributes)
 
 
 def _matching_end(lower, tag, position):
